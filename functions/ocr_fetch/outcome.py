@@ -1,0 +1,101 @@
+"""What a finished workflow recorded: the shape shared by storage, events and the handlers.
+
+An outcome carries ids, counts, S3 locations and error names/messages from the service, never
+recognised text, so it may enter execution history, the results table and published events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class OutcomeKind(StrEnum):
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    NOT_FOUND = "NotFound"
+    TIMED_OUT = "TimedOut"
+
+    @property
+    def detail_type(self) -> str:
+        return DETAIL_TYPES[self]
+
+    @property
+    def rank(self) -> int:
+        """A recorded outcome is only replaced by one of equal or higher rank."""
+        return _RANKS[self]
+
+
+DETAIL_TYPES: dict[OutcomeKind, str] = {
+    OutcomeKind.COMPLETED: "Region Recognition Completed",
+    OutcomeKind.FAILED: "Region Recognition Failed",
+    OutcomeKind.NOT_FOUND: "Region Recognition Not Found",
+    OutcomeKind.TIMED_OUT: "Region Recognition Timed Out",
+}
+# Completed wins over everything; a definite answer from the service (Error, NotExist) wins over
+# our own giving up, so a late duplicate that timed out never hides a real result.
+_RANKS: dict[OutcomeKind, int] = {
+    OutcomeKind.TIMED_OUT: 1,
+    OutcomeKind.FAILED: 2,
+    OutcomeKind.NOT_FOUND: 2,
+    OutcomeKind.COMPLETED: 3,
+}
+
+
+@dataclass(frozen=True)
+class RegionRecord:
+    """One region as stored: where its bytes are and what they are, or why it failed."""
+
+    index: int
+    name: str | None = None
+    type: str | None = None
+    content_type: str | None = None
+    s3_key: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    error: str | None = None  # a short reason code, e.g. "invalid_base64"
+    error_message: str | None = None  # names what was wrong, never the data itself
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> RegionRecord:
+        fields: dict[str, Any] = {k: value.get(k) for k in cls.__dataclass_fields__}
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The recorded end of one task's workflow."""
+
+    task_id: str
+    kind: OutcomeKind
+    task_status: str | None = None  # the service's last taskStatus, verbatim
+    response_status_code: str | None = None
+    execution_arn: str | None = None
+    polls: int = 0
+    bucket: str | None = None
+    raw_key: str | None = None
+    manifest_key: str | None = None
+    regions: tuple[RegionRecord, ...] = ()
+    expected_region_count: int | None = None
+    received_result_count: int | None = None
+    error_name: str | None = None
+    error_message: str | None = None
+    warnings: tuple[str, ...] = ()
+    correlation_id: str | None = None
+    metadata: dict[str, Any] | None = field(default=None)
+
+    @property
+    def count_mismatch(self) -> bool:
+        return (
+            self.expected_region_count is not None
+            and self.received_result_count is not None
+            and self.expected_region_count != self.received_result_count
+        )
+
+    @property
+    def region_error_count(self) -> int:
+        return sum(1 for region in self.regions if region.error)

@@ -1,0 +1,41 @@
+"""`python -m infra.emulator`: serve on 127.0.0.1:$PORT until Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from infra.emulator.config import EmulatorConfig
+from infra.emulator.server import EmulatorServer
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        config = EmulatorConfig.from_env()
+    except ValueError as error:
+        print(f"emulator: {error}", file=sys.stderr)
+        return 2
+    server = EmulatorServer(config)
+    try:
+        server.start()
+    except OSError as error:
+        print(f"emulator: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr)
+        return 1
+    print("Aspose.OCR Cloud v5.0 emulator")
+    print(f"  base URL:  {server.base_url}")
+    print(f"  token URL: {server.token_url}")
+    print(f"  client id: {server.client_id}")
+    print(f"  admin:     {server.base_url}/_emulator/")
+    print("Ctrl-C to stop.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nstopping", flush=True)
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,525 @@
+"""The HTTP face of the emulator: Aspose.OCR Cloud v5.0 region endpoints and /_emulator admin."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import socket
+import threading
+import time
+import urllib.parse
+from collections import deque
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from infra.emulator.admin import EmulatorAdmin
+from infra.emulator.auth import Issued, TokenIssuer
+from infra.emulator.config import EmulatorConfig, Timing
+from infra.emulator.faults import (
+    REQUEST_FAULTS,
+    STATE_FAULTS,
+    Fault,
+    FaultBook,
+    FaultSpecError,
+)
+from infra.emulator.ocr import RapidOcrRecognizer, Recognizer
+from infra.emulator.tasks import (
+    COMPLETED,
+    ERROR,
+    NOT_EXIST,
+    Task,
+    TaskQueue,
+    describe,
+    response_code,
+)
+from infra.emulator.validation import ValidationError, parse_submission
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PATH = "/connect/token"  # noqa: S105 - a URL path, not a secret
+REGIONS_PATH = "/v5.0/ocr/recognizeregions"
+STATUS_PATH = "/v5.0/ocr/utilities/gettaskstatus"
+ADMIN_PREFIX = "/_emulator"
+_REQUEST_LOG_LIMIT = 100_000
+
+
+class _Reply:
+    """An answer to send: status, body, headers; `drop` closes the socket instead."""
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+        drop: bool = False,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.headers = headers or {}
+        self.drop = drop
+
+
+def _json(status: int, document: Any, content_type: str = "application/json") -> _Reply:
+    body = json.dumps(document).encode("utf-8")
+    return _Reply(status, body, f"{content_type}; charset=utf-8")
+
+
+def _problem(
+    status: int, detail: str, instance: str, errors: dict[str, list[str]] | None = None
+) -> _Reply:
+    phrase = HTTPStatus(status).phrase
+    document: dict[str, Any] = {
+        "type": f"https://httpstatuses.io/{status}",
+        "title": phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if errors:
+        document["errors"] = errors
+    return _json(status, document, "application/problem+json")
+
+
+class Emulator:
+    """The state of one emulated service: tokens, tasks, faults, and the request log."""
+
+    def __init__(self, config: EmulatorConfig, recognizer: Recognizer) -> None:
+        self.config = config
+        self.timing = config.timing
+        self.tokens = TokenIssuer(config.client_id, config.client_secret, config.lockout_failures)
+        self.queue = TaskQueue(recognizer, workers=config.workers)
+        self.faults = FaultBook()
+        self._log_lock = threading.Lock()
+        self._log: deque[dict[str, Any]] = deque(maxlen=_REQUEST_LOG_LIMIT)
+
+    # ----- entry point -------------------------------------------------------------------
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> _Reply:
+        url = urllib.parse.urlsplit(raw_path)
+        path = url.path.rstrip("/") or "/"
+        query = urllib.parse.parse_qs(url.query)
+        if path.startswith(ADMIN_PREFIX):
+            return self._admin(method, path, query, body)
+        ids = query.get("id")
+        task_id = ids[0] if ids else None
+        started = time.time()
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "task_id": task_id,
+            "time": started,
+        }
+        fault_names: list[str] = []
+        reply = self._apply_request_faults(method, path, task_id, fault_names)
+        if reply is None:
+            reply = self._route(method, path, task_id, headers, body, entry, fault_names)
+        entry["status"] = None if reply.drop else reply.status
+        entry["faults"] = fault_names
+        entry["duration_s"] = round(time.time() - started, 4)
+        with self._log_lock:
+            self._log.append(entry)
+        return reply
+
+    def _apply_request_faults(
+        self, method: str, path: str, task_id: str | None, names: list[str]
+    ) -> _Reply | None:
+        hits = self.faults.take(REQUEST_FAULTS, method, path, task_id, limit=1)
+        if not hits:
+            return None
+        fault = hits[0]
+        names.append(fault.kind)
+        if fault.kind == "delay":
+            time.sleep(float(fault.params["seconds"]))
+            return None
+        if fault.kind == "drop":
+            return _Reply(0, drop=True)
+        if fault.kind == "not_json":
+            return _Reply(200, str(fault.params["body"]).encode(), "text/html; charset=utf-8")
+        status = int(fault.kind.removeprefix("http_"))
+        reply = _problem(status, f"Injected fault: HTTP {status}.", path)
+        if status == 429:
+            reply.headers["Retry-After"] = str(fault.params["retry_after"])
+        return reply
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        task_id: str | None,
+        headers: dict[str, str],
+        body: bytes,
+        entry: dict[str, Any],
+        fault_names: list[str],
+    ) -> _Reply:
+        lowered = path.lower()
+        if lowered == TOKEN_PATH:
+            if method != "POST":
+                return _problem(405, "Use POST.", path)
+            return self._token(headers, body)
+        if lowered not in (REGIONS_PATH, STATUS_PATH):
+            return _problem(404, f"No endpoint at {path}.", path)
+        if not self._authorised(headers):
+            reply = _problem(401, "A valid, unexpired bearer token is required.", path)
+            reply.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            return reply
+        if lowered == REGIONS_PATH and method == "POST":
+            reply = self._submit(body, path)
+            if reply.status == 200:
+                entry["task_id"] = reply.body.decode()
+            return reply
+        if method not in ("GET", "DELETE") or (lowered == STATUS_PATH and method != "GET"):
+            return _problem(405, f"{method} is not allowed on {path}.", path)
+        if not task_id:
+            return _problem(400, "The id query parameter is required.", path, {"id": ["required"]})
+        if method == "DELETE":
+            task = self.queue.get(task_id)
+            if task is not None:
+                task.cancelled = True
+            return _Reply(200)
+        return self._ocr_response(task_id, lowered == REGIONS_PATH, method, path, fault_names)
+
+    # ----- endpoints ---------------------------------------------------------------------
+    def _token(self, headers: dict[str, str], body: bytes) -> _Reply:
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        grant = (form.get("grant_type") or [""])[0]
+        client_id = (form.get("client_id") or [""])[0]
+        client_secret = (form.get("client_secret") or [""])[0]
+        basic = headers.get("authorization", "")
+        if basic.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(basic[6:].strip(), validate=True).decode()
+                client_id, _, client_secret = decoded.partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                pass
+        if grant != "client_credentials":
+            return _json(400, {"error": "unsupported_grant_type"})
+        timing = self.timing
+        outcome = self.tokens.issue(
+            client_id, client_secret, timing.token_lifetime_s, timing.lockout_s
+        )
+        if isinstance(outcome, Issued):
+            return _json(
+                200,
+                {
+                    "access_token": outcome.access_token,
+                    "expires_in": outcome.expires_in,
+                    "token_type": "Bearer",
+                },
+            )
+        document = {"error": outcome.error, "error_description": outcome.description}
+        if outcome.retry_after is not None:
+            reply = _json(429, document)
+            reply.headers["Retry-After"] = str(outcome.retry_after)
+            return reply
+        return _json(400, document)
+
+    def _authorised(self, headers: dict[str, str]) -> bool:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and self.tokens.is_valid(token.strip())
+
+    def _submit(self, body: bytes, path: str) -> _Reply:
+        try:
+            submission = parse_submission(body)
+        except ValidationError as error:
+            return _problem(400, error.message, path, {error.field: [error.message]})
+        timing = self.timing
+        self.queue.purge(timing.retention_s)
+        task = self.queue.submit(submission, timing.queue_delay_s, timing.per_region_s)
+        for fault in self.faults.bind_new_task(task.id):
+            if fault.kind in STATE_FAULTS:
+                self._apply_state_fault(task, fault)
+        self.queue.start(task)
+        return _Reply(200, task.id.encode(), "text/plain; charset=utf-8")
+
+    def _ocr_response(
+        self, task_id: str, with_results: bool, method: str, path: str, fault_names: list[str]
+    ) -> _Reply:
+        task = self.queue.get(task_id)
+        status = (
+            NOT_EXIST if task is None else task.status(self.queue.now(), self.timing.retention_s)
+        )
+        document: dict[str, Any] = {
+            "id": task_id,
+            "taskStatus": status,
+            "responseStatusCode": response_code(status),
+            "results": None,
+            "error": None,
+        }
+        if task is not None and status == COMPLETED and with_results:
+            document["results"] = [dict(entry) for entry in task.results or []]
+        if task is not None and status == ERROR:
+            document["error"] = task.error_document()
+        kinds = {"unknown_status", "response_code"}
+        if document["results"] is not None:
+            kinds |= {"corrupt_base64", "result_count"}
+        for fault in self.faults.take(frozenset(kinds), method, path, task_id):
+            fault_names.append(fault.kind)
+            _apply_response_fault(document, fault)
+        return _json(200, document)
+
+    # ----- admin ---------------------------------------------------------------------------
+    def _admin(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> _Reply:
+        route = path.removeprefix(ADMIN_PREFIX).strip("/")
+        try:
+            payload: Any = json.loads(body) if body.strip() else {}
+        except json.JSONDecodeError:
+            return _problem(400, "The admin request body must be JSON.", path)
+        if not isinstance(payload, dict):
+            return _problem(400, "The admin request body must be a JSON object.", path)
+        one = {key: values[0] for key, values in query.items()}
+        if (method, route) == ("GET", "health"):
+            return _json(200, {"ok": True})
+        if route == "timing":
+            if method in ("PUT", "POST", "PATCH"):
+                try:
+                    self.timing = self.timing.updated(payload)
+                except ValueError as error:
+                    return _problem(400, str(error), path)
+            return _json(200, self.timing.as_dict())
+        if route == "faults":
+            if method == "POST":
+                return self._inject(payload, path)
+            if method == "DELETE":
+                self.faults.clear()
+            return _json(200, {"faults": self.faults.list()})
+        if route == "requests":
+            if method == "DELETE":
+                with self._log_lock:
+                    self._log.clear()
+            return _json(200, {"requests": self.requests(**one)})
+        if route == "tasks" and method == "GET":
+            now, retention = self.queue.now(), self.timing.retention_s
+            return _json(200, {"tasks": [describe(t, now, retention) for t in self.queue.all()]})
+        if route.startswith("tasks/") and method == "GET":
+            task = self.queue.get(route.removeprefix("tasks/"))
+            if task is None:
+                return _problem(404, "No such task.", path)
+            return _json(200, describe(task, self.queue.now(), self.timing.retention_s))
+        if (method, route) == ("POST", "reset"):
+            self.reset()
+            return _json(200, {"ok": True})
+        if (method, route) == ("POST", "tokens/revoke"):
+            self.tokens.revoke_all()
+            return _json(200, {"ok": True})
+        return _problem(404, f"No admin endpoint {method} {path}.", path)
+
+    def _inject(self, spec: dict[str, Any], path: str) -> _Reply:
+        spec = dict(spec)
+        kind = spec.pop("fault", None)
+        params = spec.pop("params", None) or {}
+        allowed = {"task_id", "next_tasks", "next_requests", "method", "path", "times"}
+        unknown = set(spec) - allowed
+        if not isinstance(kind, str) or unknown or not isinstance(params, dict):
+            detail = "Body: {fault, params?, " + ", ".join(sorted(allowed)) + "}"
+            if unknown:
+                detail += f"; unknown member(s) {sorted(unknown)}"
+            return _problem(400, detail, path)
+        try:
+            fault = FaultBook.build(kind, params=params, **spec)
+        except (FaultSpecError, TypeError) as error:
+            return _problem(400, str(error), path)
+        if fault.task_id is not None:
+            task = self.queue.get(fault.task_id)
+            if task is None:
+                return _problem(404, f"No task {fault.task_id}.", path)
+            if fault.kind in STATE_FAULTS:
+                self._apply_state_fault(task, fault)
+                return _json(201, fault.as_dict())
+        self.faults.arm(fault)
+        return _json(201, fault.as_dict())
+
+    def _apply_state_fault(self, task: Task, fault: Fault) -> None:
+        if fault.kind == "error":
+            task.error_messages = list(fault.params["messages"])
+        elif fault.kind == "stuck":
+            task.stuck = True
+        elif fault.kind == "expire":
+            bound_at = self.queue.now() - task.submitted
+            task.expire_after_s = bound_at + float(fault.params["after_s"])
+
+    def requests(
+        self, task_id: str | None = None, path: str | None = None, method: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The logged OCR and token requests, oldest first, optionally filtered."""
+        with self._log_lock:
+            entries = list(self._log)
+        return [
+            e
+            for e in entries
+            if (task_id is None or e["task_id"] == task_id)
+            and (path is None or str(e["path"]).lower().startswith(path.lower()))
+            and (method is None or e["method"] == method.upper())
+        ]
+
+    def reset(self) -> None:
+        """Forget tasks, faults, logs and lockouts; timing back to the configured values."""
+        self.queue.clear()
+        self.faults.clear()
+        self.tokens.reset_lockouts()
+        with self._log_lock:
+            self._log.clear()
+        self.timing = self.config.timing
+
+
+def _apply_response_fault(document: dict[str, Any], fault: Fault) -> None:
+    if fault.kind == "unknown_status":
+        document["taskStatus"] = fault.params["value"]
+    elif fault.kind == "response_code":
+        document["responseStatusCode"] = fault.params["value"]
+    elif fault.kind == "corrupt_base64":
+        for entry in document["results"]:
+            # '%' is outside the alphabet and the extra symbol breaks the 4-character grouping,
+            # so both strict and lenient decoders fail.
+            entry["data"] = "%" + entry["data"].rstrip("=") + "A%"
+    elif fault.kind == "result_count":
+        results: list[dict[str, str]] = document["results"]
+        count = fault.params["count"]
+        if count is None:
+            count = max(0, len(results) - 1) if results else 1
+        filler = results[-1] if results else {"type": "Text", "data": ""}
+        document["results"] = (results + [dict(filler) for _ in range(count)])[:count]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "AsposeOcrCloudEmulator/1.0"
+    server: _HTTPServer
+
+    def _serve(self) -> None:
+        emulator = self.server.emulator
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > emulator.config.max_body_bytes:
+            self._send(_problem(413, "The request body is too large.", self.path))
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length > 0 else b""
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        try:
+            reply = emulator.handle(self.command, self.path, headers, body)
+        except Exception:  # a bug here must not kill the server thread silently
+            logger.exception("request failed", extra={"path": self.path})
+            reply = _problem(500, "The emulator failed to answer.", self.path)
+        if reply.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._send(reply)
+
+    def _send(self, reply: _Reply) -> None:
+        self.send_response(reply.status)
+        if reply.content_type:
+            self.send_header("Content-Type", reply.content_type)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("http %s", format % args)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+        self.emulator = emulator
+        super().__init__(address, _Handler)
+
+
+class EmulatorServer:
+    """An Aspose.OCR Cloud v5.0 imitation on a local port; `with EmulatorServer() as s: ...`."""
+
+    def __init__(
+        self, config: EmulatorConfig | None = None, recognizer: Recognizer | None = None
+    ) -> None:
+        self.config = config or EmulatorConfig()
+        self.recognizer: Recognizer = recognizer or RapidOcrRecognizer()
+        self.emulator = Emulator(self.config, self.recognizer)
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> EmulatorServer:
+        if self._httpd is not None:
+            return self
+        self._httpd = _HTTPServer((self.config.host, self.config.port), self.emulator)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="aspose-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info("emulator listening", extra={"base_url": self.base_url})
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.emulator.queue.shutdown()
+        self._httpd = None
+        self._thread = None
+
+    def serve_forever(self) -> None:
+        """Block until stopped (Ctrl-C raises KeyboardInterrupt in the caller)."""
+        if self._thread is None:
+            raise RuntimeError("start() the server first")
+        while self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the emulator is not running")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + TOKEN_PATH
+
+    @property
+    def client_id(self) -> str:
+        return self.config.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.config.client_secret
+
+    @property
+    def timing(self) -> Timing:
+        return self.emulator.timing
+
+    @property
+    def admin(self) -> EmulatorAdmin:
+        return EmulatorAdmin(self.base_url)

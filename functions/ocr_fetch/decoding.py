@@ -1,0 +1,334 @@
+"""Decode each ``results[]`` entry into bytes, and say what they are.
+
+Every entry is Base64, whatever its ``type``. Decoding is strict: an invalid character or wrong
+padding is an error, never silently dropped. The bytes are then checked against their type (UTF-8
+text, parseable JSON, well-formed XML/hOCR without entity tricks, PDF and PNG signatures); unknown
+types are kept as opaque bytes. A failing region becomes a :class:`RegionFailure` with a short
+reason code and never stops the others. Messages name what was wrong, never the data: recognised
+text is personal data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
+
+from ocr_fetch.errors import ResultDecodeError
+from ocr_fetch.model import OcrResponse, ResultEntry
+from ocr_fetch.outcome import RegionRecord
+
+# Reason codes, stored and published with a failed region.
+MISSING_DATA = "missing_data"
+INVALID_BASE64 = "invalid_base64"
+TOO_LARGE = "too_large"
+INVALID_UTF8 = "invalid_utf8"
+INVALID_JSON = "invalid_json"
+INVALID_XML = "invalid_xml"
+FORBIDDEN_XML = "forbidden_xml"
+BAD_SIGNATURE = "bad_signature"
+
+OCTET_STREAM = "application/octet-stream"
+MAX_NAME_CHARS = 64
+MAX_TYPE_CHARS = 64
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_PDF_MAGIC = b"%PDF-"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# MIME line wrapping: only ASCII whitespace is removed, anything else must be Base64.
+_ASCII_WHITESPACE = {ord(c): None for c in " \t\n\r\f\v"}
+_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True)
+class _Format:
+    content_type: str
+    extension: str
+    check: str  # which content check applies: text, json, xml, pdf, png or none
+
+
+_TEXT = _Format("text/plain; charset=utf-8", "txt", "text")
+_FORMATS: dict[str, _Format] = {
+    "text": _TEXT,
+    "json": _Format("application/json", "json", "json"),
+    "hocr": _Format("application/xhtml+xml", "hocr", "xml"),
+    "xml": _Format("application/xml", "xml", "xml"),
+    "pdf": _Format("application/pdf", "pdf", "pdf"),
+    "imagepng": _Format("image/png", "png", "png"),
+    "png": _Format("image/png", "png", "png"),
+}
+_UNKNOWN = _Format(OCTET_STREAM, "bin", "none")
+
+
+@dataclass(frozen=True)
+class DecodedRegion:
+    """One region's decoded bytes and what they are. ``data`` is kept out of ``repr``."""
+
+    index: int
+    name: str | None
+    type: str | None
+    content_type: str
+    extension: str
+    data: bytes = field(repr=False)
+    size: int
+    sha256: str
+
+    @property
+    def ok(self) -> bool:
+        return True
+
+    def to_record(self, s3_key: str | None) -> RegionRecord:
+        return RegionRecord(
+            index=self.index,
+            name=self.name,
+            type=self.type,
+            content_type=self.content_type,
+            s3_key=s3_key,
+            size=self.size,
+            sha256=self.sha256,
+        )
+
+
+@dataclass(frozen=True)
+class RegionFailure:
+    """A region that could not be decoded: ``reason`` is a code, ``message`` names the problem."""
+
+    index: int
+    name: str | None
+    type: str | None
+    reason: str
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return False
+
+    def to_record(self, s3_key: str | None = None) -> RegionRecord:
+        return RegionRecord(
+            index=self.index,
+            name=self.name,
+            type=self.type,
+            s3_key=s3_key,
+            error=self.reason,
+            error_message=self.message,
+        )
+
+
+@dataclass(frozen=True)
+class DecodeReport:
+    """Every region in ``results`` order, and whether their count matched what was asked for."""
+
+    regions: tuple[DecodedRegion | RegionFailure, ...]
+    expected_count: int | None
+    received_count: int
+    count_mismatch: bool
+
+    @property
+    def decoded(self) -> tuple[DecodedRegion, ...]:
+        return tuple(r for r in self.regions if isinstance(r, DecodedRegion))
+
+    @property
+    def failures(self) -> tuple[RegionFailure, ...]:
+        return tuple(r for r in self.regions if isinstance(r, RegionFailure))
+
+
+def decode_result(
+    entry: ResultEntry, *, index: int, name: str | None, max_bytes: int
+) -> DecodedRegion:
+    """Decode and check one entry; raise :class:`ResultDecodeError` naming what was wrong."""
+    kind = _clip_type(entry.type)
+    fmt = _FORMATS.get(kind.lower(), _UNKNOWN) if kind is not None else _UNKNOWN
+    where = f"region {index} ({kind or 'no type'})"
+    data = _decode_base64(entry.data, where=where, max_bytes=max_bytes)
+    _check_content(data, fmt.check, where=where)
+    return DecodedRegion(
+        index=index,
+        name=name,
+        type=kind,
+        content_type=fmt.content_type,
+        extension=fmt.extension,
+        data=data,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def decode_results(
+    response: OcrResponse,
+    *,
+    region_names: Sequence[str | None] | None,
+    expected_count: int | None,
+    max_bytes: int,
+) -> DecodeReport:
+    """Decode every result, mapped to regions by index.
+
+    ``expected_count`` defaults to the number of names. Names are attached only when the number
+    of results matches; on a mismatch none are (a name is never guessed) and the report says so.
+    """
+    if expected_count is None and region_names is not None:
+        expected_count = len(region_names)
+    received = len(response.results)
+    mismatch = expected_count is not None and expected_count != received
+    names_fit = region_names is not None and not mismatch and len(region_names) == received
+    regions: list[DecodedRegion | RegionFailure] = []
+    for index, entry in enumerate(response.results):
+        name = region_names[index] if names_fit and region_names is not None else None
+        try:
+            regions.append(decode_result(entry, index=index, name=name, max_bytes=max_bytes))
+        except ResultDecodeError as exc:
+            regions.append(
+                RegionFailure(
+                    index=index,
+                    name=name,
+                    type=_clip_type(entry.type),
+                    reason=exc.reason,
+                    message=str(exc),
+                )
+            )
+    return DecodeReport(
+        regions=tuple(regions),
+        expected_count=expected_count,
+        received_count=received,
+        count_mismatch=mismatch,
+    )
+
+
+def task_prefix(task_id: str) -> str:
+    """``results/<taskId>/``: where everything about one task is stored."""
+    return f"results/{safe_key_segment(task_id, max_chars=128) or '_'}/"
+
+
+def region_key(task_id: str, index: int, name: str | None, extension: str) -> str:
+    """``results/<taskId>/<index>[-<name>].<ext>`` with the name made a safe S3 key segment."""
+    stem = str(index)
+    safe_name = safe_key_segment(name) if name else ""
+    if safe_name:
+        stem = f"{stem}-{safe_name}"
+    ext = safe_key_segment(extension, max_chars=16) or "bin"
+    return f"{task_prefix(task_id)}{stem}.{ext}"
+
+
+def safe_key_segment(value: str | None, *, max_chars: int = MAX_NAME_CHARS) -> str:
+    """Keep ``[A-Za-z0-9._-]``, replace anything else by ``_``, bound the length."""
+    if not value:
+        return ""
+    return _UNSAFE_KEY_CHARS.sub("_", value[:max_chars])
+
+
+# --- Base64 ---------------------------------------------------------------------------------------
+def _decode_base64(data: str | None, *, where: str, max_bytes: int) -> bytes:
+    if data is None:
+        raise ResultDecodeError(f"{where}: data is missing or not a string", MISSING_DATA)
+    compact = data.translate(_ASCII_WHITESPACE)
+    size = _decoded_size(compact)
+    if size > max_bytes:
+        raise ResultDecodeError(
+            f"{where}: about {size} bytes once decoded, over the {max_bytes}-byte limit", TOO_LARGE
+        )
+    if len(compact) % 4:
+        raise ResultDecodeError(
+            f"{where}: Base64 length {len(compact)} is not a multiple of 4", INVALID_BASE64
+        )
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        # binascii's messages ("Non-base64 digit found", "Incorrect padding") carry no data.
+        raise ResultDecodeError(f"{where}: invalid Base64 ({exc})", INVALID_BASE64) from None
+
+
+def _decoded_size(compact: str) -> int:
+    padding = len(compact) - len(compact.rstrip("="))
+    return max(len(compact) * 3 // 4 - min(padding, 2), 0)
+
+
+# --- Content checks -------------------------------------------------------------------------------
+def _check_content(data: bytes, check: str, *, where: str) -> None:
+    if check == "text":
+        _utf8(data, where=where)
+    elif check == "json":
+        _check_json(data, where=where)
+    elif check == "xml":
+        _check_xml(data, where=where)
+    elif check == "pdf" and not data.startswith(_PDF_MAGIC):
+        raise ResultDecodeError(f"{where}: does not start with the PDF signature", BAD_SIGNATURE)
+    elif check == "png" and not data.startswith(_PNG_MAGIC):
+        raise ResultDecodeError(f"{where}: does not start with the PNG signature", BAD_SIGNATURE)
+
+
+def _utf8(data: bytes, *, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # Only the position: the exception's own text quotes the offending byte.
+        raise ResultDecodeError(
+            f"{where}: not valid UTF-8 at byte {exc.start}", INVALID_UTF8
+        ) from None
+
+
+def _check_json(data: bytes, *, where: str) -> None:
+    text = _utf8(data, where=where)
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultDecodeError(
+            f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+            INVALID_JSON,
+        ) from None
+    except RecursionError:
+        raise ResultDecodeError(f"{where}: JSON nested too deeply", INVALID_JSON) from None
+
+
+def _check_xml(data: bytes, *, where: str) -> None:
+    """Well-formed, parsed by defusedxml: no entity declarations, external references or DTD
+    internal subset. A bare ``<!DOCTYPE html PUBLIC ...>`` is tolerated (standard hOCR starts with
+    one); expat never fetches it."""
+    parser = DefusedXMLParser(forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    parser.parser.StartDoctypeDeclHandler = _refuse_internal_subset
+    try:
+        parser.feed(data)
+        parser.close()
+    except _InternalSubsetError:
+        raise ResultDecodeError(
+            f"{where}: XML declares a DTD internal subset, which is not allowed", FORBIDDEN_XML
+        ) from None
+    except DefusedXmlException as exc:
+        what = _FORBIDDEN_WHAT.get(type(exc).__name__, "a forbidden construct")
+        raise ResultDecodeError(f"{where}: XML uses {what}", FORBIDDEN_XML) from None
+    except ParseError as exc:
+        line, column = getattr(exc, "position", (0, 0))
+        raise ResultDecodeError(
+            f"{where}: XML is not well-formed (line {line}, column {column})", INVALID_XML
+        ) from None
+
+
+_FORBIDDEN_WHAT = {
+    "EntitiesForbidden": "entity declarations",
+    "ExternalReferenceForbidden": "an external reference",
+    "DTDForbidden": "a DTD",
+}
+
+
+class _InternalSubsetError(Exception):
+    pass
+
+
+def _refuse_internal_subset(
+    name: str, sysid: str | None, pubid: str | None, has_internal_subset: Any
+) -> None:
+    if has_internal_subset:
+        raise _InternalSubsetError
+
+
+def _clip_type(kind: str | None) -> str | None:
+    if kind is None:
+        return None
+    return kind[:MAX_TYPE_CHARS]

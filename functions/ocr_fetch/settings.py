@@ -31,6 +31,7 @@ class Settings:
     aspose_base_url: str = DEFAULT_BASE_URL
     aspose_token_url: str = DEFAULT_BASE_URL + "/connect/token"
     state_machine_arn: str | None = None
+    dead_letter_queue_url: str | None = None
     connect_timeout_seconds: float = 3.05
     read_timeout_seconds: float = 20.0
     secret_cache_seconds: int = 300
@@ -64,6 +65,7 @@ class Settings:
             aspose_base_url=base_url,
             aspose_token_url=reader.url("ASPOSE_TOKEN_URL", base_url + "/connect/token"),
             state_machine_arn=reader.optional("STATE_MACHINE_ARN"),
+            dead_letter_queue_url=reader.optional("DEAD_LETTER_QUEUE_URL"),
             connect_timeout_seconds=reader.number("HTTP_CONNECT_TIMEOUT_SECONDS", 3.05, float),
             read_timeout_seconds=reader.number("HTTP_READ_TIMEOUT_SECONDS", 20.0, float),
             secret_cache_seconds=reader.number("SECRET_CACHE_SECONDS", 300, int),
@@ -78,10 +80,19 @@ class Settings:
             raise ConfigurationError(f"POLL_* settings are inconsistent: {exc}") from exc
         return settings
 
-    def require_state_machine_arn(self) -> str:
-        if not self.state_machine_arn:
-            raise ConfigurationError("STATE_MACHINE_ARN is not set")
-        return self.state_machine_arn
+    def require_starter(self) -> tuple[str, str]:
+        """The state machine ARN and dead-letter queue URL, which only the starter needs."""
+        missing = [
+            name
+            for name, value in (
+                ("STATE_MACHINE_ARN", self.state_machine_arn),
+                ("DEAD_LETTER_QUEUE_URL", self.dead_letter_queue_url),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigurationError(f"{' and '.join(missing)} required by the starter but not set")
+        return self.state_machine_arn or "", self.dead_letter_queue_url or ""
 
 
 @lru_cache(maxsize=1)

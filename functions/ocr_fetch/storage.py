@@ -1,0 +1,390 @@
+"""Where results live: the bytes in S3, one DynamoDB item per task.
+
+Layout under ``results/<taskId>/``: ``raw.json`` (the service's answer, as received),
+``<index>[-<name>].<ext>`` (each decoded region, with its content type) and ``manifest.json``
+(what each region is, never its text). The table item says how the task ended and where to look;
+it never holds recognised text. Writes are idempotent: storing the same outcome twice leaves the
+same objects and an identical item, and a recorded outcome is never downgraded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from ocr_fetch.decoding import DecodedRegion, DecodeReport, region_key, task_prefix
+from ocr_fetch.errors import RawResponseMissingError, StorageError
+from ocr_fetch.model import OcrResponse
+from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
+
+TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "TransactionConflictException",
+    }
+)
+_TRANSIENT_EXCEPTIONS = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+)
+#: The regions list is cut in the table item beyond this many bytes (items are capped at 400 KB);
+#: the manifest always lists every region.
+MAX_ITEM_REGIONS_BYTES = 256 * 1024
+MAX_ERROR_MESSAGE_CHARS = 1000
+_DIGEST = "outcomeDigest"
+_serializer = TypeSerializer()
+
+
+def raw_key(task_id: str) -> str:
+    return f"{task_prefix(task_id)}raw.json"
+
+
+def manifest_key(task_id: str) -> str:
+    return f"{task_prefix(task_id)}manifest.json"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ResultStore:
+    """Results bucket and table. Clients are created on first use unless given."""
+
+    def __init__(
+        self,
+        bucket: str,
+        table: str,
+        *,
+        s3: Any = None,
+        dynamodb: Any = None,
+        retention_days: int = 30,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.bucket = bucket
+        self.table = table
+        self.retention_days = retention_days
+        self._s3 = s3
+        self._dynamodb = dynamodb
+        self._clock = clock
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            self._s3 = boto3.client("s3")
+        return self._s3
+
+    @property
+    def dynamodb(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = boto3.client("dynamodb")
+        return self._dynamodb
+
+    # --- S3 ---------------------------------------------------------------------------------------
+    def put_raw(self, task_id: str, body: bytes) -> str:
+        """Store the service's answer as received; return its key."""
+        key = raw_key(task_id)
+        self._put(key, body, "application/json")
+        return key
+
+    def get_raw(self, task_id: str) -> bytes:
+        """The raw answer stored by :meth:`put_raw`, or :class:`RawResponseMissingError`."""
+        key = raw_key(task_id)
+        try:
+            answer = _call(self.s3.get_object, Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in {"NoSuchKey", "404", "NotFound"}:
+                raise RawResponseMissingError(
+                    f"no raw response at s3://{self.bucket}/{key}"
+                ) from None
+            raise
+        body: bytes = answer["Body"].read()
+        return body
+
+    def store_completed(
+        self,
+        task_id: str,
+        response: OcrResponse,
+        report: DecodeReport,
+        *,
+        polls: int,
+        execution_arn: str | None = None,
+        correlation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        """Write every decoded region and the manifest, then record the Completed outcome.
+
+        The raw response is expected at :func:`raw_key` (written first by :meth:`put_raw`).
+        """
+        records: list[RegionRecord] = []
+        for region in report.regions:
+            if isinstance(region, DecodedRegion):
+                key = region_key(task_id, region.index, region.name, region.extension)
+                self._put(key, region.data, region.content_type)
+                records.append(region.to_record(key))
+            else:
+                records.append(region.to_record(None))
+        outcome = Outcome(
+            task_id=task_id,
+            kind=OutcomeKind.COMPLETED,
+            task_status=response.raw_task_status or response.task_status.value,
+            response_status_code=response.response_status_code,
+            execution_arn=execution_arn,
+            polls=polls,
+            bucket=self.bucket,
+            raw_key=raw_key(task_id),
+            manifest_key=manifest_key(task_id),
+            regions=tuple(records),
+            expected_region_count=report.expected_count,
+            received_result_count=report.received_count,
+            warnings=_completion_warnings(response, report),
+            correlation_id=correlation_id,
+            metadata=dict(metadata) if metadata is not None else None,
+        )
+        manifest = json.dumps(build_manifest(outcome), indent=2, ensure_ascii=False)
+        self._put(manifest_key(task_id), manifest.encode("utf-8"), "application/json")
+        self.record_outcome(outcome)
+        return outcome
+
+    def _put(self, key: str, body: bytes, content_type: str) -> None:
+        _call(self.s3.put_object, Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    # --- DynamoDB ---------------------------------------------------------------------------------
+    def record_outcome(self, outcome: Outcome) -> bool:
+        """Upsert the task's item. False when an outcome of higher rank is already recorded.
+
+        Recording the same outcome again changes nothing (not even timestamps) and returns True.
+        """
+        attributes = outcome_attributes(outcome)
+        digest = _digest(attributes)
+        now = self._clock().astimezone(UTC)
+        expires = now + timedelta(days=self.retention_days)
+        names: dict[str, str] = {"#taskId": "taskId", "#digest": _DIGEST}
+        values: dict[str, Any] = {
+            ":now": _iso(now),
+            ":expires": int(expires.timestamp()),
+            ":digest": digest,
+            ":rank": outcome.kind.rank,
+        }
+        sets = [
+            "#createdAt = if_not_exists(#createdAt, :now)",
+            "#recordedAt = :now",
+            "#expiresAt = :expires",
+            "#digest = :digest",
+        ]
+        names.update({"#createdAt": "createdAt", "#recordedAt": "recordedAt"})
+        names["#expiresAt"] = "expiresAt"
+        removes: list[str] = []
+        for position, (name, value) in enumerate(attributes.items()):
+            names[f"#a{position}"] = name
+            if value is None:
+                removes.append(f"#a{position}")
+            else:
+                values[f":a{position}"] = value
+                sets.append(f"#a{position} = :a{position}")
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        names["#rank"] = "outcomeRank"
+        try:
+            _call(
+                self.dynamodb.update_item,
+                TableName=self.table,
+                Key={"taskId": {"S": outcome.task_id}},
+                UpdateExpression=expression,
+                ConditionExpression=(
+                    "attribute_not_exists(#taskId) OR (#rank <= :rank AND "
+                    "(attribute_not_exists(#digest) OR #digest <> :digest))"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={k: _serializer.serialize(v) for k, v in values.items()},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+            return self._already_recorded(outcome.task_id, exc, digest)
+        return True
+
+    def _already_recorded(self, task_id: str, exc: ClientError, digest: str) -> bool:
+        """After a failed condition: True when this very outcome is what is recorded."""
+        item = exc.response.get("Item")
+        if item is None:
+            item = _call(
+                self.dynamodb.get_item,
+                TableName=self.table,
+                Key={"taskId": {"S": task_id}},
+                ConsistentRead=True,
+            ).get("Item", {})
+        recorded: str | None = item.get(_DIGEST, {}).get("S")
+        return recorded == digest
+
+
+def outcome_attributes(outcome: Outcome) -> dict[str, Any]:
+    """The item's attributes (None = absent), ready for the serializer: no floats, no tuples."""
+    regions = [_region_map(region) for region in outcome.regions]
+    kept, truncated = _bounded(regions, MAX_ITEM_REGIONS_BYTES)
+    return {
+        "status": outcome.kind.value,
+        "taskStatus": outcome.task_status,
+        "responseStatusCode": outcome.response_status_code,
+        "regions": kept,
+        "regionsTruncated": True if truncated else None,
+        "regionCount": len(outcome.regions),
+        "decodedCount": len(outcome.regions) - outcome.region_error_count,
+        "errorCount": outcome.region_error_count,
+        "countMismatch": outcome.count_mismatch,
+        "expectedRegionCount": outcome.expected_region_count,
+        "receivedResultCount": outcome.received_result_count,
+        "bucket": outcome.bucket,
+        "rawKey": outcome.raw_key,
+        "manifestKey": outcome.manifest_key,
+        "polls": outcome.polls,
+        "executionArn": outcome.execution_arn,
+        "correlationId": outcome.correlation_id,
+        "errorName": outcome.error_name,
+        "errorMessage": _clip(outcome.error_message),
+        "warnings": list(outcome.warnings),
+        "metadata": _dynamo_safe(outcome.metadata) if outcome.metadata is not None else None,
+        "outcomeRank": outcome.kind.rank,
+    }
+
+
+def build_manifest(outcome: Outcome) -> dict[str, Any]:
+    """What each region is and where it lives; never its text. No timestamps, so it is stable."""
+    return {
+        "taskId": outcome.task_id,
+        "status": outcome.kind.value,
+        "taskStatus": outcome.task_status,
+        "responseStatusCode": outcome.response_status_code,
+        "bucket": outcome.bucket,
+        "rawKey": outcome.raw_key,
+        "regionCount": len(outcome.regions),
+        "decodedCount": len(outcome.regions) - outcome.region_error_count,
+        "errorCount": outcome.region_error_count,
+        "countMismatch": outcome.count_mismatch,
+        "expectedRegionCount": outcome.expected_region_count,
+        "receivedResultCount": outcome.received_result_count,
+        "regions": [_region_map(region) for region in outcome.regions],
+        "warnings": list(outcome.warnings),
+    }
+
+
+def _region_map(region: RegionRecord) -> dict[str, Any]:
+    values = {
+        "index": region.index,
+        "name": region.name,
+        "type": region.type,
+        "contentType": region.content_type,
+        "s3Key": region.s3_key,
+        "bytes": region.size,
+        "sha256": region.sha256,
+        "error": region.error,
+        "errorMessage": region.error_message,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _completion_warnings(response: OcrResponse, report: DecodeReport) -> tuple[str, ...]:
+    warnings = list(response.warnings)
+    if response.is_anomalous_completion:
+        warnings.append(f"task completed with responseStatusCode {response.response_status_code!r}")
+    if report.count_mismatch:
+        warnings.append(
+            f"expected {report.expected_count} results, received {report.received_count}; "
+            "region names were not attached"
+        )
+    failures = len(report.failures)
+    if failures:
+        warnings.append(f"{failures} of {report.received_count} regions could not be decoded")
+    return tuple(warnings)
+
+
+def _bounded(regions: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
+    total = 0
+    for position, region in enumerate(regions):
+        total += len(json.dumps(region, ensure_ascii=False).encode("utf-8"))
+        if total > limit:
+            return regions[:position], True
+    return regions, False
+
+
+def _dynamo_safe(value: Any) -> Any:
+    """JSON-like data DynamoDB accepts: floats become Decimal, tuples lists."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | str | Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value)) if math.isfinite(value) else repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): _dynamo_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_dynamo_safe(v) for v in value]
+    return value
+
+
+def _digest(attributes: Mapping[str, Any]) -> str:
+    canonical = json.dumps(attributes, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_ERROR_MESSAGE_CHARS:
+        return text
+    return text[: MAX_ERROR_MESSAGE_CHARS - 1] + "…"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, 5xx and connection trouble: worth retrying."""
+    if isinstance(exc, _TRANSIENT_EXCEPTIONS):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return _code(exc) in TRANSIENT_CODES or (isinstance(status, int) and status >= 500)
+    return False
+
+
+def _call(operation: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call an AWS operation, raising transient failures as :class:`StorageError`."""
+    try:
+        return operation(**kwargs)
+    except (ClientError, *_TRANSIENT_EXCEPTIONS) as exc:
+        if not is_transient(exc):
+            raise
+        name = getattr(operation, "__name__", "call")
+        code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+        raise StorageError(f"{name} failed transiently: {code}") from exc

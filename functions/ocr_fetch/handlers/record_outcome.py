@@ -1,0 +1,97 @@
+"""Record an outcome other than Completed: a recognition error, an unknown task, giving up, an
+unknown status or a failure caught in the workflow.
+
+Input ``{"kind", "reason", "input": <state>, "executionArn"}``; output the ``$.outcome`` payload.
+A late duplicate never downgrades a better recorded outcome (``recorded`` is then false).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ocr_fetch.errors import InvalidEventError
+from ocr_fetch.handlers.workflow_state import WorkflowState, failure_message, outcome_payload
+from ocr_fetch.observability import logger, metrics, tracer
+from ocr_fetch.outcome import Outcome, OutcomeKind
+from ocr_fetch.settings import get_settings
+from ocr_fetch.storage import ResultStore, raw_key
+
+REASONS = {"RecognitionError", "TaskNotFound", "GaveUp", "UnknownTaskStatus", "WorkflowError"}
+
+
+def build_outcome(kind: OutcomeKind, reason: str, state: WorkflowState, bucket: str) -> Outcome:
+    """Name the error and say what happened, from the state data alone."""
+    poll = state.poll
+    raw_error = poll.get("error")
+    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
+    if reason == "WorkflowError":
+        name, message = failure_message(state.failure)
+    elif reason == "TaskNotFound":
+        name = "TaskNotFound"
+        message = "Aspose.OCR Cloud has no such task: the id is wrong or its results expired"
+    elif reason == "GaveUp":
+        name = str(poll.get("giveUpReason") or "GaveUp")
+        message = (
+            f"gave up after {state.polls} polls and {poll.get('elapsedSeconds')} s; "
+            f"the task was still {poll.get('taskStatus') or poll.get('status')}"
+        )
+    else:
+        name = str(error.get("name") or reason)
+        message = str(error.get("message") or reason)
+    has_raw = isinstance(poll.get("rawKey"), str)
+    return Outcome(
+        task_id=state.task_id,
+        kind=kind,
+        task_status=poll.get("taskStatus") or None,
+        response_status_code=poll.get("responseStatusCode") or None,
+        execution_arn=state.execution_arn,
+        polls=state.polls,
+        bucket=bucket if has_raw else None,
+        raw_key=raw_key(state.task_id) if has_raw else None,
+        expected_region_count=(len(state.region_names) if state.region_names is not None else None),
+        error_name=name,
+        error_message=message,
+        correlation_id=state.correlation_id,
+        metadata=state.metadata,
+    )
+
+
+def record(event: Any, *, store: ResultStore) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise InvalidEventError("record input must be an object")
+    try:
+        kind = OutcomeKind(str(event.get("kind")))
+    except ValueError:
+        raise InvalidEventError(f"unknown outcome kind {str(event.get('kind'))[:40]!r}") from None
+    reason = event.get("reason")
+    if reason not in REASONS:
+        raise InvalidEventError(f"unknown outcome reason {str(reason)[:40]!r}")
+    state = WorkflowState.parse(event)
+    outcome = build_outcome(kind, reason, state, store.bucket)
+    recorded = store.record_outcome(outcome)
+    metrics.add_dimension(name="outcome", value=kind.value)
+    metrics.add_metric(name="TasksNotCompleted", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "outcome recorded" if recorded else "outcome superseded by an earlier one",
+        extra={"outcome": kind.value, "reason": reason, "error_name": outcome.error_name},
+    )
+    return outcome_payload(outcome, recorded=recorded)
+
+
+@cache
+def _store() -> ResultStore:
+    settings = get_settings()
+    return ResultStore(
+        settings.results_bucket, settings.results_table, retention_days=settings.retention_days
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path="input.taskId")
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return record(event, store=_store())

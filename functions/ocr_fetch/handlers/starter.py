@@ -1,0 +1,112 @@
+"""Starter: one Step Functions execution per submitted task, named after the task id.
+
+Fed by the start queue (Powertools batch processing, partial batch failures). A duplicate event for
+a task whose execution is running or finished starts nothing and is not an error. A malformed
+event starts nothing and is moved to the dead-letter queue at once with its reason (retrying it
+cannot help, and it must not wait for redrive to be seen); only transient failures go back to the
+queue for another try.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from ocr_fetch.errors import InvalidEventError
+from ocr_fetch.observability import logger, metrics, tracer
+from ocr_fetch.settings import get_settings
+from ocr_fetch.submission import SubmittedTask, parse_submitted_event
+
+
+@dataclass
+class Starter:
+    """Starts executions; clients are injectable, real ones by default."""
+
+    state_machine_arn: str
+    dead_letter_queue_url: str
+    sfn: Any = None
+    sqs: Any = None
+
+    def __post_init__(self) -> None:
+        self.sfn = self.sfn or boto3.client("stepfunctions")
+        self.sqs = self.sqs or boto3.client("sqs")
+
+    def handle(self, body: str, message_id: str | None = None) -> str:
+        """Start the workflow for one message; return ``started``, ``duplicate`` or ``rejected``."""
+        try:
+            task = parse_submitted_event(body)
+        except InvalidEventError as exc:
+            self._dead_letter(body, str(exc), message_id)
+            return "rejected"
+        return self.start(task)
+
+    def start(self, task: SubmittedTask) -> str:
+        logger.set_correlation_id(task.task_id)
+        try:
+            answer = self.sfn.start_execution(
+                stateMachineArn=self.state_machine_arn,
+                name=task.execution_name,
+                input=json.dumps(task.execution_input()),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+                logger.info(
+                    "duplicate submission: execution exists", extra={"name": task.execution_name}
+                )
+                metrics.add_metric(name="DuplicateSubmissions", unit=MetricUnit.Count, value=1)
+                return "duplicate"
+            raise
+        logger.info("execution started", extra={"execution_arn": answer["executionArn"]})
+        metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
+        return "started"
+
+    def _dead_letter(self, body: str, reason: str, message_id: str | None) -> None:
+        logger.warning(
+            "malformed submission sent to the dead-letter queue", extra={"reason": reason}
+        )
+        metrics.add_metric(name="MalformedSubmissions", unit=MetricUnit.Count, value=1)
+        attributes = {"reason": {"DataType": "String", "StringValue": reason[:1000]}}
+        if message_id:
+            attributes["originalMessageId"] = {"DataType": "String", "StringValue": message_id}
+        self.sqs.send_message(
+            QueueUrl=self.dead_letter_queue_url,
+            MessageBody=body or "(empty)",
+            MessageAttributes=attributes,
+        )
+
+
+@cache
+def _starter() -> Starter:
+    state_machine_arn, dlq_url = get_settings().require_starter()
+    return Starter(state_machine_arn, dlq_url)
+
+
+_processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _record_handler(record: SQSRecord) -> str:
+    return _starter().handle(record.body, record.message_id)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(
+        process_partial_response(
+            event=event, record_handler=_record_handler, processor=_processor, context=context
+        )
+    )

@@ -1,0 +1,81 @@
+"""Decode And Store Results: decode every region of the stored raw response and store them.
+
+Input ``{"input": <state>, "executionArn"}``; output the ``$.outcome`` payload (event detail with
+ids, counts, S3 keys and region errors, never recognised text).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ocr_fetch.decoding import decode_results
+from ocr_fetch.errors import AsposeProtocolError
+from ocr_fetch.handlers.workflow_state import WorkflowState, outcome_payload
+from ocr_fetch.model import OcrResponse
+from ocr_fetch.observability import logger, metrics, tracer
+from ocr_fetch.settings import get_settings
+from ocr_fetch.storage import ResultStore
+
+
+def store_results(
+    state: WorkflowState, *, store: ResultStore, max_region_bytes: int
+) -> dict[str, Any]:
+    """Decode the raw response saved by the check and store regions, manifest and item."""
+    raw = store.get_raw(state.task_id)
+    try:
+        response = OcrResponse.from_json(json.loads(raw))
+    except ValueError as exc:
+        raise AsposeProtocolError("the stored raw response is not JSON") from exc
+    report = decode_results(
+        response,
+        region_names=state.region_names,
+        expected_count=len(state.region_names) if state.region_names is not None else None,
+        max_bytes=max_region_bytes,
+    )
+    outcome = store.store_completed(
+        state.task_id,
+        response,
+        report,
+        polls=state.polls,
+        execution_arn=state.execution_arn,
+        correlation_id=state.correlation_id,
+        metadata=state.metadata,
+    )
+    metrics.add_metric(name="TasksCompleted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="PollsPerTask", unit=MetricUnit.Count, value=state.polls)
+    metrics.add_metric(name="RegionsDecoded", unit=MetricUnit.Count, value=len(report.decoded))
+    metrics.add_metric(name="RegionErrors", unit=MetricUnit.Count, value=outcome.region_error_count)
+    elapsed = state.seconds_since_submission()
+    if elapsed is not None:
+        metrics.add_metric(name="TimeToResult", unit=MetricUnit.Seconds, value=elapsed)
+    logger.info(
+        "results stored",
+        extra={
+            "regions": report.received_count,
+            "region_errors": outcome.region_error_count,
+            "count_mismatch": report.count_mismatch,
+            "response_status_code": response.response_status_code,
+        },
+    )
+    return outcome_payload(outcome, recorded=True)
+
+
+@cache
+def _store() -> ResultStore:
+    settings = get_settings()
+    return ResultStore(
+        settings.results_bucket, settings.results_table, retention_days=settings.retention_days
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path="input.taskId")
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = WorkflowState.parse(event)
+    return store_results(state, store=_store(), max_region_bytes=get_settings().max_region_bytes)

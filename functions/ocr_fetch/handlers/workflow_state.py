@@ -1,0 +1,105 @@
+"""The execution's state data as the handlers read it, and the outcome they hand back.
+
+State data is ids, labels, counters and S3 keys (see ``statemachine/region_results.asl.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ocr_fetch.errors import InvalidEventError
+from ocr_fetch.events import build_outcome_detail
+from ocr_fetch.outcome import Outcome
+from ocr_fetch.submission import validate_task_id
+
+
+@dataclass(frozen=True)
+class WorkflowState:
+    task_id: str
+    execution_arn: str | None
+    region_names: tuple[str | None, ...] | None
+    correlation_id: str | None
+    metadata: dict[str, Any] | None
+    submitted_at: datetime | None
+    poll: dict[str, Any]
+    failure: dict[str, Any] | None
+
+    @classmethod
+    def parse(cls, event: Any) -> WorkflowState:
+        """Parse ``{"input": <state>, "executionArn": ...}`` as the state machine sends it."""
+        if not isinstance(event, dict) or not isinstance(event.get("input"), dict):
+            raise InvalidEventError("handler input must be an object with an 'input' object")
+        state: dict[str, Any] = event["input"]
+        regions = state.get("regions")
+        names = (
+            tuple(r.get("name") if isinstance(r, dict) else None for r in regions)
+            if isinstance(regions, list)
+            else None
+        )
+        poll = state.get("poll")
+        failure = state.get("failure")
+        metadata = state.get("metadata")
+        correlation_id = state.get("correlationId")
+        execution_arn = event.get("executionArn")
+        return cls(
+            task_id=validate_task_id(state.get("taskId")),
+            execution_arn=execution_arn if isinstance(execution_arn, str) else None,
+            region_names=names,
+            correlation_id=correlation_id if isinstance(correlation_id, str) else None,
+            metadata=metadata if isinstance(metadata, dict) else None,
+            submitted_at=_parse_time(state.get("submittedAt")),
+            poll=poll if isinstance(poll, dict) else {},
+            failure=failure if isinstance(failure, dict) else None,
+        )
+
+    @property
+    def polls(self) -> int:
+        polls = self.poll.get("polls")
+        return polls if isinstance(polls, int) else 0
+
+    def seconds_since_submission(self) -> float | None:
+        if self.submitted_at is None:
+            return None
+        return (datetime.now(UTC) - self.submitted_at).total_seconds()
+
+
+def outcome_payload(outcome: Outcome, *, recorded: bool) -> dict[str, Any]:
+    """What the state machine keeps as ``$.outcome``: the event to publish and the Fail reason."""
+    return {
+        "kind": outcome.kind.value,
+        "recorded": recorded,
+        "detailType": outcome.kind.detail_type,
+        "detail": build_outcome_detail(outcome),
+        "error": outcome.error_name,
+        "cause": outcome.error_message,
+    }
+
+
+def failure_message(failure: dict[str, Any] | None) -> tuple[str, str]:
+    """The error name and message of a caught failure (``{"Error", "Cause"}``)."""
+    if not failure:
+        return "WorkflowError", "the workflow failed without an error report"
+    name = str(failure.get("Error") or "WorkflowError")[:128]
+    cause = failure.get("Cause")
+    message = cause if isinstance(cause, str) else ""
+    # A Lambda failure's Cause is its error payload as JSON; keep only the message.
+    try:
+        parsed = json.loads(message)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+        message = parsed["errorMessage"]
+    return name, (message or name)[:1000]
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,261 @@
+"""Outcome events on EventBridge: ids, counts, S3 locations and error names, never recognised text.
+
+Consumers match on ``source`` :data:`SOURCE` and the detail type of the outcome
+(``Region Recognition Completed`` ...). A detail stays under EventBridge's 256 KiB entry limit: when
+the regions list would push it over, it is cut and ``regionsTruncated`` is set (the manifest in S3
+lists them all).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ocr_fetch.decoding import task_prefix
+from ocr_fetch.errors import EventPublishError
+from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
+from ocr_fetch.storage import is_transient
+
+SOURCE = "ocr.region-results"
+SUBMITTED_DETAIL_TYPE = "Region Recognition Submitted"
+#: EventBridge's limit for one entry, and for one PutEvents request.
+MAX_ENTRY_BYTES = 256 * 1024
+MAX_ENTRIES_PER_CALL = 10
+#: What a detail may use: the rest of an entry is source, detail type, resources and time.
+MAX_DETAIL_BYTES = MAX_ENTRY_BYTES - 8 * 1024
+MAX_ERROR_MESSAGE_CHARS = 1000
+_TIME_BYTES = 14  # EventBridge counts the Time field as 14 bytes whether sent or not
+
+
+def build_outcome_detail(outcome: Outcome, *, max_bytes: int = MAX_DETAIL_BYTES) -> dict[str, Any]:
+    """The detail of an outcome event; JSON-serialisable and at most ``max_bytes`` encoded."""
+    detail: dict[str, Any] = {
+        "taskId": outcome.task_id,
+        "status": outcome.kind.value,
+        "taskStatus": outcome.task_status,
+        "responseStatusCode": outcome.response_status_code,
+        "executionArn": outcome.execution_arn,
+        "polls": outcome.polls,
+        "results": {
+            "bucket": outcome.bucket,
+            "prefix": task_prefix(outcome.task_id),
+            "manifestKey": outcome.manifest_key,
+            "rawKey": outcome.raw_key,
+        },
+        "regions": [],
+        "regionCount": len(outcome.regions),
+        "errorCount": outcome.region_error_count,
+        "countMismatch": outcome.count_mismatch,
+        "expectedRegionCount": outcome.expected_region_count,
+        "receivedResultCount": outcome.received_result_count,
+        "warnings": list(outcome.warnings),
+    }
+    if outcome.correlation_id is not None:
+        detail["correlationId"] = outcome.correlation_id
+    if outcome.metadata is not None:
+        # Round-tripped so Decimals read back from DynamoDB become plain JSON numbers.
+        detail["metadata"] = json.loads(_dumps(outcome.metadata))
+    if outcome.kind is not OutcomeKind.COMPLETED:
+        detail["error"] = {
+            "name": outcome.error_name,
+            "message": _clip(outcome.error_message),
+        }
+    if _size(detail) > max_bytes and "metadata" in detail:
+        # Metadata is meant to be small; one that does not fit is left to the table item.
+        del detail["metadata"]
+        detail["metadataTruncated"] = True
+    budget = max_bytes - _size(detail) - len(',"regionsTruncated":true')
+    for region in outcome.regions:
+        entry = _region_detail(region)
+        budget -= _size(entry) + 1
+        if budget < 0:
+            detail["regionsTruncated"] = True
+            break
+        detail["regions"].append(entry)
+    return detail
+
+
+def build_submitted_detail(
+    task_id: str,
+    region_names: Sequence[str | None],
+    correlation_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The detail announcing a submitted task: its id and its regions' names, in order."""
+    detail: dict[str, Any] = {
+        "taskId": task_id,
+        "regions": [{"index": i, "name": name} for i, name in enumerate(region_names)],
+    }
+    if correlation_id is not None:
+        detail["correlationId"] = correlation_id
+    if metadata is not None:
+        detail["metadata"] = json.loads(_dumps(metadata))
+    return detail
+
+
+class EventPublisher:
+    """Puts events on one bus. The EventBridge client is created on first use unless given."""
+
+    def __init__(self, bus_name: str, *, source: str = SOURCE, client: Any = None) -> None:
+        self.bus_name = bus_name
+        self.source = source
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("events")
+        return self._client
+
+    def publish(
+        self,
+        detail_type: str,
+        detail: Mapping[str, Any],
+        *,
+        resources: Sequence[str] = (),
+        source: str | None = None,
+    ) -> str:
+        """Put one event; return its id."""
+        return self.publish_many([(detail_type, detail)], resources=resources, source=source)[0]
+
+    def publish_many(
+        self,
+        events: Iterable[tuple[str, Mapping[str, Any]]],
+        *,
+        resources: Sequence[str] = (),
+        source: str | None = None,
+    ) -> list[str]:
+        """Put events in batches of up to 10 (and 256 KiB); return their ids in order.
+
+        A too-large entry is a ``ValueError`` (nothing is sent for it); rejected entries raise
+        :class:`EventPublishError` naming their error codes.
+        """
+        entries = [self._entry(kind, detail, resources, source) for kind, detail in events]
+        ids: list[str] = []
+        for batch in _batches(entries):
+            ids.extend(self._put(batch))
+        return ids
+
+    def publish_outcome(self, outcome: Outcome) -> str:
+        """Announce how a task ended, under the outcome's detail type."""
+        arn = outcome.execution_arn
+        resources = [arn] if arn and arn.startswith("arn:") else []
+        return self.publish(
+            outcome.kind.detail_type, build_outcome_detail(outcome), resources=resources
+        )
+
+    def publish_submitted(
+        self,
+        task_id: str,
+        region_names: Sequence[str | None],
+        correlation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        source: str | None = None,
+    ) -> str:
+        """Announce a submitted task (``Region Recognition Submitted``)."""
+        detail = build_submitted_detail(task_id, region_names, correlation_id, metadata)
+        return self.publish(SUBMITTED_DETAIL_TYPE, detail, source=source)
+
+    def _entry(
+        self,
+        detail_type: str,
+        detail: Mapping[str, Any],
+        resources: Sequence[str],
+        source: str | None,
+    ) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "EventBusName": self.bus_name,
+            "Source": source or self.source,
+            "DetailType": detail_type,
+            "Detail": _dumps(detail),
+        }
+        if resources:
+            entry["Resources"] = list(resources)
+        size = _entry_size(entry)
+        if size > MAX_ENTRY_BYTES:
+            raise ValueError(
+                f"{detail_type!r} event is {size} bytes, over EventBridge's {MAX_ENTRY_BYTES}"
+            )
+        return entry
+
+    def _put(self, batch: list[dict[str, Any]]) -> list[str]:
+        try:
+            answer = self.client.put_events(Entries=batch)
+        except (ClientError, BotoCoreError) as exc:
+            if not is_transient(exc):
+                raise
+            code = (
+                exc.response.get("Error", {}).get("Code", "unknown")
+                if isinstance(exc, ClientError)
+                else type(exc).__name__
+            )
+            raise EventPublishError(f"PutEvents failed transiently: {code}") from exc
+        results: list[dict[str, Any]] = answer.get("Entries", [])
+        failed = int(answer.get("FailedEntryCount", 0))
+        if failed or len(results) != len(batch):
+            codes = sorted({str(r["ErrorCode"]) for r in results if r.get("ErrorCode")})
+            raise EventPublishError(
+                f"EventBridge rejected {failed or len(batch) - len(results)} of {len(batch)} "
+                f"events: {', '.join(codes) or 'no error code given'}"
+            )
+        return [str(r["EventId"]) for r in results]
+
+
+def _region_detail(region: RegionRecord) -> dict[str, Any]:
+    return {
+        "index": region.index,
+        "name": region.name,
+        "type": region.type,
+        "contentType": region.content_type,
+        "s3Key": region.s3_key,
+        "size": region.size,
+        "error": region.error,
+        "errorMessage": region.error_message,
+    }
+
+
+def _batches(entries: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    batch_bytes = 0
+    for entry in entries:
+        size = _entry_size(entry)
+        if batch and (len(batch) == MAX_ENTRIES_PER_CALL or batch_bytes + size > MAX_ENTRY_BYTES):
+            yield batch
+            batch, batch_bytes = [], 0
+        batch.append(entry)
+        batch_bytes += size
+    if batch:
+        yield batch
+
+
+def _entry_size(entry: Mapping[str, Any]) -> int:
+    parts = [entry["Source"], entry["DetailType"], entry["Detail"], *entry.get("Resources", ())]
+    return _TIME_BYTES + sum(len(part.encode("utf-8")) for part in parts)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default
+    )
+
+
+def _size(value: Any) -> int:
+    return len(_dumps(value).encode("utf-8"))
+
+
+def _json_default(value: Any) -> Any:
+    # Metadata read back from DynamoDB holds Decimals.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_ERROR_MESSAGE_CHARS:
+        return text
+    return text[: MAX_ERROR_MESSAGE_CHARS - 1] + "…"

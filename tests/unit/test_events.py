@@ -1,0 +1,366 @@
+"""Outcome events: what lands on the bus, what never does, and how failures surface."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from ocr_fetch.decoding import decode_results
+from ocr_fetch.errors import EventPublishError
+from ocr_fetch.events import (
+    MAX_ENTRY_BYTES,
+    SOURCE,
+    EventPublisher,
+    build_outcome_detail,
+    build_submitted_detail,
+)
+from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
+from ocr_fetch.storage import ResultStore
+from tests.unit.fixtures_aws import (
+    BUCKET,
+    BUS,
+    REGION,
+    TABLE,
+    TEXTS,
+    create_results_bucket_and_table,
+    fixture_response,
+    offline_aws_env,
+)
+
+TASK = "2ce30237-86da-41ef-88e9-84f0b7acffc0"
+ARN = "arn:aws:states:us-east-1:123456789012:execution:FetchResults:run-1"
+
+
+@pytest.fixture
+def bus_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A bus whose rule sends every event of SOURCE to an SQS queue; yields the queue URL."""
+    offline_aws_env(monkeypatch)
+    with mock_aws():
+        events = boto3.client("events", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        events.create_event_bus(Name=BUS)
+        queue_url = sqs.create_queue(QueueName="ocr-outcomes")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events.put_rule(
+            Name="all-outcomes",
+            EventBusName=BUS,
+            EventPattern=json.dumps({"source": [SOURCE]}),
+        )
+        events.put_targets(
+            Rule="all-outcomes", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}]
+        )
+        yield queue_url
+
+
+def received(queue_url: str, count: int, deadline_seconds: float = 5) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + deadline_seconds
+    while len(messages) < count and time.monotonic() < deadline:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+        messages.extend(json.loads(m["Body"]) for m in answer.get("Messages", []))
+    return messages
+
+
+def completed_outcome() -> Outcome:
+    response = fixture_response()
+    report = decode_results(
+        response,
+        region_names=["name", "address", "passport", "broken"],
+        expected_count=None,
+        max_bytes=1 << 20,
+    )
+    return Outcome(
+        task_id=TASK,
+        kind=OutcomeKind.COMPLETED,
+        task_status="Completed",
+        response_status_code="Ok",
+        execution_arn=ARN,
+        polls=3,
+        bucket=BUCKET,
+        raw_key=f"results/{TASK}/raw.json",
+        manifest_key=f"results/{TASK}/manifest.json",
+        regions=tuple(
+            r.to_record(f"results/{TASK}/{r.index}.txt" if r.ok else None) for r in report.regions
+        ),
+        expected_region_count=4,
+        received_result_count=4,
+    )
+
+
+# --- the detail -----------------------------------------------------------------------------------
+def test_a_completed_detail_points_at_the_results() -> None:
+    detail = build_outcome_detail(completed_outcome())
+
+    assert detail["taskId"] == TASK
+    assert (detail["status"], detail["taskStatus"], detail["responseStatusCode"]) == (
+        "Completed",
+        "Completed",
+        "Ok",
+    )
+    assert detail["executionArn"] == ARN
+    assert detail["polls"] == 3
+    assert detail["results"] == {
+        "bucket": BUCKET,
+        "prefix": f"results/{TASK}/",
+        "manifestKey": f"results/{TASK}/manifest.json",
+        "rawKey": f"results/{TASK}/raw.json",
+    }
+    assert detail["regions"][0] == {
+        "index": 0,
+        "name": "name",
+        "type": "Text",
+        "contentType": "text/plain; charset=utf-8",
+        "s3Key": f"results/{TASK}/0.txt",
+        "size": len(TEXTS[0]),
+        "error": None,
+        "errorMessage": None,
+    }
+    assert detail["regions"][3]["error"] == "invalid_base64"
+    assert (detail["regionCount"], detail["errorCount"], detail["countMismatch"]) == (4, 1, False)
+    assert (detail["expectedRegionCount"], detail["receivedResultCount"]) == (4, 4)
+    assert "error" not in detail
+    assert "correlationId" not in detail
+    assert "metadata" not in detail
+    assert "regionsTruncated" not in detail
+
+
+def test_a_failed_detail_names_the_error() -> None:
+    outcome = Outcome(
+        task_id=TASK,
+        kind=OutcomeKind.FAILED,
+        task_status="Error",
+        error_name="AsposeTaskError",
+        error_message="image could not be read",
+        correlation_id="order-77",
+        metadata={"tenant": "acme", "weight": Decimal("1.5"), "n": Decimal(3)},
+    )
+
+    detail = build_outcome_detail(outcome)
+
+    assert detail["error"] == {"name": "AsposeTaskError", "message": "image could not be read"}
+    assert detail["correlationId"] == "order-77"
+    assert detail["metadata"] == {"tenant": "acme", "weight": 1.5, "n": 3}
+    assert json.loads(json.dumps(detail)) == detail
+
+
+def test_the_detail_never_holds_recognised_text() -> None:
+    encoded = json.dumps(build_outcome_detail(completed_outcome()))
+
+    for text in TEXTS:
+        assert text not in encoded
+
+
+def test_too_many_regions_are_cut_to_fit_eventbridge() -> None:
+    regions = tuple(
+        RegionRecord(
+            index=i,
+            name=f"region-{i:05d}-" + "n" * 40,
+            type="Text",
+            content_type="text/plain; charset=utf-8",
+            s3_key=f"results/{TASK}/{i}-region-{i:05d}-" + "n" * 40 + ".txt",
+            size=100,
+            sha256="0" * 64,
+        )
+        for i in range(5000)
+    )
+    outcome = Outcome(task_id=TASK, kind=OutcomeKind.COMPLETED, regions=regions)
+
+    detail = build_outcome_detail(outcome)
+
+    assert detail["regionsTruncated"] is True
+    assert 0 < len(detail["regions"]) < 5000
+    assert detail["regionCount"] == 5000
+    assert [r["index"] for r in detail["regions"]] == list(range(len(detail["regions"])))
+    assert len(json.dumps(detail, separators=(",", ":")).encode()) < MAX_ENTRY_BYTES - 1024
+
+
+def test_the_submitted_detail() -> None:
+    detail = build_submitted_detail(TASK, ["name", None], "order-77", {"tenant": "acme"})
+
+    assert detail == {
+        "taskId": TASK,
+        "regions": [{"index": 0, "name": "name"}, {"index": 1, "name": None}],
+        "correlationId": "order-77",
+        "metadata": {"tenant": "acme"},
+    }
+
+
+# --- publishing through moto ----------------------------------------------------------------------
+def test_a_stored_outcome_lands_on_the_bus(bus_queue: str) -> None:
+    create_results_bucket_and_table()
+    store = ResultStore(BUCKET, TABLE)
+    response = fixture_response()
+    report = decode_results(
+        response, region_names=["a", "b", "c", "d"], expected_count=None, max_bytes=1 << 20
+    )
+    outcome = store.store_completed(
+        TASK, response, report, polls=2, execution_arn=ARN, correlation_id="order-77"
+    )
+    publisher = EventPublisher(BUS)
+
+    event_id = publisher.publish_outcome(outcome)
+
+    [event] = received(bus_queue, 1)
+    assert event["id"] == event_id
+    assert event["source"] == SOURCE
+    assert event["detail-type"] == "Region Recognition Completed"
+    assert event["resources"] == [ARN]
+    detail = event["detail"]
+    assert detail["taskId"] == TASK
+    assert detail["status"] == "Completed"
+    assert detail["correlationId"] == "order-77"
+    assert detail["results"]["manifestKey"] == f"results/{TASK}/manifest.json"
+    assert [r["s3Key"] for r in detail["regions"]] == [
+        f"results/{TASK}/0-a.txt",
+        f"results/{TASK}/1-b.txt",
+        f"results/{TASK}/2-c.json",
+        None,
+    ]
+    for text in TEXTS:
+        assert text not in json.dumps(event)
+
+
+def test_submitted_and_many_events_land_in_order(bus_queue: str) -> None:
+    publisher = EventPublisher(BUS)
+
+    submitted_id = publisher.publish_submitted(TASK, ["name"], correlation_id="c-1")
+    ids = publisher.publish_many(
+        [("Region Recognition Timed Out", {"taskId": f"t-{i}"}) for i in range(12)]
+    )
+
+    events = received(bus_queue, 13)
+    assert len(ids) == 12
+    assert len(set(ids)) == 12
+    by_id = {e["id"]: e for e in events}
+    assert by_id[submitted_id]["detail-type"] == "Region Recognition Submitted"
+    assert by_id[submitted_id]["detail"]["regions"] == [{"index": 0, "name": "name"}]
+    assert sorted(by_id[i]["detail"]["taskId"] for i in ids) == sorted(f"t-{i}" for i in range(12))
+
+
+# --- failures -------------------------------------------------------------------------------------
+def stubbed_events() -> tuple[Any, Stubber]:
+    client = boto3.client(
+        "events", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    return client, Stubber(client)
+
+
+def test_failed_entries_raise_naming_the_error_codes_not_the_payload() -> None:
+    client, stubber = stubbed_events()
+    stubber.add_response(
+        "put_events",
+        {
+            "FailedEntryCount": 1,
+            "Entries": [
+                {"EventId": "e-1"},
+                {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"},
+            ],
+        },
+    )
+    publisher = EventPublisher(BUS, client=client)
+
+    with stubber, pytest.raises(EventPublishError) as caught:
+        publisher.publish_many([("T", {"secret": TEXTS[0]}), ("T", {"secret": TEXTS[1]})])
+
+    message = str(caught.value)
+    assert "InternalFailure" in message
+    assert "1 of 2" in message
+    for text in TEXTS:
+        assert text not in message
+
+
+def test_throttling_is_an_event_publish_error() -> None:
+    client, stubber = stubbed_events()
+    stubber.add_client_error(
+        "put_events", service_error_code="ThrottlingException", http_status_code=400
+    )
+    publisher = EventPublisher(BUS, client=client)
+
+    with stubber, pytest.raises(EventPublishError, match="ThrottlingException"):
+        publisher.publish("T", {"taskId": TASK})
+
+
+def test_a_connection_error_is_an_event_publish_error() -> None:
+    class Unreachable:
+        def put_events(self, **_: Any) -> None:
+            raise EndpointConnectionError(endpoint_url="https://events.example")
+
+    with pytest.raises(EventPublishError, match="EndpointConnectionError"):
+        EventPublisher(BUS, client=Unreachable()).publish("T", {"taskId": TASK})
+
+
+def test_a_permanent_client_error_propagates() -> None:
+    client, stubber = stubbed_events()
+    stubber.add_client_error(
+        "put_events", service_error_code="AccessDeniedException", http_status_code=400
+    )
+
+    with stubber, pytest.raises(ClientError, match="AccessDeniedException"):
+        EventPublisher(BUS, client=client).publish("T", {"taskId": TASK})
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[list[dict[str, Any]]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append(Entries)
+        start = sum(len(c) for c in self.calls[:-1])
+        return {
+            "FailedEntryCount": 0,
+            "Entries": [{"EventId": f"e-{start + i}"} for i in range(len(Entries))],
+        }
+
+
+def test_publish_many_batches_by_ten_and_keeps_order() -> None:
+    recorder = Recorder()
+    publisher = EventPublisher(BUS, client=recorder)
+
+    ids = publisher.publish_many([("T", {"n": i}) for i in range(23)], resources=[ARN])
+
+    assert [len(call) for call in recorder.calls] == [10, 10, 3]
+    assert ids == [f"e-{i}" for i in range(23)]
+    first = recorder.calls[0][0]
+    assert first["EventBusName"] == BUS
+    assert first["Source"] == SOURCE
+    assert first["Resources"] == [ARN]
+    assert json.loads(first["Detail"]) == {"n": 0}
+
+
+def test_publish_many_keeps_each_call_under_the_request_limit() -> None:
+    recorder = Recorder()
+    big = {"blob": "x" * 100_000}
+
+    EventPublisher(BUS, client=recorder).publish_many([("T", big)] * 5)
+
+    assert [len(call) for call in recorder.calls] == [2, 2, 1]
+
+
+def test_an_oversized_event_is_refused_before_sending() -> None:
+    recorder = Recorder()
+
+    with pytest.raises(ValueError, match="over EventBridge"):
+        EventPublisher(BUS, client=recorder).publish("T", {"blob": "x" * MAX_ENTRY_BYTES})
+
+    assert recorder.calls == []
+
+
+def test_the_source_can_be_overridden_for_submitters() -> None:
+    recorder = Recorder()
+
+    EventPublisher(BUS, client=recorder).publish_submitted(TASK, [None], source="ocr.submitter")
+
+    assert recorder.calls[0][0]["Source"] == "ocr.submitter"
+    assert recorder.calls[0][0]["DetailType"] == "Region Recognition Submitted"

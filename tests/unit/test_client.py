@@ -1,0 +1,324 @@
+"""Aspose client over HTTP faked with `responses`: tokens, every error class, Retry-After."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from ocr_fetch.client import (
+    AsposeClient,
+    Credentials,
+    RecognitionSettings,
+    Rect,
+    TokenProvider,
+    parse_retry_after,
+)
+from ocr_fetch.errors import (
+    AsposeAuthError,
+    AsposeBadRequestError,
+    AsposeProtocolError,
+    AsposeThrottledError,
+    AsposeUnavailableError,
+    PermanentError,
+    TransientError,
+)
+from ocr_fetch.model import TaskStatus
+
+BASE = "https://ocr.test"
+TOKEN_URL = "https://id.test/connect/token"
+FETCH = f"{BASE}/v5.0/ocr/RecognizeRegions"
+TASK = "2ce30237-86da-41ef-88e9-84f0b7acffc0"
+SECRET = "s3cr3t-value"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_client(clock: Clock | None = None) -> AsposeClient:
+    session = requests.Session()
+    tokens = TokenProvider(
+        TOKEN_URL,
+        lambda: Credentials("client-1", SECRET),
+        session=session,
+        clock=clock or Clock(),
+    )
+    return AsposeClient(BASE, tokens, session=session)
+
+
+def token_ok(rsps: responses.RequestsMock, token: str = "tok-1", expires_in: int = 3600) -> None:
+    rsps.post(
+        TOKEN_URL, json={"access_token": token, "expires_in": expires_in, "token_type": "Bearer"}
+    )
+
+
+def completed_body() -> dict[str, object]:
+    return {
+        "id": TASK,
+        "taskStatus": "Completed",
+        "responseStatusCode": "Ok",
+        "results": [{"type": "Text", "data": "SGVsbG8="}],
+        "error": None,
+    }
+
+
+@responses.activate
+def test_fetch_sends_client_credentials_and_bearer_token() -> None:
+    responses.post(
+        TOKEN_URL,
+        json={"access_token": "tok-1", "expires_in": 3600},
+        match=[
+            matchers.urlencoded_params_matcher(
+                {
+                    "grant_type": "client_credentials",
+                    "client_id": "client-1",
+                    "client_secret": SECRET,
+                }
+            )
+        ],
+    )
+    responses.get(
+        FETCH,
+        json=completed_body(),
+        match=[
+            matchers.query_param_matcher({"id": TASK}),
+            matchers.header_matcher({"Authorization": "Bearer tok-1"}),
+        ],
+    )
+
+    result = make_client().fetch_result(TASK)
+
+    assert result.response.task_status is TaskStatus.COMPLETED
+    assert json.loads(result.body) == completed_body()
+
+
+@responses.activate
+def test_token_is_cached_until_shortly_before_expiry() -> None:
+    clock = Clock()
+    responses.post(TOKEN_URL, json={"access_token": "tok-1", "expires_in": 3600})
+    responses.get(FETCH, json=completed_body())
+    client = make_client(clock)
+
+    client.fetch_result(TASK)
+    clock.now += 3000  # still more than the 60 s margin before expiry
+    client.fetch_result(TASK)
+    assert len([c for c in responses.calls if c.request.url == TOKEN_URL]) == 1
+
+    clock.now += 560  # inside the margin: refresh before the service says 401
+    client.fetch_result(TASK)
+    assert len([c for c in responses.calls if c.request.url == TOKEN_URL]) == 2
+
+
+@responses.activate
+def test_401_mid_poll_refreshes_once_and_retries() -> None:
+    responses.post(TOKEN_URL, json={"access_token": "old", "expires_in": 3600})
+    responses.post(TOKEN_URL, json={"access_token": "new", "expires_in": 3600})
+    responses.get(
+        FETCH, status=401, match=[matchers.header_matcher({"Authorization": "Bearer old"})]
+    )
+    responses.get(
+        FETCH,
+        json=completed_body(),
+        match=[matchers.header_matcher({"Authorization": "Bearer new"})],
+    )
+
+    result = make_client().fetch_result(TASK)
+
+    assert result.response.task_status is TaskStatus.COMPLETED
+
+
+@responses.activate
+def test_401_after_refresh_is_an_auth_error_without_the_token_in_it() -> None:
+    responses.post(TOKEN_URL, json={"access_token": "tok-secret-abc", "expires_in": 3600})
+    responses.get(FETCH, status=401, json={"title": "Unauthorized", "status": 401})
+
+    with pytest.raises(AsposeAuthError) as info:
+        make_client().fetch_result(TASK)
+
+    assert isinstance(info.value, PermanentError)
+    assert "tok-secret-abc" not in str(info.value)
+    assert len([c for c in responses.calls if c.request.url == TOKEN_URL]) == 2
+
+
+@responses.activate
+def test_refused_credentials_are_an_auth_error_that_never_names_the_secret() -> None:
+    responses.post(TOKEN_URL, status=400, json={"error": "invalid_client"})
+    with pytest.raises(AsposeAuthError) as info:
+        make_client().fetch_result(TASK)
+    assert SECRET not in str(info.value)
+
+
+@responses.activate
+def test_token_endpoint_lockout_is_throttled_with_retry_after() -> None:
+    responses.post(TOKEN_URL, status=429, headers={"Retry-After": "600"})
+    with pytest.raises(AsposeThrottledError) as info:
+        make_client().fetch_result(TASK)
+    assert info.value.retry_after == 600
+
+
+@responses.activate
+def test_403_is_an_auth_error() -> None:
+    token_ok(responses)
+    responses.get(FETCH, status=403)
+    with pytest.raises(AsposeAuthError):
+        make_client().fetch_result(TASK)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error", "retry_after"),
+    [
+        (429, {"Retry-After": "17"}, AsposeThrottledError, 17.0),
+        (429, {}, AsposeThrottledError, None),
+        (500, {}, AsposeUnavailableError, None),
+        (502, {}, AsposeUnavailableError, None),
+        (503, {"Retry-After": "5"}, AsposeUnavailableError, None),
+        (400, {}, AsposeBadRequestError, None),
+        (404, {}, AsposeBadRequestError, None),
+    ],
+)
+@responses.activate
+def test_http_errors_become_typed_errors(
+    status: int, headers: dict[str, str], error: type[Exception], retry_after: float | None
+) -> None:
+    token_ok(responses)
+    responses.get(
+        FETCH, status=status, headers=headers, body="recognised personal text that must not leak"
+    )
+
+    with pytest.raises(error) as info:
+        make_client().fetch_result(TASK)
+
+    assert "personal text" not in str(info.value)
+    if retry_after is not None or error is AsposeThrottledError:
+        assert info.value.retry_after == retry_after  # type: ignore[attr-defined]
+    expected_base = (
+        TransientError
+        if error in (AsposeThrottledError, AsposeUnavailableError)
+        else PermanentError
+    )
+    assert isinstance(info.value, expected_base)
+
+
+@responses.activate
+def test_bad_request_names_the_problem_details() -> None:
+    token_ok(responses)
+    responses.post(
+        FETCH,
+        status=400,
+        json={"type": "about:blank", "title": "Bad image", "status": 400, "detail": "not a PNG"},
+    )
+    with pytest.raises(AsposeBadRequestError, match="Bad image: not a PNG"):
+        make_client().submit_regions(b"x", [Rect(0, 0, 1, 1)])
+
+
+@responses.activate
+def test_timeouts_and_connection_errors_are_unavailable() -> None:
+    token_ok(responses)
+    responses.get(FETCH, body=requests.ConnectTimeout("slow"))
+    responses.get(FETCH, body=requests.ConnectionError("reset"))
+    client = make_client()
+    with pytest.raises(AsposeUnavailableError, match="timed out"):
+        client.fetch_result(TASK)
+    with pytest.raises(AsposeUnavailableError, match="could not connect"):
+        client.fetch_result(TASK)
+
+
+@pytest.mark.parametrize("body", [b"<html>gateway</html>", b"[1, 2]", b"", b'{"results": 5}'])
+@responses.activate
+def test_a_200_that_is_not_an_ocr_response_is_a_protocol_error(body: bytes) -> None:
+    token_ok(responses)
+    responses.get(FETCH, body=body, content_type="text/html")
+    with pytest.raises(AsposeProtocolError):
+        make_client().fetch_result(TASK)
+
+
+@responses.activate
+def test_token_200_without_access_token_is_a_protocol_error() -> None:
+    responses.post(TOKEN_URL, json={"token_type": "Bearer"})
+    with pytest.raises(AsposeProtocolError):
+        make_client().fetch_result(TASK)
+
+
+@responses.activate
+def test_submit_sends_every_setting_and_order_equal_to_index() -> None:
+    token_ok(responses)
+    responses.post(FETCH, body=TASK, content_type="text/plain")
+
+    task_id = make_client().submit_regions(
+        b"\x89PNG-bytes",
+        [Rect(0, 0, 10, 10), Rect(5, 5, 20, 30)],
+        RecognitionSettings(result_type="Hocr"),
+    )
+
+    assert task_id == TASK
+    body = json.loads(responses.calls[-1].request.body)
+    settings = body["settings"]
+    assert settings["resultType"] == "Hocr"
+    assert {
+        "language",
+        "makeSkewCorrect",
+        "rotate",
+        "makeBinarization",
+        "makeContrastCorrection",
+        "makeUpsampling",
+        "makeSpellCheck",
+        "dsrMode",
+        "dsrConfidence",
+    } <= settings.keys()
+    assert [r["order"] for r in settings["regions"]] == [0, 1]
+    assert settings["regions"][1]["rect"] == {
+        "topLeftX": 5,
+        "topLeftY": 5,
+        "bottomRightX": 20,
+        "bottomRightY": 30,
+    }
+
+
+@responses.activate
+def test_cancel_sends_delete() -> None:
+    token_ok(responses)
+    responses.delete(FETCH, match=[matchers.query_param_matcher({"id": TASK})])
+    make_client().cancel(TASK)
+    assert responses.calls[-1].request.method == "DELETE"
+
+
+@responses.activate
+def test_concurrent_callers_share_one_token_request() -> None:
+    responses.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 3600})
+    responses.get(FETCH, json=completed_body())
+    client = make_client()
+    barrier = threading.Barrier(8)
+
+    def poll() -> None:
+        barrier.wait()
+        client.fetch_result(TASK)
+
+    threads = [threading.Thread(target=poll) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len([c for c in responses.calls if c.request.url == TOKEN_URL]) == 1
+
+
+def test_credentials_repr_hides_the_secret() -> None:
+    assert SECRET not in repr(Credentials("id", SECRET))
+
+
+def test_retry_after_parses_seconds_and_http_dates() -> None:
+    now = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after("Tue, 24 Nov 2026 12:00:30 GMT", now=lambda: now) == 30
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None

@@ -1,0 +1,222 @@
+"""OCRResponse parsing, settings from the environment, and the submitted-event contract."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ocr_fetch.errors import AsposeProtocolError, ConfigurationError, InvalidEventError
+from ocr_fetch.model import OcrResponse, TaskStatus
+from ocr_fetch.settings import Settings
+from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, parse_submitted_event
+
+TASK = "2ce30237-86da-41ef-88e9-84f0b7acffc0"
+
+
+# --- OCRResponse -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ("Pending", TaskStatus.PENDING),
+        ("Processing", TaskStatus.PROCESSING),
+        ("Completed", TaskStatus.COMPLETED),
+        ("Error", TaskStatus.ERROR),
+        ("NotExist", TaskStatus.NOT_EXIST),
+        ("Sleeping", TaskStatus.UNKNOWN),
+        (None, TaskStatus.UNKNOWN),
+        (3, TaskStatus.UNKNOWN),
+    ],
+)
+def test_every_status_parses_and_anything_else_is_unknown(raw: Any, status: TaskStatus) -> None:
+    response = OcrResponse.from_json({"id": TASK, "taskStatus": raw})
+    assert response.task_status is status
+    assert response.raw_task_status == (None if raw is None else str(raw))
+
+
+def test_missing_and_null_fields_have_defined_meanings() -> None:
+    response = OcrResponse.from_json({})
+    assert response.task_status is TaskStatus.UNKNOWN
+    assert response.results == ()
+    assert response.messages == ()
+    assert response.warnings == ()
+    assert response.response_status_code is None
+    assert response.task_id is None
+
+
+def test_error_messages_and_warnings_are_kept_bounded() -> None:
+    response = OcrResponse.from_json(
+        {
+            "taskStatus": "Error",
+            "error": {"messages": ["bad image", "x" * 5000], "warnings": ["low contrast"]},
+        }
+    )
+    assert response.messages[0] == "bad image"
+    assert len(response.messages[1]) <= 500
+    assert response.warnings == ("low contrast",)
+
+
+def test_result_entries_that_are_not_objects_become_empty_entries() -> None:
+    response = OcrResponse.from_json({"taskStatus": "Completed", "results": [5, {"type": "Text"}]})
+    assert [(r.type, r.data) for r in response.results] == [(None, None), ("Text", None)]
+
+
+@pytest.mark.parametrize("payload", [[], "Completed", None, {"results": "abc"}])
+def test_non_object_bodies_are_protocol_errors(payload: Any) -> None:
+    with pytest.raises(AsposeProtocolError):
+        OcrResponse.from_json(payload)
+
+
+def test_completed_with_a_code_other_than_ok_is_an_anomaly() -> None:
+    assert OcrResponse.from_json(
+        {"taskStatus": "Completed", "responseStatusCode": "PartiallyNotFound"}
+    ).is_anomalous_completion
+    assert not OcrResponse.from_json(
+        {"taskStatus": "Completed", "responseStatusCode": "Ok"}
+    ).is_anomalous_completion
+
+
+# --- Settings --------------------------------------------------------------------------------
+REQUIRED = {
+    "RESULTS_BUCKET": "b",
+    "RESULTS_TABLE": "t",
+    "EVENT_BUS_NAME": "bus",
+    "ASPOSE_SECRET_NAME": "secret",
+}
+
+
+def test_settings_from_a_minimal_environment_use_documented_defaults() -> None:
+    settings = Settings.from_env(REQUIRED)
+    assert settings.aspose_base_url == "https://api.aspose.cloud"
+    assert settings.aspose_token_url == "https://api.aspose.cloud/connect/token"
+    assert settings.polling.initial_seconds == 2
+    assert settings.state_machine_arn is None
+
+
+def test_settings_read_every_variable() -> None:
+    settings = Settings.from_env(
+        {
+            **REQUIRED,
+            "ASPOSE_BASE_URL": "http://127.0.0.1:9/",
+            "POLL_INITIAL_SECONDS": "1",
+            "POLL_MAX_INTERVAL_SECONDS": "3",
+            "POLL_MULTIPLIER": "1.5",
+            "POLL_JITTER": "0.1",
+            "POLL_DEADLINE_SECONDS": "60",
+            "POLL_MAX_POLLS": "7",
+            "MAX_REGION_BYTES": "2048",
+            "RESULTS_RETENTION_DAYS": "2",
+            "STATE_MACHINE_ARN": "arn:sm",
+            "DEAD_LETTER_QUEUE_URL": "q",
+        }
+    )
+    assert settings.aspose_base_url == "http://127.0.0.1:9"
+    assert settings.aspose_token_url == "http://127.0.0.1:9/connect/token"
+    assert (settings.polling.max_interval_seconds, settings.polling.max_polls) == (3, 7)
+    assert settings.max_region_bytes == 2048
+    assert settings.require_starter() == ("arn:sm", "q")
+
+
+def test_missing_variables_are_all_named() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env({"RESULTS_BUCKET": "b"})
+    for name in ("RESULTS_TABLE", "EVENT_BUS_NAME", "ASPOSE_SECRET_NAME"):
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("POLL_MAX_POLLS", "many"),
+        ("POLL_INITIAL_SECONDS", "-1"),
+        ("ASPOSE_BASE_URL", "ftp://x"),
+        ("MAX_REGION_BYTES", "1.5"),
+    ],
+)
+def test_malformed_variables_are_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        Settings.from_env({**REQUIRED, name: value})
+
+
+def test_inconsistent_polling_fails_at_start() -> None:
+    with pytest.raises(ConfigurationError, match="POLL_"):
+        Settings.from_env(
+            {**REQUIRED, "POLL_INITIAL_SECONDS": "10", "POLL_MAX_INTERVAL_SECONDS": "5"}
+        )
+
+
+def test_starter_settings_are_required_only_by_the_starter() -> None:
+    with pytest.raises(ConfigurationError, match="STATE_MACHINE_ARN and DEAD_LETTER_QUEUE_URL"):
+        Settings.from_env(REQUIRED).require_starter()
+
+
+# --- Submitted event -------------------------------------------------------------------------
+def event(detail: Any, **extra: Any) -> str:
+    return json.dumps(
+        {
+            "version": "0",
+            "id": "e1",
+            "detail-type": SUBMITTED_DETAIL_TYPE,
+            "source": "my.app",
+            "time": "2026-11-24T10:00:00Z",
+            "detail": detail,
+            **extra,
+        }
+    )
+
+
+def test_a_full_submission_becomes_the_execution_input() -> None:
+    task = parse_submitted_event(
+        event(
+            {
+                "taskId": TASK,
+                "regions": [{"name": "surname"}, {}],
+                "correlationId": "c-1",
+                "metadata": {"tenant": "acme"},
+            }
+        )
+    )
+    assert task.execution_name == TASK
+    assert task.execution_input() == {
+        "taskId": TASK,
+        "regions": [{"name": "surname"}, {"name": None}],
+        "correlationId": "c-1",
+        "metadata": {"tenant": "acme"},
+        "submittedAt": "2026-11-24T10:00:00Z",
+        "source": "my.app",
+    }
+
+
+def test_only_the_task_id_is_required() -> None:
+    task = parse_submitted_event(event({"taskId": TASK}))
+    assert task.region_names is None
+    assert task.execution_input()["regions"] is None
+
+
+def test_a_refetch_gets_its_own_execution_name() -> None:
+    task = parse_submitted_event(event({"taskId": TASK, "refetch": "2"}))
+    assert task.execution_name == f"{TASK}-2"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("not json", "not valid JSON"),
+        ("[]", "JSON object"),
+        (event({}), "taskId is missing"),
+        (event({"taskId": "abc"}), "not a GUID"),
+        (event({"taskId": 5}), "must be a string"),
+        (event({"taskId": TASK.replace("-", "")}), "36-character"),
+        (event({"taskId": TASK, "regions": "x"}), "regions must be a list"),
+        (event({"taskId": TASK, "regions": [{"name": "n" * 65}]}), r"regions\[0\].name"),
+        (event({"taskId": TASK, "metadata": {"k": "v" * 3000}}), "metadata is"),
+        (event({"taskId": TASK, "refetch": "a b"}), "refetch"),
+        (event("oops"), "detail must be a JSON object"),
+        (json.dumps({"detail-type": "Other", "detail": {"taskId": TASK}}), "detail-type"),
+        (event({"taskId": TASK, "pad": "x" * 70_000}), "bytes, more than"),
+    ],
+)
+def test_malformed_submissions_name_what_was_wrong(body: str, reason: str) -> None:
+    with pytest.raises(InvalidEventError, match=reason):
+        parse_submitted_event(body)

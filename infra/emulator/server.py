@@ -374,9 +374,10 @@ def _apply_response_fault(document: dict[str, Any], fault: Fault) -> None:
         document["responseStatusCode"] = fault.params["value"]
     elif fault.kind == "corrupt_base64":
         for entry in document["results"]:
-            # '%' is outside the alphabet and the extra symbol breaks the 4-character grouping,
-            # so both strict and lenient decoders fail.
-            entry["data"] = "%" + entry["data"].rstrip("=") + "A%"
+            # '%' is outside the alphabet (strict decoders fail) and the symbols left once a
+            # lenient decoder drops it are one more than a multiple of four (lenient ones fail).
+            data = entry["data"].rstrip("=")
+            entry["data"] = "%" + data + "A" * ((1 - len(data)) % 4) + "%"
     elif fault.kind == "result_count":
         results: list[dict[str, str]] = document["results"]
         count = fault.params["count"]

@@ -64,7 +64,8 @@ class Starter:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
                 logger.info(
-                    "duplicate submission: execution exists", extra={"name": task.execution_name}
+                    "duplicate submission: execution exists",
+                    extra={"execution_name": task.execution_name},
                 )
                 metrics.add_metric(name="DuplicateSubmissions", unit=MetricUnit.Count, value=1)
                 return "duplicate"

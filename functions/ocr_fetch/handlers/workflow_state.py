@@ -15,6 +15,8 @@ from ocr_fetch.events import build_outcome_detail
 from ocr_fetch.outcome import Outcome
 from ocr_fetch.submission import validate_task_id
 
+MAX_STATE_DETAIL_BYTES = 64 * 1024
+
 
 @dataclass(frozen=True)
 class WorkflowState:
@@ -72,7 +74,8 @@ def outcome_payload(outcome: Outcome, *, recorded: bool) -> dict[str, Any]:
         "kind": outcome.kind.value,
         "recorded": recorded,
         "detailType": outcome.kind.detail_type,
-        "detail": build_outcome_detail(outcome),
+        # Well inside the 256 KiB state limit; the manifest lists every region regardless.
+        "detail": build_outcome_detail(outcome, max_bytes=MAX_STATE_DETAIL_BYTES),
         "error": outcome.error_name,
         "cause": outcome.error_message,
     }

@@ -1,0 +1,452 @@
+"""Handlers as Lambda calls them: AWS through moto, Aspose through `responses`."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+import responses
+from moto import mock_aws
+
+from ocr_fetch.handlers import check_status, record_outcome, starter, store_results
+from ocr_fetch.settings import get_settings
+from tests.conftest import FakeLambdaContext
+from tests.unit.fixtures_aws import (
+    BUCKET,
+    REGION,
+    TABLE,
+    create_results_bucket_and_table,
+    offline_aws_env,
+)
+
+TASK = "2ce30237-86da-41ef-88e9-84f0b7acffc0"
+BASE = "https://ocr.test"
+FETCH = f"{BASE}/v5.0/ocr/RecognizeRegions"
+TOKEN_URL = f"{BASE}/connect/token"
+SURNAME = "Ivanova-Personal-Surname"
+SECRET = "very-secret-client-secret"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    offline_aws_env(monkeypatch)
+    with mock_aws():
+        create_results_bucket_and_table()
+        sm = boto3.client("secretsmanager", region_name=REGION)
+        secret = sm.create_secret(
+            Name="aspose-creds",
+            SecretString=json.dumps({"clientId": "cid", "clientSecret": SECRET}),
+        )
+        sqs = boto3.client("sqs", region_name=REGION)
+        dlq = sqs.create_queue(QueueName="start-dlq")["QueueUrl"]
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        machine = sfn.create_state_machine(
+            name="m",
+            roleArn=role,
+            definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        )["stateMachineArn"]
+        env = {
+            "RESULTS_BUCKET": BUCKET,
+            "RESULTS_TABLE": TABLE,
+            "EVENT_BUS_NAME": "bus",
+            "ASPOSE_SECRET_NAME": secret["ARN"],
+            "ASPOSE_BASE_URL": BASE,
+            "ASPOSE_TOKEN_URL": TOKEN_URL,
+            "STATE_MACHINE_ARN": machine,
+            "DEAD_LETTER_QUEUE_URL": dlq,
+            "POLL_INITIAL_SECONDS": "3",
+            "POWERTOOLS_METRICS_NAMESPACE": "Test",
+        }
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        for cached in (
+            get_settings,
+            check_status._client,
+            check_status._store,
+            store_results._store,
+            record_outcome._store,
+            starter._starter,
+        ):
+            cached.cache_clear()
+        yield {
+            "sqs": sqs,
+            "dlq": dlq,
+            "sfn": sfn,
+            "machine": machine,
+            "s3": boto3.client("s3", region_name=REGION),
+            "ddb": boto3.client("dynamodb", region_name=REGION),
+        }
+        for cached in (
+            get_settings,
+            check_status._client,
+            check_status._store,
+            store_results._store,
+            record_outcome._store,
+            starter._starter,
+        ):
+            cached.cache_clear()
+
+
+def aspose(rsps: responses.RequestsMock, body: Any, status: int = 200, **kw: Any) -> None:
+    rsps.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 3600})
+    if isinstance(body, dict | list):
+        rsps.get(FETCH, json=body, status=status, **kw)
+    else:
+        rsps.get(FETCH, body=body, status=status, **kw)
+
+
+def check(polls: int = 0) -> dict[str, Any]:
+    return check_status.handler(
+        {"taskId": TASK, "submittedAt": "2099-01-01T00:00:00Z", "polls": polls},
+        FakeLambdaContext(),  # type: ignore[arg-type]
+    )
+
+
+def completed() -> dict[str, Any]:
+    return {
+        "id": TASK,
+        "taskStatus": "Completed",
+        "responseStatusCode": "Ok",
+        "error": None,
+        "results": [
+            {"type": "Text", "data": b64(SURNAME.encode())},
+            {"type": "Text", "data": "!!corrupt!!"},
+        ],
+    }
+
+
+# --- check status ----------------------------------------------------------------------------
+@responses.activate
+def test_check_completed_stores_the_raw_response_and_passes_only_its_key(
+    aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    aspose(responses, completed())
+
+    result = check(polls=2)
+
+    assert result["status"] == "Completed"
+    assert result["polls"] == 3
+    assert result["rawKey"] == f"results/{TASK}/raw.json"
+    stored = aws["s3"].get_object(Bucket=BUCKET, Key=result["rawKey"])["Body"].read()
+    assert json.loads(stored) == completed()
+    assert SURNAME not in json.dumps(result)
+    logs = capsys.readouterr()
+    for secret in (SURNAME, SECRET, "tok"):
+        assert secret not in logs.out.replace("token", "")
+        assert secret not in logs.err.replace("token", "")
+
+
+@responses.activate
+def test_check_pending_asks_for_a_growing_wait(aws: dict[str, Any]) -> None:
+    aspose(responses, {"id": TASK, "taskStatus": "Pending"})
+    first = check(polls=0)
+    second = check(polls=first["polls"])
+    assert (first["status"], first["waitSeconds"], first["giveUp"]) == ("Pending", 3, False)
+    assert second["waitSeconds"] == 6
+    assert first["rawKey"] is None
+
+
+@responses.activate
+def test_check_throttled_waits_at_least_retry_after(aws: dict[str, Any]) -> None:
+    aspose(responses, {}, status=429, headers={"Retry-After": "40"})
+    result = check()
+    assert (result["status"], result["waitSeconds"], result["polls"]) == ("Throttled", 40, 1)
+
+
+@responses.activate
+def test_check_error_carries_the_service_messages(aws: dict[str, Any]) -> None:
+    aspose(
+        responses,
+        {
+            "id": TASK,
+            "taskStatus": "Error",
+            "error": {"messages": ["Image is damaged"], "warnings": []},
+        },
+    )
+    result = check()
+    assert result["status"] == "Error"
+    assert result["error"] == {"name": "RecognitionError", "message": "Image is damaged"}
+    assert result["rawKey"] is not None
+
+
+@responses.activate
+def test_check_unknown_status_is_kept_verbatim_and_stored(aws: dict[str, Any]) -> None:
+    aspose(responses, {"id": TASK, "taskStatus": "Hibernating"})
+    result = check()
+    assert result["status"] == "Unknown"
+    assert result["taskStatus"] == "Hibernating"
+    assert result["error"]["name"] == "UnknownTaskStatus"
+
+
+@responses.activate
+def test_check_gives_up_at_the_deadline(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aspose(responses, {"id": TASK, "taskStatus": "Processing"})
+    result = check_status.handler(
+        {"taskId": TASK, "submittedAt": "2000-01-01T00:00:00Z", "polls": 1},
+        FakeLambdaContext(),  # type: ignore[arg-type]
+    )
+    assert (result["giveUp"], result["giveUpReason"]) == (True, "DeadlineReached")
+
+
+@responses.activate
+def test_check_an_answer_for_another_task_is_a_protocol_error(aws: dict[str, Any]) -> None:
+    aspose(responses, {"id": "11111111-1111-1111-1111-111111111111", "taskStatus": "Completed"})
+    with pytest.raises(Exception, match="different task id") as info:
+        check()
+    assert type(info.value).__name__ == "AsposeProtocolError"
+
+
+def test_check_rejects_malformed_input(aws: dict[str, Any]) -> None:
+    with pytest.raises(Exception, match="not a GUID"):
+        check_status.handler(
+            {"taskId": "x", "submittedAt": "2026-01-01T00:00:00Z"}, FakeLambdaContext()
+        )  # type: ignore[arg-type]
+
+
+def test_missing_configuration_names_the_variable(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RESULTS_TABLE")
+    get_settings.cache_clear()
+    with pytest.raises(Exception, match="RESULTS_TABLE") as info:
+        check()
+    assert type(info.value).__name__ == "ConfigurationError"
+
+
+# --- store results ---------------------------------------------------------------------------
+def state(**extra: Any) -> dict[str, Any]:
+    return {
+        "input": {
+            "taskId": TASK,
+            "regions": [{"name": "surname"}, {"name": "number"}],
+            "correlationId": "corr-1",
+            "metadata": {"tenant": "acme"},
+            "submittedAt": "2026-11-24T10:00:00Z",
+            "poll": {"status": "Completed", "polls": 4, "rawKey": f"results/{TASK}/raw.json"},
+            **extra,
+        },
+        "executionArn": "arn:aws:states:us-east-1:123:execution:m:" + TASK,
+    }
+
+
+def test_store_decodes_stores_and_reports_the_corrupt_region(aws: dict[str, Any]) -> None:
+    aws["s3"].put_object(
+        Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
+    )
+
+    out = store_results.handler(state(), FakeLambdaContext())  # type: ignore[arg-type]
+
+    assert out["kind"] == "Completed"
+    assert out["recorded"] is True
+    assert out["detailType"] == "Region Recognition Completed"
+    good = aws["s3"].get_object(Bucket=BUCKET, Key=f"results/{TASK}/0-surname.txt")
+    assert good["Body"].read().decode() == SURNAME
+    assert good["ContentType"].startswith("text/plain")
+    regions = out["detail"]["regions"]
+    assert regions[1]["error"] == "invalid_base64"
+    item = aws["ddb"].get_item(TableName=TABLE, Key={"taskId": {"S": TASK}})["Item"]
+    assert item["status"]["S"] == "Completed"
+    assert item["polls"]["N"] == "4"
+    assert SURNAME not in json.dumps(out)
+    assert SURNAME not in json.dumps(item)
+
+
+def test_store_without_a_raw_response_fails_by_name(aws: dict[str, Any]) -> None:
+    with pytest.raises(Exception, match="no raw response") as info:
+        store_results.handler(state(), FakeLambdaContext())  # type: ignore[arg-type]
+    assert type(info.value).__name__ == "RawResponseMissingError"
+
+
+# --- record outcome --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "reason", "poll", "failure", "error"),
+    [
+        (
+            "Failed",
+            "RecognitionError",
+            {
+                "polls": 2,
+                "status": "Error",
+                "error": {"name": "RecognitionError", "message": "Image is damaged"},
+            },
+            None,
+            "RecognitionError",
+        ),
+        ("NotFound", "TaskNotFound", {"polls": 1, "status": "NotExist"}, None, "TaskNotFound"),
+        (
+            "TimedOut",
+            "GaveUp",
+            {
+                "polls": 9,
+                "status": "Processing",
+                "giveUp": True,
+                "giveUpReason": "PollBudgetExhausted",
+                "elapsedSeconds": 99,
+            },
+            None,
+            "PollBudgetExhausted",
+        ),
+        (
+            "Failed",
+            "WorkflowError",
+            {"polls": 3},
+            {
+                "Error": "AsposeAuthError",
+                "Cause": json.dumps(
+                    {"errorType": "AsposeAuthError", "errorMessage": "refused a fresh token"}
+                ),
+            },
+            "AsposeAuthError",
+        ),
+    ],
+)
+def test_record_names_each_outcome(
+    aws: dict[str, Any],
+    kind: str,
+    reason: str,
+    poll: dict[str, Any],
+    failure: dict[str, Any] | None,
+    error: str,
+) -> None:
+    event = state(poll=poll, failure=failure)
+    out = record_outcome.handler({**event, "kind": kind, "reason": reason}, FakeLambdaContext())  # type: ignore[arg-type]
+    assert (out["kind"], out["error"], out["recorded"]) == (kind, error, True)
+    assert out["detail"]["error"]["name"] == error
+    assert out["detail"]["correlationId"] == "corr-1"
+    item = aws["ddb"].get_item(TableName=TABLE, Key={"taskId": {"S": TASK}})["Item"]
+    assert item["status"]["S"] == kind
+    if reason == "WorkflowError":
+        assert out["cause"] == "refused a fresh token"
+
+
+def test_a_late_timeout_does_not_downgrade_a_completed_task(aws: dict[str, Any]) -> None:
+    aws["s3"].put_object(
+        Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
+    )
+    store_results.handler(state(), FakeLambdaContext())  # type: ignore[arg-type]
+    out = record_outcome.handler(
+        {
+            **state(poll={"polls": 40, "giveUpReason": "DeadlineReached"}),
+            "kind": "TimedOut",
+            "reason": "GaveUp",
+        },
+        FakeLambdaContext(),
+    )  # type: ignore[arg-type]
+    assert out["recorded"] is False
+    item = aws["ddb"].get_item(TableName=TABLE, Key={"taskId": {"S": TASK}})["Item"]
+    assert item["status"]["S"] == "Completed"
+
+
+def test_record_rejects_an_unknown_kind(aws: dict[str, Any]) -> None:
+    with pytest.raises(Exception, match="unknown outcome kind"):
+        record_outcome.handler(
+            {**state(), "kind": "Great", "reason": "GaveUp"}, FakeLambdaContext()
+        )  # type: ignore[arg-type]
+
+
+# --- starter ---------------------------------------------------------------------------------
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m{i}",
+                "receiptHandle": f"r{i}",
+                "body": body,
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:start",
+                "awsRegion": REGION,
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def submitted(task_id: str = TASK, **detail: Any) -> str:
+    return json.dumps(
+        {
+            "detail-type": "Region Recognition Submitted",
+            "source": "test",
+            "time": "2026-11-24T10:00:00Z",
+            "detail": {"taskId": task_id, **detail},
+        }
+    )
+
+
+def test_starter_starts_one_execution_named_after_the_task(aws: dict[str, Any]) -> None:
+    out = starter.handler(sqs_event(submitted(regions=[{"name": "surname"}])), FakeLambdaContext())  # type: ignore[arg-type]
+    assert out == {"batchItemFailures": []}
+    executions = aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"]
+    assert [e["name"] for e in executions] == [TASK]
+    described = aws["sfn"].describe_execution(executionArn=executions[0]["executionArn"])
+    assert json.loads(described["input"])["regions"] == [{"name": "surname"}]
+
+
+def test_starter_sends_malformed_events_to_the_dlq_with_the_reason(aws: dict[str, Any]) -> None:
+    bad = submitted(task_id="not-a-guid")
+    out = starter.handler(sqs_event(bad, submitted()), FakeLambdaContext())  # type: ignore[arg-type]
+    assert out == {"batchItemFailures": []}
+    messages = aws["sqs"].receive_message(
+        QueueUrl=aws["dlq"], MessageAttributeNames=["All"], MaxNumberOfMessages=10
+    )["Messages"]
+    assert len(messages) == 1
+    assert messages[0]["Body"] == bad
+    assert "not a GUID" in messages[0]["MessageAttributes"]["reason"]["StringValue"]
+    executions = aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"]
+    assert [e["name"] for e in executions] == [TASK]
+
+
+def test_starter_transient_failure_is_a_batch_item_failure(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    other = "11111111-2222-4333-8444-555555555555"
+    real_start = starter._starter().sfn.start_execution
+
+    def throttled(**kwargs: Any) -> Any:
+        if kwargs["name"] == TASK:
+            return real_start(**kwargs)
+        raise ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "StartExecution"
+        )
+
+    monkeypatch.setattr(starter._starter().sfn, "start_execution", throttled)
+    out = starter.handler(
+        sqs_event(submitted(), submitted(other)),
+        FakeLambdaContext(),  # type: ignore[arg-type]
+    )
+    assert out == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+
+
+def test_starter_duplicate_of_a_finished_task_is_not_an_error() -> None:
+    from botocore.exceptions import ClientError
+
+    class Sfn:
+        calls = 0
+
+        def start_execution(self, **_: Any) -> Any:
+            self.calls += 1
+            if self.calls > 1:
+                raise ClientError(
+                    {"Error": {"Code": "ExecutionAlreadyExists", "Message": "x"}}, "StartExecution"
+                )
+            return {"executionArn": "arn:x"}
+
+    s = starter.Starter("arn:sm", "q", sfn=Sfn(), sqs=object())
+    assert s.handle(submitted(), "m1") == "started"
+    assert s.handle(submitted(), "m2") == "duplicate"

@@ -126,9 +126,13 @@ class Deployer:
         secrets: dict[str, Any],
         default_secret: Any,
         stack_name: str,
+        parameter_defaults: dict[str, str] | None = None,
     ) -> StackInfo:
         template_path = template_path.resolve()
         sam_template = _load_template(template_path)
+        declared = sam_template.get("Parameters") or {}
+        defaults = {k: v for k, v in (parameter_defaults or {}).items() if k in declared}
+        parameters = {**defaults, **parameters}
         packaged = self._package(sam_template, template_path.parent)
         translated = translate(packaged, parameters, self.cloud.region)
         stack_id = self._create_stack(stack_name, translated, parameters)
@@ -309,7 +313,8 @@ class Deployer:
                 .get("Environment", {})
                 .get("Variables", {})
             )
-            fixed = dict(current)
+            # AWS stores every value as a string; moto keeps Number parameters as ints.
+            fixed = {key: _env_string(value) for key, value in current.items()}
             for key, template_value in template_vars.items():
                 if current.get(key, "") != "" or not (_references(template_value) & skipped):
                     continue
@@ -452,6 +457,12 @@ def _moto_stack(region: str, stack_id: str) -> Any:
     from infra.local_cloud.moto_server import ACCOUNT_ID
 
     return cloudformation_backends[ACCOUNT_ID][region].get_stack(stack_id)
+
+
+def _env_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 def _physical_id(resource: Any) -> str:

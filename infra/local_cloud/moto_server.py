@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import socket
+import time
 import urllib.request
 import warnings
 from pathlib import Path
@@ -41,7 +42,13 @@ _ENV_KEYS = (
 
 # Loggers that would print a line per request or per skipped resource; the deploy summary says
 # which resources are not emulated, so their noise is turned down while the cloud runs.
-_QUIET_LOGGERS = {"werkzeug": logging.WARNING, "moto": logging.ERROR}
+# The interpreter logs every failed state (even a caught one) with a page-long repr; the same
+# facts are in GetExecutionHistory.
+_QUIET_LOGGERS = {
+    "werkzeug": logging.WARNING,
+    "moto": logging.ERROR,
+    "moto.stepfunctions.parser.asl.component.eval_component": logging.CRITICAL,
+}
 
 
 def free_port() -> int:
@@ -57,6 +64,8 @@ class LocalCloud:
 
     ``with LocalCloud() as cloud: stack = cloud.deploy(Path("template.yaml"), ...)``
     """
+
+    _running: LocalCloud | None = None
 
     def __init__(
         self,
@@ -89,6 +98,10 @@ class LocalCloud:
 
         if self._server is not None:
             return self
+        # moto's backends and the patched Lambda runner are process-wide: one cloud at a time.
+        if LocalCloud._running is not None:
+            raise RuntimeError(f"another LocalCloud is running at {LocalCloud._running.endpoint}")
+        LocalCloud._running = self
         self._set_environment()
         self._quiet_logs()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -108,6 +121,7 @@ class LocalCloud:
         self._server = None
         self._restore_sfn_config()
         self._restore_environment()
+        LocalCloud._running = None
         for name, level in self._saved_log_levels.items():
             logging.getLogger(name).setLevel(level)
 
@@ -134,16 +148,22 @@ class LocalCloud:
         """Package, transform and create ``template`` as a CloudFormation stack in the local AWS.
 
         ``secrets`` maps a secret's logical id to its value (a dict is stored as JSON). Without
-        one, the Aspose credentials given to this cloud fill any secret the template declares.
+        one, the Aspose credentials given to this cloud fill any secret the template declares,
+        and its Aspose URLs fill the ``AsposeBaseUrl``/``AsposeTokenUrl`` parameters if declared.
         """
         from infra.local_cloud.deploy import Deployer
 
         if self._server is None:
             raise RuntimeError("LocalCloud is not started")
         default_secret = self._default_secret()
+        parameter_defaults = {
+            "AsposeBaseUrl": self.aspose_base_url,
+            "AsposeTokenUrl": self.aspose_token_url,
+        }
         stack = Deployer(self).deploy(
             Path(template),
             parameters=parameters or {},
+            parameter_defaults={k: v for k, v in parameter_defaults.items() if v},
             secrets=secrets or {},
             default_secret=default_secret,
             stack_name=stack_name,
@@ -171,6 +191,18 @@ class LocalCloud:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - moto accepts any key
         )
+
+    def wait_for_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
+        """``DescribeExecution`` once the execution has left RUNNING; TimeoutError otherwise."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout:.0f}s")
+            time.sleep(0.1)
 
     def environment(self) -> dict[str, str]:
         """Variables that point another process's AWS SDK or CLI at this cloud."""

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+from types import FrameType
 
 from infra.emulator.config import EmulatorConfig
 from infra.emulator.server import EmulatorServer
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Stop the same clean way on Ctrl-C and on `kill` (SIGTERM), even when started in the
+    # background by a shell that ignores SIGINT for its children.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         config = EmulatorConfig.from_env()

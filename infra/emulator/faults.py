@@ -129,6 +129,9 @@ class FaultBook:
         the next submitted task."""
         if kind not in ALL_FAULTS:
             raise FaultSpecError(f"unknown fault {kind!r}; known: {sorted(ALL_FAULTS)}")
+        for name, value in (("task_id", task_id), ("method", method), ("path", path)):
+            if value is not None and not isinstance(value, str):
+                raise FaultSpecError(f"{name} must be a string")
         next_tasks = _positive("next_tasks", next_tasks)
         next_requests = _positive("next_requests", next_requests)
         times = _positive("times", times)

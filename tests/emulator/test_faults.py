@@ -260,6 +260,7 @@ def test_fault_names_are_published() -> None:
         {"fault": "error", "messages": "not a list"},
         {"fault": "http_500", "colour": "red"},
         {"fault": "error", "task_id": "no-such-task"},
+        {"fault": "http_500", "method": 5},
     ],
 )
 def test_bad_injections_are_refused(admin: EmulatorAdmin, kwargs: dict) -> None:

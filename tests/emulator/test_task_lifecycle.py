@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
 
 from infra.emulator import EmulatorAdmin
 from tests.emulator.conftest import Client, card_regions, decode_text, wait_for
@@ -126,3 +129,18 @@ def test_reset_forgets_tasks_and_restores_timing(
     assert admin.tasks() == []
     assert admin.requests() == []
     assert _status(client, task_id) == "NotExist"
+
+
+def test_concurrent_clients_each_get_their_own_results(client: Client, card_b64: str) -> None:
+    def one_client(index: int) -> str:
+        with requests.Session() as session:
+            other = Client(client.server, session)
+            other.login()
+            region = card_regions()[index % 3]
+            region["order"] = 0
+            task_id = other.submit(card_b64, regions=[region])
+            return decode_text(other.wait_done(task_id)["results"][0])
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        texts = list(pool.map(one_client, range(6)))
+    assert [t.split()[0] for t in texts] == ["SMITH", "Passport", "Valid"] * 2

@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: venv test lint typecheck unit emulator local demo bench clean fmt
 
-$(STAMP): requirements.txt functions/requirements.txt
+$(STAMP): requirements.txt functions/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)

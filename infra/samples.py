@@ -1,0 +1,108 @@
+"""Realistic sample documents for the demo and the tests: an ID card and a form, with named regions.
+
+Rendered with Pillow at run time (nothing binary is committed). The people are the specimen
+names printed on sample documents, not real persons.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr_fetch.client import Rect
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    value: str
+    rect: Rect
+
+
+@dataclass(frozen=True)
+class SampleDocument:
+    title: str
+    png: bytes
+    fields: tuple[Field, ...]
+
+    @property
+    def region_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def rects(self) -> list[Rect]:
+        return [f.rect for f in self.fields]
+
+
+def _render(
+    title: str,
+    size: tuple[int, int],
+    rows: list[tuple[str, str, str]],
+    *,
+    background: str,
+    accent: str,
+    left: int = 40,
+    value_x: int = 250,
+    top: int = 110,
+    step: int = 58,
+) -> SampleDocument:
+    image = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    title_font = ImageFont.load_default(size=30)
+    label_font = ImageFont.load_default(size=18)
+    value_font = ImageFont.load_default(size=28)
+    draw.rectangle((0, 0, size[0], 70), fill=accent)
+    draw.text((left, 18), title, fill="white", font=title_font)
+    fields = []
+    for i, (name, label, value) in enumerate(rows):
+        y = top + i * step
+        draw.text((left, y + 6), label, fill="#555555", font=label_font)
+        draw.text((value_x, y), value, fill="black", font=value_font)
+        x0, y0, x1, y1 = (int(v) for v in draw.textbbox((value_x, y), value, font=value_font))
+        pad = 8
+        rect = Rect(
+            max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, size[0]), min(y1 + pad, size[1])
+        )
+        fields.append(Field(name, label, value, rect))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return SampleDocument(title, out.getvalue(), tuple(fields))
+
+
+def id_card() -> SampleDocument:
+    """A German-style specimen identity card."""
+    return _render(
+        "IDENTITY CARD",
+        (720, 420),
+        [
+            ("surname", "Surname", "MUSTERMANN"),
+            ("given_names", "Given names", "ERIKA"),
+            ("date_of_birth", "Date of birth", "12.08.1964"),
+            ("document_number", "Document no.", "T22000129"),
+            ("expiry_date", "Expiry date", "01.09.2031"),
+        ],
+        background="#e8f0e8",
+        accent="#2f6f4f",
+    )
+
+
+def registration_form() -> SampleDocument:
+    """A customer registration form."""
+    return _render(
+        "CUSTOMER REGISTRATION",
+        (760, 400),
+        [
+            ("full_name", "Full name", "John Smith"),
+            ("email", "Email", "john.smith@example.com"),
+            ("city", "City", "Springfield"),
+            ("phone", "Phone", "555 0142 867"),
+        ],
+        background="#ffffff",
+        accent="#1f4e8c",
+    )
+
+
+SAMPLES = {"id_card": id_card, "registration_form": registration_form}

@@ -179,6 +179,7 @@ class Deployer:
             info.warnings.append(f"secrets given for unknown secret resources: {sorted(unknown)}")
 
         self._fix_functions(stack, resources_json, set(skipped), info)
+        self.cloud.bridge.cold_start()
         self._create_state_machines(stack, resources_json, info)
         info.outputs = self._outputs(stack, stack_id)
         return info

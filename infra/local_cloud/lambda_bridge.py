@@ -105,6 +105,24 @@ class LambdaBridge:
         """Tell the bridge which local directory holds ``function_name``'s code."""
         self._code_dirs[function_name] = code_dir.resolve()
 
+    def cold_start(self) -> None:
+        """Forget warm state (functools caches) in modules loaded from the registered code dirs.
+
+        Handler modules stay imported across deployments in this process, as a warm Lambda
+        container would; but a new deployment means new containers in AWS, and a cached client
+        or ARN from an earlier local cloud (another port, another stack) must not survive it.
+        """
+        roots = [str(path) + os.sep for path in self._code_dirs.values()]
+        with self._lock:
+            for module in list(sys.modules.values()):
+                module_file = getattr(module, "__file__", None) or ""
+                if not any(module_file.startswith(root) for root in roots):
+                    continue
+                for value in list(vars(module).values()):
+                    cache_clear = getattr(value, "cache_clear", None)
+                    if callable(cache_clear) and callable(value):
+                        cache_clear()
+
     @property
     def invocations(self) -> list[Invocation]:
         return list(self._invocations)

@@ -13,6 +13,9 @@ import pytest
 from infra.local_cloud import LambdaBridge
 
 HANDLER_MODULE = """
+import functools
+import itertools
+
 from ocr_fetch.settings import get_settings
 
 
@@ -26,6 +29,18 @@ def bucket(event, context):
 
 def fail(event, context):
     raise ProbeFailed("as asked")
+
+
+_built = itertools.count()
+
+
+@functools.cache
+def _client():
+    return {"serial": next(_built)}
+
+
+def client_id(event, context):
+    return _client()["serial"]
 """
 
 
@@ -50,12 +65,19 @@ def fake_function(name: str, handler: str, **variables: str) -> Any:
     )
 
 
+@pytest.fixture(scope="module")
+def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # One directory for the module: once imported, bridge_probe stays in sys.modules.
+    directory = tmp_path_factory.mktemp("code")
+    (directory / "bridge_probe.py").write_text(HANDLER_MODULE, encoding="utf-8")
+    return directory
+
+
 @pytest.fixture
-def bridge(tmp_path: Path) -> LambdaBridge:
-    (tmp_path / "bridge_probe.py").write_text(HANDLER_MODULE, encoding="utf-8")
+def bridge(code_dir: Path) -> LambdaBridge:
     bridge = LambdaBridge()
     for name in ("first", "second", "failing"):
-        bridge.register(name, tmp_path)
+        bridge.register(name, code_dir)
     return bridge
 
 
@@ -83,3 +105,14 @@ def test_a_function_without_local_code_fails_with_import_error() -> None:
     payload, errored, _ = LambdaBridge().invoke(fake_function("nowhere", "x.handler"), {})
     assert errored
     assert json.loads(payload)["errorType"] == "ImportError"
+
+
+def test_cold_start_forgets_cached_clients_of_handler_modules(bridge: LambdaBridge) -> None:
+    # Given a handler that caches a client, as the project's handlers do with functools.cache
+    warm = fake_function("first", "bridge_probe.client_id", RESULTS_BUCKET="bucket-one")
+    first = json.loads(bridge.invoke(warm, {})[0])
+    assert json.loads(bridge.invoke(warm, {})[0]) == first
+    # When a new deployment simulates a cold start
+    bridge.cold_start()
+    # Then the handler builds a new client
+    assert json.loads(bridge.invoke(warm, {})[0]) != first

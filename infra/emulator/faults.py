@@ -25,6 +25,7 @@ _DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "expire": {"after_s": 0.0},
     "unknown_status": {"value": "Queued"},
     "result_count": {"count": None},
+    "corrupt_base64": {"indexes": None},
     "response_code": {"value": "PartiallyNotFound"},
 }
 
@@ -83,6 +84,12 @@ def _check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     count = merged.get("count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
         raise FaultSpecError("count must be an integer >= 0")
+    indexes = merged.get("indexes")
+    if indexes is not None and (
+        not isinstance(indexes, list)
+        or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indexes)
+    ):
+        raise FaultSpecError("indexes must be a list of integers >= 0")
     messages = merged.get("messages")
     if messages is not None and (
         not isinstance(messages, list) or not all(isinstance(m, str) for m in messages)

@@ -373,7 +373,10 @@ def _apply_response_fault(document: dict[str, Any], fault: Fault) -> None:
     elif fault.kind == "response_code":
         document["responseStatusCode"] = fault.params["value"]
     elif fault.kind == "corrupt_base64":
-        for entry in document["results"]:
+        indexes = fault.params["indexes"]
+        for index, entry in enumerate(document["results"]):
+            if indexes is not None and index not in indexes:
+                continue
             # '%' is outside the alphabet (strict decoders fail) and the symbols left once a
             # lenient decoder drops it are one more than a multiple of four (lenient ones fail).
             data = entry["data"].rstrip("=")

@@ -200,6 +200,22 @@ def test_corrupt_base64(client: Client, admin: EmulatorAdmin, card_b64: str) -> 
             base64.b64decode(entry["data"])
 
 
+def test_corrupt_base64_of_one_entry_only(
+    client: Client, admin: EmulatorAdmin, card_b64: str
+) -> None:
+    admin.inject("corrupt_base64", next_tasks=1, indexes=[1])
+    task_id = client.submit(card_b64, regions=card_regions()[:3])
+    document = client.wait_done(task_id)
+    good = [
+        base64.b64decode(e["data"], validate=True)
+        for i, e in enumerate(document["results"])
+        if i != 1
+    ]
+    assert len(good) == 2
+    with pytest.raises(binascii.Error):
+        base64.b64decode(document["results"][1]["data"], validate=True)
+
+
 def test_unknown_task_status_for_a_few_polls(
     client: Client, admin: EmulatorAdmin, card_b64: str
 ) -> None:

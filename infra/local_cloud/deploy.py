@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import json
 import re
 import secrets as random_secrets
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,16 +93,32 @@ class StackInfo:
         return "\n".join(lines)
 
 
-class _SkippedSecret:
-    """Stands in the stack's resource map for a secret moto skipped, so Ref/GetAtt resolve."""
+class _StandIn:
+    """Takes a resource's place in the stack's resource map once the deployer has made it.
 
-    def __init__(self, arn: str) -> None:
-        self.physical_resource_id = arn
+    Ref and GetAtt then resolve to the local resource (outputs, substitutions, env vars), and
+    deleting the stack deletes it, as CloudFormation would.
+    """
+
+    def __init__(
+        self,
+        logical_id: str,
+        physical_id: str,
+        attributes: dict[str, str],
+        on_delete: Callable[[], object],
+    ) -> None:
+        self.logical_resource_id = logical_id
+        self.physical_resource_id = physical_id
+        self._attributes = attributes
+        self._on_delete = on_delete
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Id":
-            return self.physical_resource_id
+        if attribute_name in self._attributes:
+            return self._attributes[attribute_name]
         raise NotImplementedError(f'"Fn::GetAtt" : [ "{{0}}" , "{attribute_name}" ]"')
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._on_delete()
 
 
 class _NoManagedPolicies:
@@ -284,8 +301,17 @@ class Deployer:
             )["ARN"]
         except client.exceptions.ResourceExistsException:
             arn = client.put_secret_value(SecretId=name, SecretString=secret_string)["ARN"]
-        # From now on, Ref/GetAtt to the secret resolve to it everywhere (outputs, substitutions).
-        stack.resource_map._parsed_resources[logical_id] = _SkippedSecret(arn)
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        from infra.local_cloud.moto_server import ACCOUNT_ID
+
+        backend = secretsmanager_backends[ACCOUNT_ID][self.cloud.region]
+        stack.resource_map._parsed_resources[logical_id] = _StandIn(
+            logical_id,
+            arn,
+            {"Id": arn},
+            lambda: backend.delete_secret(arn, None, force_delete_without_recovery=True),
+        )
         return arn
 
     # -- 4b. functions ---------------------------------------------------------------------------
@@ -337,6 +363,9 @@ class Deployer:
     ) -> None:
         from moto.cloudformation.parsing import clean_json
         from moto.stepfunctions.models import stepfunctions_backends
+        from moto.stepfunctions.parser.models import (
+            stepfunctions_parser_backends as parser_backends,
+        )
 
         from infra.local_cloud.moto_server import ACCOUNT_ID
 
@@ -384,6 +413,13 @@ class Deployer:
             new_arn: str = sfn.create_state_machine(**request)["stateMachineArn"]
             info.state_machines[logical_id] = new_arn
             info.resources[logical_id] = new_arn
+            executing = parser_backends[ACCOUNT_ID][self.cloud.region]
+            stack.resource_map._parsed_resources[logical_id] = _StandIn(
+                logical_id,
+                new_arn,
+                {"Arn": new_arn, "Name": name},
+                functools.partial(executing.delete_state_machine, new_arn),
+            )
 
     def _definition(self, properties: dict[str, Any], stack: Any) -> str:
         from moto.cloudformation.parsing import clean_json

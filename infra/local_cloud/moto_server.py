@@ -48,6 +48,7 @@ _QUIET_LOGGERS = {
     "werkzeug": logging.WARNING,
     "moto": logging.ERROR,
     "moto.stepfunctions.parser.asl.component.eval_component": logging.CRITICAL,
+    "samtranslator": logging.ERROR,  # "unpublished metrics" from its own telemetry object
 }
 
 

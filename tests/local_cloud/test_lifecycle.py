@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from moto.awslambda.models import LambdaFunction
@@ -35,3 +36,17 @@ def test_deploy_needs_a_started_cloud(tmp_path: object) -> None:
 def test_only_one_cloud_runs_at_a_time() -> None:
     with LocalCloud(), pytest.raises(RuntimeError, match="another LocalCloud"):
         LocalCloud().start()
+
+
+def test_redeploying_replaces_the_stack_and_its_local_additions() -> None:
+    template = Path(__file__).parent / "fixtures" / "mini" / "template.yaml"
+    with LocalCloud() as cloud:
+        first = cloud.deploy(template, stack_name="mini")
+        second = cloud.deploy(template, parameters={"Greeting": "again"}, stack_name="mini")
+
+        sfn = cloud.client("stepfunctions")
+        names = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
+        assert names == [second.outputs["StateMachineArn"]]
+        secrets = cloud.client("secretsmanager").list_secrets()["SecretList"]
+        assert [s["ARN"] for s in secrets] == [second.secrets["Credentials"]]
+        assert first.outputs["StateMachineArn"] != second.outputs["StateMachineArn"]

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nDemo failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     _say(f"\nDone in {time.monotonic() - started:.1f} s; everything is stopped.")
+    _say(
+        "To explore at your own pace: `make local` keeps a stack running and says how to reach it."
+    )
     return 0
 
 
@@ -134,13 +138,18 @@ def _run(*, resilience: bool) -> None:
                 f"Polling policy    first wait {DEMO_PARAMETERS['PollInitialSeconds']} s, "
                 f"times {DEMO_PARAMETERS['PollMultiplier']} each poll, at most "
                 f"{DEMO_PARAMETERS['PollMaxIntervalSeconds']} s; gives up after "
-                f"{DEMO_PARAMETERS['PollDeadlineSeconds']} s\n"
+                f"{DEMO_PARAMETERS['PollDeadlineSeconds']} s"
+            )
+            _say(
+                f"Product logs      JSON on stdout at {DEMO_PARAMETERS['LogLevel']} and above "
+                "(a throttled poll writes one); never the recognised text\n"
             )
             consumer = _outcome_consumer(cloud, stack)
             tasks: list[DemoTask] = []
             try:
+                t0 = time.time()
                 tasks = _submit_samples(emulator, cloud, stack, resilience=resilience)
-                _follow(cloud, stack, tasks)
+                _follow(cloud, stack, tasks, t0)
                 _collect_outcome_events(cloud, consumer, tasks)
                 _report(cloud, stack, tasks)
             finally:
@@ -195,8 +204,11 @@ def _submit_samples(
 
 
 # --- following the executions --------------------------------------------------------------------
-def _follow(cloud: LocalCloud, stack: StackInfo, tasks: list[DemoTask]) -> None:
-    """Print one line per new poll result, retry or end of each execution, until all end."""
+def _follow(cloud: LocalCloud, stack: StackInfo, tasks: list[DemoTask], t0: float) -> None:
+    """Print one line per new poll result, retry or end of each execution, until all end.
+
+    Times are those the history recorded, in seconds since ``t0`` (the first submission).
+    """
     sfn = cloud.client("stepfunctions")
     state_machine_arn = stack.outputs["StateMachineArn"]
     started = time.monotonic()
@@ -208,11 +220,13 @@ def _follow(cloud: LocalCloud, stack: StackInfo, tasks: list[DemoTask]) -> None:
             raise DemoError(f"tasks still running after {TASK_TIMEOUT_S:.0f} s: {late}")
         waiting = [t for t in tasks if t.execution_arn is None]
         if waiting:
-            names = _execution_arns(sfn, state_machine_arn)
+            executions = _executions(sfn, state_machine_arn)
             for task in waiting:
-                task.execution_arn = names.get(task.task_id)
-                if task.execution_arn is not None:
-                    _progress(elapsed, task, width, "execution started, named after the task id")
+                execution = executions.get(task.task_id)
+                if execution is not None:
+                    task.execution_arn = execution["executionArn"]
+                    at = _since(t0, execution.get("startDate"))
+                    _progress(at, task, width, "execution started, named after the task id")
         for task in tasks:
             if task.execution_arn is None or task.execution is not None:
                 continue
@@ -224,11 +238,12 @@ def _follow(cloud: LocalCloud, stack: StackInfo, tasks: list[DemoTask]) -> None:
                 line = _describe_event(event, task.state)
                 if line and line != task.last_line:
                     task.last_line = line
-                    _progress(elapsed, task, width, line)
+                    _progress(_since(t0, event.get("timestamp")), task, width, line)
             task.seen_events = len(task.history)
             if described["status"] != "RUNNING":
                 task.execution = described
-                _progress(elapsed, task, width, f"execution {described['status']}")
+                at = _since(t0, described.get("stopDate"))
+                _progress(at, task, width, f"execution {described['status']}")
         if elapsed > 20 and any(t.execution_arn is None for t in tasks):
             missing = ", ".join(t.label for t in tasks if t.execution_arn is None)
             raise DemoError(
@@ -262,15 +277,20 @@ def _describe_event(event: dict[str, Any], state: str) -> str | None:
     return None
 
 
-def _progress(elapsed: float, task: DemoTask, width: int, line: str) -> None:
-    _say(f"  {elapsed:5.1f} s  {task.label:<{width}}  {line}")
+def _progress(at: float, task: DemoTask, width: int, line: str) -> None:
+    _say(f"  {at:5.1f} s  {task.label:<{width}}  {line}")
 
 
-def _execution_arns(sfn: Any, state_machine_arn: str) -> dict[str, str]:
-    arns: dict[str, str] = {}
+def _since(t0: float, moment: datetime | None) -> float:
+    return (moment.timestamp() if moment is not None else time.time()) - t0
+
+
+def _executions(sfn: Any, state_machine_arn: str) -> dict[str, dict[str, Any]]:
+    """The state machine's executions by name."""
+    executions: dict[str, dict[str, Any]] = {}
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
-        arns.update({e["name"]: e["executionArn"] for e in page["executions"]})
-    return arns
+        executions.update({e["name"]: e for e in page["executions"]})
+    return executions
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
@@ -363,7 +383,7 @@ def _report(cloud: LocalCloud, stack: StackInfo, tasks: list[DemoTask]) -> None:
             _say(f"    {raw} (the service's answer), {manifest_key.removeprefix(prefix)}")
         if item:
             _say(
-                f"  DynamoDB  item {{taskId}} in {table_name}: status {item['status']}, "
+                f"  DynamoDB  {table_name} item: status {item['status']}, "
                 f"responseStatusCode {item.get('responseStatusCode')}, polls {item.get('polls')}, "
                 f"{item.get('decodedCount', 0)} of {item.get('regionCount', 0)} regions decoded"
             )

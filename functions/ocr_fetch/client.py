@@ -52,13 +52,20 @@ class Credentials:
         return cls(client_id, secret)
 
 
-def secret_credentials(secret_name: str, max_age_seconds: int = 300) -> Callable[[], Credentials]:
-    """A loader reading ``{"clientId", "clientSecret"}`` from Secrets Manager, cached."""
+def secret_credentials(
+    secret_name: str, max_age_seconds: int = 300, provider: Any = None
+) -> Callable[[], Credentials]:
+    """A loader reading ``{"clientId", "clientSecret"}`` from Secrets Manager, cached.
+
+    Each loader has its own Powertools provider (and so its own client and cache), bound to the
+    environment it was created in, rather than the process-wide default provider.
+    """
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    secrets = provider or SecretsProvider()
 
     def load() -> Credentials:
-        from aws_lambda_powertools.utilities import parameters
-
-        value = parameters.get_secret(secret_name, transform="json", max_age=max_age_seconds)
+        value = secrets.get(secret_name, transform="json", max_age=max_age_seconds)
         if not isinstance(value, dict):
             raise ConfigurationError(f"secret {secret_name} must hold a JSON object")
         return Credentials.from_mapping(value, f"secret {secret_name}")

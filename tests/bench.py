@@ -103,6 +103,10 @@ def local_stack_run(tasks: int = 10) -> None:
             results.append(
                 (done - t0, event["detail"]["polls"], len(stack.history(arn)), event["detail-type"])
             )
+        for task_id in submitted:
+            event = stack.outcome_events(task_id)[0]
+            if event["detail-type"] != "Region Recognition Completed":
+                print(f"  {task_id}: {event['detail-type']}: {event['detail'].get('error')}")
         wall = time.monotonic() - started
         invocations = stack.cloud.bridge.invocations
         print(

@@ -450,3 +450,15 @@ def test_starter_duplicate_of_a_finished_task_is_not_an_error() -> None:
     s = starter.Starter("arn:sm", "q", sfn=Sfn(), sqs=object())
     assert s.handle(submitted(), "m1") == "started"
     assert s.handle(submitted(), "m2") == "duplicate"
+
+
+def test_a_caught_states_error_ends_under_a_name_a_fail_state_may_carry(
+    aws: dict[str, Any],
+) -> None:
+    failure = {"Error": "States.Runtime", "Cause": "The JSONPath '$.x' could not be found"}
+    out = record_outcome.handler(
+        {**state(poll={"polls": 0}, failure=failure), "kind": "Failed", "reason": "WorkflowError"},
+        FakeLambdaContext(),  # type: ignore[arg-type]
+    )
+    assert out["error"] == "Workflow.Runtime"
+    assert out["detail"]["error"]["name"] == "States.Runtime"  # consumers see what happened

@@ -76,9 +76,17 @@ def outcome_payload(outcome: Outcome, *, recorded: bool) -> dict[str, Any]:
         "detailType": outcome.kind.detail_type,
         # Well inside the 256 KiB state limit; the manifest lists every region regardless.
         "detail": build_outcome_detail(outcome, max_bytes=MAX_STATE_DETAIL_BYTES),
-        "error": outcome.error_name,
+        "error": fail_state_error(outcome.error_name),
         "cause": outcome.error_message,
     }
+
+
+def fail_state_error(name: str | None) -> str | None:
+    """The name a Fail state may carry: ``States.*`` names are reserved for Step Functions, so a
+    caught ``States.Runtime`` ends the execution as ``Workflow.Runtime`` (the event keeps it)."""
+    if name and name.startswith("States."):
+        return "Workflow." + name.removeprefix("States.")
+    return name
 
 
 def failure_message(failure: dict[str, Any] | None) -> tuple[str, str]:

@@ -324,22 +324,9 @@ def _path(history: list[dict[str, Any]]) -> list[str]:
 # --- outcome events, like a downstream consumer ---------------------------------------------------
 def _outcome_consumer(cloud: LocalCloud, stack: StackInfo) -> str:
     """A queue receiving every outcome event from the bus, as a downstream consumer would."""
-    sqs = cloud.client("sqs")
-    queue_url: str = sqs.create_queue(QueueName="demo-outcome-consumer")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    events = cloud.client("events")
-    bus = stack.outputs["EventBusName"]
-    events.put_rule(
-        Name="demo-outcome-consumer",
-        EventBusName=bus,
-        EventPattern=json.dumps({"source": [OUTCOME_SOURCE]}),
+    return cloud.queue_for_events(
+        stack.outputs["EventBusName"], "demo-outcome-consumer", {"source": [OUTCOME_SOURCE]}
     )
-    events.put_targets(
-        Rule="demo-outcome-consumer", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}]
-    )
-    return queue_url
 
 
 def _collect_outcome_events(cloud: LocalCloud, queue_url: str, tasks: list[DemoTask]) -> None:

@@ -31,6 +31,7 @@ from ocr_fetch.decoding import DecodedRegion, DecodeReport, region_key, task_pre
 from ocr_fetch.errors import RawResponseMissingError, StorageError
 from ocr_fetch.model import OcrResponse
 from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
+from ocr_fetch.settings import Settings
 
 TRANSIENT_CODES = frozenset(
     {
@@ -94,6 +95,12 @@ class ResultStore:
         self._s3 = s3
         self._dynamodb = dynamodb
         self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ResultStore:
+        return cls(
+            settings.results_bucket, settings.results_table, retention_days=settings.retention_days
+        )
 
     @property
     def s3(self) -> Any:

@@ -193,6 +193,20 @@ class LocalCloud:
             aws_secret_access_key="testing",  # noqa: S106 - moto accepts any key
         )
 
+    def queue_for_events(self, bus_name: str, name: str, pattern: dict[str, Any]) -> str:
+        """A queue receiving the bus's events that match ``pattern`` (a test or demo consumer)."""
+        sqs = self.client("sqs")
+        queue_url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        events = self.client("events")
+        events.put_rule(Name=name, EventBusName=bus_name, EventPattern=json.dumps(pattern))
+        events.put_targets(
+            Rule=name,
+            EventBusName=bus_name,
+            Targets=[{"Id": "queue", "Arn": attributes["Attributes"]["QueueArn"]}],
+        )
+        return queue_url
+
     def wait_for_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
         """``DescribeExecution`` once the execution has left RUNNING; TimeoutError otherwise."""
         sfn = self.client("stepfunctions")

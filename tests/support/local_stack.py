@@ -195,23 +195,9 @@ def local_stack(
         )
         with cloud:
             stack = cloud.deploy(TEMPLATE, parameters={**FAST_POLLING, **(parameters or {})})
-            sqs = cloud.client("sqs")
-            queue_url = sqs.create_queue(QueueName="test-outcome-consumer")["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
-            events = cloud.client("events")
-            bus = stack.outputs["EventBusName"]
-            events.put_rule(
-                Name="test-outcome-consumer",
-                EventBusName=bus,
-                EventPattern=json.dumps(
-                    {"source": ["ocr.region-results"], "detail-type": list(DETAIL_TYPES.values())}
-                ),
-            )
-            events.put_targets(
-                Rule="test-outcome-consumer",
-                EventBusName=bus,
-                Targets=[{"Id": "queue", "Arn": queue_arn}],
+            queue_url = cloud.queue_for_events(
+                stack.outputs["EventBusName"],
+                "test-outcome-consumer",
+                {"source": ["ocr.region-results"], "detail-type": list(DETAIL_TYPES.values())},
             )
             yield LocalStack(emulator, cloud, stack, queue_url)

@@ -160,10 +160,7 @@ def _client() -> AsposeClient:
 
 @cache
 def _store() -> ResultStore:
-    settings = get_settings()
-    return ResultStore(
-        settings.results_bucket, settings.results_table, retention_days=settings.retention_days
-    )
+    return ResultStore.from_settings(get_settings())
 
 
 @logger.inject_lambda_context(correlation_id_path="taskId")

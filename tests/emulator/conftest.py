@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ import requests
 from PIL import Image, ImageDraw, ImageFont
 
 from infra.emulator import EmulatorAdmin, EmulatorConfig, EmulatorServer, Timing
+from tests.support.waiting import wait_until
 
 FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 FAST = Timing(queue_delay_s=0.05, per_region_s=0.02, lockout_s=600.0)
@@ -74,14 +74,7 @@ def settings(result_type: str = "Text", regions: list[dict[str, Any]] | None = N
 
 def wait_for(condition: Callable[[], Any], deadline_s: float = 10.0, every_s: float = 0.02) -> Any:
     """The first truthy value of condition(), or AssertionError after the deadline."""
-    end = time.monotonic() + deadline_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"condition not met within {deadline_s} s (last: {value!r})")
-        time.sleep(every_s)
+    return wait_until(condition, timeout=deadline_s, what="the condition", every=every_s)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ from infra.samples import SampleDocument
 from ocr_fetch.client import AsposeClient, Credentials, RecognitionSettings
 from ocr_fetch.outcome import DETAIL_TYPES
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -34,20 +35,6 @@ FAST_POLLING = {
     "PollDeadlineSeconds": "90",
     "PollMaxPolls": "20",
 }
-
-
-def wait_until(
-    probe: Callable[[], T | None], *, timeout: float, what: str, every: float = 0.2
-) -> T:
-    """Return the first truthy value of ``probe`` or fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
 
 
 @dataclass

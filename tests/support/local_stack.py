@@ -145,7 +145,38 @@ class LocalStack:
                     )
             return self._events.get(task_id)
 
-        return wait_until(drain, timeout=timeout, what=f"an outcome event for {task_id}")
+        try:
+            return wait_until(drain, timeout=timeout, what=f"an outcome event for {task_id}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; {self.diagnose(task_id)}") from None
+
+    def diagnose(self, task_id: str) -> str:
+        """Where a task's workflow stands: its executions and their last history events."""
+        sfn = self.client("stepfunctions")
+        found = [
+            e
+            for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=self.state_machine_arn
+            )
+            for e in page["executions"]
+            if e["name"].startswith(task_id)
+        ]
+        if not found:
+            return "no execution was started for it"
+        parts = []
+        for execution in found:
+            history = self.history(execution["executionArn"])
+            tail = [
+                e["type"]
+                + (
+                    f"({e['taskFailedEventDetails']['error']})"
+                    if "taskFailedEventDetails" in e
+                    else ""
+                )
+                for e in history[-6:]
+            ]
+            parts.append(f"execution {execution['status']}, last events {tail}")
+        return "; ".join(parts)
 
     def item(self, task_id: str) -> dict[str, Any] | None:
         table = self.cloud.resource("dynamodb").Table(self.outputs["ResultsTableName"])

@@ -157,7 +157,6 @@ class TokenProvider:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_at = 0.0
-        self.requests_made = 0
 
     def token(self) -> str:
         with self._lock:
@@ -177,7 +176,6 @@ class TokenProvider:
 
     def _request_token(self) -> tuple[str, float]:
         creds = self._credentials()
-        self.requests_made += 1
         response = _send(
             self._session,
             "POST",

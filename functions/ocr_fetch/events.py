@@ -20,9 +20,9 @@ from ocr_fetch.decoding import task_prefix
 from ocr_fetch.errors import EventPublishError
 from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
 from ocr_fetch.storage import is_transient
+from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE
 
 SOURCE = "ocr.region-results"
-SUBMITTED_DETAIL_TYPE = "Region Recognition Submitted"
 #: EventBridge's limit for one entry, and for one PutEvents request.
 MAX_ENTRY_BYTES = 256 * 1024
 MAX_ENTRIES_PER_CALL = 10

@@ -12,7 +12,7 @@ import pytest
 import responses
 from moto import mock_aws
 
-from ocr_fetch.handlers import check_status, record_outcome, starter, store_results
+from ocr_fetch.handlers import check_status, record_outcome, starter, store_results, wiring
 from ocr_fetch.settings import get_settings
 from tests.conftest import FakeLambdaContext
 from tests.unit.fixtures_aws import (
@@ -33,6 +33,12 @@ SECRET = "very-secret-client-secret"
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def clear_warm_state() -> None:
+    """What a new Lambda container would not have: cached settings and clients."""
+    for cached in (get_settings, wiring.results_store, wiring.aspose_client, starter._starter):
+        cached.cache_clear()
 
 
 @pytest.fixture
@@ -69,15 +75,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        for cached in (
-            get_settings,
-            check_status._client,
-            check_status._store,
-            store_results._store,
-            record_outcome._store,
-            starter._starter,
-        ):
-            cached.cache_clear()
+        clear_warm_state()
         yield {
             "sqs": sqs,
             "dlq": dlq,
@@ -86,15 +84,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "s3": boto3.client("s3", region_name=REGION),
             "ddb": boto3.client("dynamodb", region_name=REGION),
         }
-        for cached in (
-            get_settings,
-            check_status._client,
-            check_status._store,
-            store_results._store,
-            record_outcome._store,
-            starter._starter,
-        ):
-            cached.cache_clear()
+        clear_warm_state()
 
 
 def aspose(rsps: responses.RequestsMock, body: Any, status: int = 200, **kw: Any) -> None:

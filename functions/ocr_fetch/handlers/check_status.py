@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ocr_fetch.client import AsposeClient, secret_credentials
+from ocr_fetch.client import AsposeClient
 from ocr_fetch.errors import AsposeProtocolError, AsposeThrottledError, InvalidEventError
+from ocr_fetch.handlers.wiring import aspose_client, results_store
 from ocr_fetch.model import TaskStatus
 from ocr_fetch.observability import logger, metrics, tracer
 from ocr_fetch.polling import PollingPolicy, next_poll
@@ -146,26 +146,11 @@ def _result(
     }
 
 
-@cache
-def _client() -> AsposeClient:
-    settings = get_settings()
-    return AsposeClient.create(
-        base_url=settings.aspose_base_url,
-        token_url=settings.aspose_token_url,
-        credentials=secret_credentials(settings.aspose_secret_name, settings.secret_cache_seconds),
-        connect_timeout=settings.connect_timeout_seconds,
-        read_timeout=settings.read_timeout_seconds,
-    )
-
-
-@cache
-def _store() -> ResultStore:
-    return ResultStore.from_settings(get_settings())
-
-
 @logger.inject_lambda_context(correlation_id_path="taskId")
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = CheckRequest.parse(event)
-    return check_task(request, client=_client(), store=_store(), policy=get_settings().polling)
+    return check_task(
+        request, client=aspose_client(), store=results_store(), policy=get_settings().polling
+    )

@@ -7,17 +7,16 @@ A late duplicate never downgrades a better recorded outcome (``recorded`` is the
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ocr_fetch.errors import InvalidEventError
+from ocr_fetch.handlers.wiring import results_store
 from ocr_fetch.handlers.workflow_state import WorkflowState, failure_message, outcome_payload
 from ocr_fetch.observability import logger, metrics, tracer
 from ocr_fetch.outcome import Outcome, OutcomeKind
-from ocr_fetch.settings import get_settings
 from ocr_fetch.storage import ResultStore, raw_key
 
 REASONS = {"RecognitionError", "TaskNotFound", "GaveUp", "UnknownTaskStatus", "WorkflowError"}
@@ -82,13 +81,8 @@ def record(event: Any, *, store: ResultStore) -> dict[str, Any]:
     return outcome_payload(outcome, recorded=recorded)
 
 
-@cache
-def _store() -> ResultStore:
-    return ResultStore.from_settings(get_settings())
-
-
 @logger.inject_lambda_context(correlation_id_path="input.taskId")
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return record(event, store=_store())
+    return record(event, store=results_store())

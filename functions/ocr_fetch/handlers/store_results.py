@@ -7,7 +7,6 @@ ids, counts, S3 keys and region errors, never recognised text).
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -15,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ocr_fetch.decoding import decode_results
 from ocr_fetch.errors import AsposeProtocolError
+from ocr_fetch.handlers.wiring import results_store
 from ocr_fetch.handlers.workflow_state import WorkflowState, outcome_payload
 from ocr_fetch.model import OcrResponse
 from ocr_fetch.observability import logger, metrics, tracer
@@ -65,14 +65,11 @@ def store_results(
     return outcome_payload(outcome, recorded=True)
 
 
-@cache
-def _store() -> ResultStore:
-    return ResultStore.from_settings(get_settings())
-
-
 @logger.inject_lambda_context(correlation_id_path="input.taskId")
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.parse(event)
-    return store_results(state, store=_store(), max_region_bytes=get_settings().max_region_bytes)
+    return store_results(
+        state, store=results_store(), max_region_bytes=get_settings().max_region_bytes
+    )

@@ -259,19 +259,9 @@ def outcome_attributes(outcome: Outcome) -> dict[str, Any]:
     regions = [_region_map(region) for region in outcome.regions]
     kept, truncated = _bounded(regions, MAX_ITEM_REGIONS_BYTES)
     return {
-        "status": outcome.kind.value,
-        "taskStatus": outcome.task_status,
-        "responseStatusCode": outcome.response_status_code,
+        **_summary(outcome),
         "regions": kept,
         "regionsTruncated": True if truncated else None,
-        "regionCount": len(outcome.regions),
-        "decodedCount": len(outcome.regions) - outcome.region_error_count,
-        "errorCount": outcome.region_error_count,
-        "countMismatch": outcome.count_mismatch,
-        "expectedRegionCount": outcome.expected_region_count,
-        "receivedResultCount": outcome.received_result_count,
-        "bucket": outcome.bucket,
-        "rawKey": outcome.raw_key,
         "manifestKey": outcome.manifest_key,
         "polls": outcome.polls,
         "executionArn": outcome.execution_arn,
@@ -288,6 +278,15 @@ def build_manifest(outcome: Outcome) -> dict[str, Any]:
     """What each region is and where it lives; never its text. No timestamps, so it is stable."""
     return {
         "taskId": outcome.task_id,
+        **_summary(outcome),
+        "regions": [_region_map(region) for region in outcome.regions],
+        "warnings": list(outcome.warnings),
+    }
+
+
+def _summary(outcome: Outcome) -> dict[str, Any]:
+    """Status, counts and locations: what the manifest and the table item both say."""
+    return {
         "status": outcome.kind.value,
         "taskStatus": outcome.task_status,
         "responseStatusCode": outcome.response_status_code,
@@ -299,8 +298,6 @@ def build_manifest(outcome: Outcome) -> dict[str, Any]:
         "countMismatch": outcome.count_mismatch,
         "expectedRegionCount": outcome.expected_region_count,
         "receivedResultCount": outcome.received_result_count,
-        "regions": [_region_map(region) for region in outcome.regions],
-        "warnings": list(outcome.warnings),
     }
 
 

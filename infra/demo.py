@@ -118,12 +118,7 @@ def _run(*, resilience: bool) -> None:
     config = EmulatorConfig(timing=EMULATOR_TIMING, workers=2)
     with EmulatorServer(config) as emulator:
         _say(f"Aspose emulator   {emulator.base_url}  (Aspose.OCR Cloud v5.0 API, real OCR)")
-        cloud = LocalCloud(
-            aspose_base_url=emulator.base_url,
-            aspose_token_url=emulator.token_url,
-            aspose_client_id=emulator.client_id,
-            aspose_client_secret=emulator.client_secret,
-        )
+        cloud = LocalCloud.for_aspose(emulator)
         with cloud:
             _say(f"Local AWS (moto)  {cloud.endpoint}  (region {cloud.region})")
             deploy_started = time.monotonic()

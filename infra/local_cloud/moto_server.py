@@ -93,6 +93,18 @@ class LocalCloud:
         self._saved_log_levels: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
+    @classmethod
+    def for_aspose(cls, aspose: Any, **kwargs: Any) -> LocalCloud:
+        """A local cloud whose stacks talk to ``aspose`` (anything with ``base_url``,
+        ``token_url``, ``client_id`` and ``client_secret``, e.g. an ``EmulatorServer``)."""
+        return cls(
+            aspose_base_url=aspose.base_url,
+            aspose_token_url=aspose.token_url,
+            aspose_client_id=aspose.client_id,
+            aspose_client_secret=aspose.client_secret,
+            **kwargs,
+        )
+
     def start(self) -> LocalCloud:
         """Start the server, point this process's SDKs at it and install the Lambda bridge."""
         from moto.server import ThreadedMotoServer

@@ -205,12 +205,7 @@ def local_stack(
     """Start the emulator and the local cloud, deploy template.yaml, add a test consumer."""
     config = EmulatorConfig(timing=timing or Timing(queue_delay_s=1.0, per_region_s=0.3))
     with EmulatorServer(config) as emulator:
-        cloud = LocalCloud(
-            aspose_base_url=emulator.base_url,
-            aspose_token_url=emulator.token_url,
-            aspose_client_id=emulator.client_id,
-            aspose_client_secret=emulator.client_secret,
-        )
+        cloud = LocalCloud.for_aspose(emulator)
         with cloud:
             stack = cloud.deploy(TEMPLATE, parameters={**FAST_POLLING, **(parameters or {})})
             queue_url = cloud.queue_for_events(

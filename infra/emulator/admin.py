@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
+
+from infra.waiting import wait_until
 
 
 class EmulatorAdminError(RuntimeError):
@@ -111,12 +112,16 @@ class EmulatorAdmin:
         self._call("POST", "reset")
 
     def wait_until_up(self, deadline_s: float = 10.0) -> None:
-        end = time.monotonic() + deadline_s
-        while True:
-            try:
-                self._call("GET", "health")
-                return
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.05)
+        """Return once the emulator answers its health check; WaitTimeout after the deadline."""
+
+        def healthy() -> bool:
+            self._call("GET", "health")
+            return True
+
+        wait_until(
+            healthy,
+            timeout=deadline_s,
+            what=f"the emulator at {self.base_url}",
+            every=0.05,
+            ignore=(urllib.error.URLError, ConnectionError),
+        )

@@ -19,8 +19,8 @@ import pytest
 
 from infra.emulator import Timing
 from infra.samples import registration_form
+from infra.waiting import wait_until
 from tests.support.local_stack import LocalStack, local_stack
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 from infra.emulator import EmulatorConfig, EmulatorServer, Timing
 from infra.local_cloud import LocalCloud, StackInfo
 from infra.samples import SampleDocument
+from infra.waiting import wait_until
 from ocr_fetch.client import AsposeClient, Credentials, RecognitionSettings
 from ocr_fetch.outcome import DETAIL_TYPES
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE
-from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

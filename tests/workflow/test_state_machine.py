@@ -20,8 +20,8 @@ import pytest
 
 from infra.emulator import Timing
 from infra.samples import id_card
+from infra.waiting import wait_until
 from tests.support.local_stack import LocalStack, local_stack
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

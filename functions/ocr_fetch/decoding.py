@@ -14,7 +14,6 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +37,6 @@ FORBIDDEN_XML = "forbidden_xml"
 BAD_SIGNATURE = "bad_signature"
 
 OCTET_STREAM = "application/octet-stream"
-MAX_NAME_CHARS = 64
 MAX_TYPE_CHARS = 64
 
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -46,7 +44,6 @@ _PDF_MAGIC = b"%PDF-"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # MIME line wrapping: only ASCII whitespace is removed, anything else must be Base64.
 _ASCII_WHITESPACE = {ord(c): None for c in " \t\n\r\f\v"}
-_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @dataclass(frozen=True)
@@ -200,28 +197,6 @@ def decode_results(
         received_count=received,
         count_mismatch=mismatch,
     )
-
-
-def task_prefix(task_id: str) -> str:
-    """``results/<taskId>/``: where everything about one task is stored."""
-    return f"results/{safe_key_segment(task_id, max_chars=128) or '_'}/"
-
-
-def region_key(task_id: str, index: int, name: str | None, extension: str) -> str:
-    """``results/<taskId>/<index>[-<name>].<ext>`` with the name made a safe S3 key segment."""
-    stem = str(index)
-    safe_name = safe_key_segment(name) if name else ""
-    if safe_name:
-        stem = f"{stem}-{safe_name}"
-    ext = safe_key_segment(extension, max_chars=16) or "bin"
-    return f"{task_prefix(task_id)}{stem}.{ext}"
-
-
-def safe_key_segment(value: str | None, *, max_chars: int = MAX_NAME_CHARS) -> str:
-    """Keep ``[A-Za-z0-9._-]``, replace anything else by ``_``, bound the length."""
-    if not value:
-        return ""
-    return _UNSAFE_KEY_CHARS.sub("_", value[:max_chars])
 
 
 # --- Base64 ---------------------------------------------------------------------------------------

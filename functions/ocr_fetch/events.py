@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ocr_fetch.decoding import task_prefix
 from ocr_fetch.errors import EventPublishError
+from ocr_fetch.layout import task_prefix
 from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
 from ocr_fetch.storage import is_transient
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE

@@ -1,10 +1,10 @@
 """Where results live: the bytes in S3, one DynamoDB item per task.
 
-Layout under ``results/<taskId>/``: ``raw.json`` (the service's answer, as received),
-``<index>[-<name>].<ext>`` (each decoded region, with its content type) and ``manifest.json``
-(what each region is, never its text). The table item says how the task ended and where to look;
-it never holds recognised text. Writes are idempotent: storing the same outcome twice leaves the
-same objects and an identical item, and a recorded outcome is never downgraded.
+Under the keys of :mod:`ocr_fetch.layout`: the raw answer, each decoded region with its content
+type, and the manifest (what each region is, never its text). The table item says how the task
+ended and where to look; it never holds recognised text. Writes are idempotent: storing the same
+outcome twice leaves the same objects and an identical item, and a recorded outcome is never
+downgraded.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from ocr_fetch.decoding import DecodedRegion, DecodeReport, region_key, task_prefix
+from ocr_fetch.decoding import DecodedRegion, DecodeReport
 from ocr_fetch.errors import RawResponseMissingError, StorageError
+from ocr_fetch.layout import manifest_key, raw_key, region_key
 from ocr_fetch.model import OcrResponse
 from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
 from ocr_fetch.settings import Settings
@@ -62,14 +63,6 @@ MAX_ITEM_REGIONS_BYTES = 256 * 1024
 MAX_ERROR_MESSAGE_CHARS = 1000
 _DIGEST = "outcomeDigest"
 _serializer = TypeSerializer()
-
-
-def raw_key(task_id: str) -> str:
-    return f"{task_prefix(task_id)}raw.json"
-
-
-def manifest_key(task_id: str) -> str:
-    return f"{task_prefix(task_id)}manifest.json"
 
 
 def _utc_now() -> datetime:

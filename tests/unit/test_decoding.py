@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import time
 
 import pytest
@@ -16,7 +15,6 @@ from ocr_fetch.decoding import (
     RegionFailure,
     decode_result,
     decode_results,
-    region_key,
 )
 from ocr_fetch.errors import ResultDecodeError
 from ocr_fetch.model import OcrResponse, ResultEntry
@@ -295,24 +293,3 @@ def test_regions_convert_to_records() -> None:
 
 def test_decoded_data_stays_out_of_repr() -> None:
     assert "Jane" not in repr(decode("Text", b"Jane Doe"))
-
-
-@pytest.mark.parametrize(
-    ("task_id", "index", "name", "ext", "key"),
-    [
-        ("t-1", 0, None, "txt", "results/t-1/0.txt"),
-        ("t-1", 2, "address", "json", "results/t-1/2-address.json"),
-        ("t-1", 1, "first name/ü", "txt", "results/t-1/1-first_name__.txt"),
-        ("t-1", 1, "", "bin", "results/t-1/1.bin"),
-        ("../x", 0, "a", "pdf", "results/.._x/0-a.pdf"),
-    ],
-)
-def test_region_key(task_id: str, index: int, name: str | None, ext: str, key: str) -> None:
-    assert region_key(task_id, index, name, ext) == key
-
-
-def test_region_key_bounds_the_name() -> None:
-    key = region_key("t", 0, "n" * 500, "txt")
-
-    assert len(key) < 100
-    assert json.dumps(key).isascii()

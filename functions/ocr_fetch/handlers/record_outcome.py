@@ -15,9 +15,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ocr_fetch.errors import InvalidEventError
 from ocr_fetch.handlers.wiring import results_store
 from ocr_fetch.handlers.workflow_state import WorkflowState, failure_message, outcome_payload
+from ocr_fetch.layout import raw_key
 from ocr_fetch.observability import logger, metrics, tracer
 from ocr_fetch.outcome import Outcome, OutcomeKind
-from ocr_fetch.storage import ResultStore, raw_key
+from ocr_fetch.storage import ResultStore
 
 REASONS = {"RecognitionError", "TaskNotFound", "GaveUp", "UnknownTaskStatus", "WorkflowError"}
 

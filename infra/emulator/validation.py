@@ -246,43 +246,45 @@ def _parse_settings(raw: dict[str, Any]) -> tuple[Settings, Any]:
 
 
 def _parse_regions(raw: Any, size: tuple[int, int]) -> tuple[Region, ...]:
-    width, height = size
     if not isinstance(raw, list) or not raw:
         raise ValidationError("settings.regions", "settings.regions must list at least one region.")
-    regions: list[Region] = []
-    for index, item in enumerate(raw):
-        where = f"settings.regions[{index}]"
-        if not isinstance(item, dict):
-            raise ValidationError(where, f"{where} must be an object with rect and order.")
-        members = {key.lower(): value for key, value in item.items()}
-        rect = members.get("rect")
-        if not isinstance(rect, dict):
-            raise ValidationError(f"{where}.rect", f"{where}.rect is required.")
-        rect_members = {key.lower(): value for key, value in rect.items()}
-        corners: list[int] = []
-        for name in _RECT_NAMES:
-            value = rect_members.get(name.lower())
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValidationError(
-                    f"{where}.rect.{name}", f"{where}.rect.{name} must be an integer."
-                )
-            corners.append(value)
-        x0, y0, x1, y1 = corners
-        if x1 <= x0 or y1 <= y0:
-            raise ValidationError(
-                f"{where}.rect",
-                f"{where}.rect corners are not ordered: top-left ({x0},{y0}) must be above and "
-                f"left of bottom-right ({x1},{y1}).",
-            )
-        if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
-            raise ValidationError(
-                f"{where}.rect",
-                f"{where}.rect ({x0},{y0})-({x1},{y1}) lies outside the {width}x{height} image.",
-            )
-        order = members.get("order", index)
-        if order is None:
-            order = index
-        if isinstance(order, bool) or not isinstance(order, int):
-            raise ValidationError(f"{where}.order", f"{where}.order must be an integer.")
-        regions.append(Region(order, Box(x0, y0, x1, y1)))
-    return tuple(regions)
+    return tuple(_parse_region(index, item, size) for index, item in enumerate(raw))
+
+
+def _parse_region(index: int, item: Any, size: tuple[int, int]) -> Region:
+    where = f"settings.regions[{index}]"
+    if not isinstance(item, dict):
+        raise ValidationError(where, f"{where} must be an object with rect and order.")
+    members = {key.lower(): value for key, value in item.items()}
+    box = _parse_rect(f"{where}.rect", members.get("rect"), size)
+    order = members.get("order", index)
+    if order is None:
+        order = index
+    if isinstance(order, bool) or not isinstance(order, int):
+        raise ValidationError(f"{where}.order", f"{where}.order must be an integer.")
+    return Region(order, box)
+
+
+def _parse_rect(where: str, rect: Any, size: tuple[int, int]) -> Box:
+    if not isinstance(rect, dict):
+        raise ValidationError(where, f"{where} is required.")
+    rect_members = {key.lower(): value for key, value in rect.items()}
+    corners: list[int] = []
+    for name in _RECT_NAMES:
+        value = rect_members.get(name.lower())
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(f"{where}.{name}", f"{where}.{name} must be an integer.")
+        corners.append(value)
+    x0, y0, x1, y1 = corners
+    if x1 <= x0 or y1 <= y0:
+        raise ValidationError(
+            where,
+            f"{where} corners are not ordered: top-left ({x0},{y0}) must be above and "
+            f"left of bottom-right ({x1},{y1}).",
+        )
+    width, height = size
+    if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+        raise ValidationError(
+            where, f"{where} ({x0},{y0})-({x1},{y1}) lies outside the {width}x{height} image."
+        )
+    return Box(x0, y0, x1, y1)

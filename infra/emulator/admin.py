@@ -10,6 +10,9 @@ from typing import Any
 
 from infra.waiting import wait_until
 
+# How a fault is targeted; the admin API's own names (see faults.Target).
+TARGET_OPTIONS = frozenset(["task_id", "next_tasks", "next_requests", "method", "path", "times"])
+
 
 class EmulatorAdminError(RuntimeError):
     """The admin API refused a call; the message carries its ProblemDetails detail."""
@@ -42,30 +45,19 @@ class EmulatorAdmin:
                 detail = text
             raise EmulatorAdminError(f"{verb} {route}: {error.code} {detail}") from None
 
-    def inject(
-        self,
-        fault: str,
-        *,
-        task_id: str | None = None,
-        next_tasks: int | None = None,
-        next_requests: int | None = None,
-        method: str | None = None,
-        path: str | None = None,
-        times: int | None = None,
-        **params: Any,
-    ) -> dict[str, Any]:
-        """Arm `fault` (see the README for names and params); returns the armed fault."""
-        spec: dict[str, Any] = {"fault": fault, "params": params}
-        for name, value in (
-            ("task_id", task_id),
-            ("next_tasks", next_tasks),
-            ("next_requests", next_requests),
-            ("method", method),
-            ("path", path),
-            ("times", times),
-        ):
-            if value is not None:
-                spec[name] = value
+    def inject(self, fault: str, **options: Any) -> dict[str, Any]:
+        """Arm `fault` (see the README for names and params); returns the armed fault.
+
+        The target options are `task_id`, `next_tasks`, `next_requests`, `method`, `path` and
+        `times`; every other keyword is a parameter of the fault (`retry_after=3`, `bytes=...`).
+        """
+        spec: dict[str, Any] = {"fault": fault, "params": {}}
+        for name, value in options.items():
+            if name in TARGET_OPTIONS:
+                if value is not None:
+                    spec[name] = value
+            else:
+                spec["params"][name] = value
         result: dict[str, Any] = self._call("POST", "faults", spec)
         return result
 

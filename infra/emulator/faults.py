@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 # Break the HTTP answer itself.
@@ -17,21 +19,130 @@ RESPONSE_FAULTS = frozenset(["corrupt_base64", "unknown_status", "result_count",
 TASK_FAULTS = STATE_FAULTS | RESPONSE_FAULTS
 ALL_FAULTS = REQUEST_FAULTS | TASK_FAULTS
 
-_DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "http_429": {"retry_after": 1},
-    "delay": {"seconds": 1.0},
-    "not_json": {"body": "<html><body><h1>502 Bad Gateway</h1></body></html>"},
-    "error": {"messages": ["Recognition failed: injected fault."]},
-    "expire": {"after_s": 0.0},
-    "unknown_status": {"value": "Queued"},
-    "result_count": {"count": None},
-    "corrupt_base64": {"indexes": None},
-    "response_code": {"value": "PartiallyNotFound"},
-}
-
 
 class FaultSpecError(ValueError):
     """An injection request that cannot be honoured."""
+
+
+# ----- parameters: a default and a check per fault and name -------------------------------------
+Check = Callable[[str, Any], Any]
+"""Takes a parameter's name and value; returns the value to keep or raises FaultSpecError."""
+
+
+def _number(kind_of: type[int] | type[float]) -> Check:
+    def check(name: str, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise FaultSpecError(f"{name} must be a number >= 0")
+        return kind_of(value)
+
+    return check
+
+
+def _count(name: str, value: Any) -> Any:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise FaultSpecError(f"{name} must be an integer >= 0")
+    return value
+
+
+def _indexes(name: str, value: Any) -> Any:
+    if value is not None and (
+        not isinstance(value, list)
+        or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value)
+    ):
+        raise FaultSpecError(f"{name} must be a list of integers >= 0")
+    return value
+
+
+def _strings(name: str, value: Any) -> Any:
+    if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+        raise FaultSpecError(f"{name} must be a list of strings")
+    return list(value)
+
+
+def _string(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        raise FaultSpecError(f"{name} must be a string")
+    return value
+
+
+_PARAMS: dict[str, dict[str, tuple[Any, Check]]] = {
+    "http_429": {"retry_after": (1, _number(int))},
+    "delay": {"seconds": (1.0, _number(float))},
+    "not_json": {"body": ("<html><body><h1>502 Bad Gateway</h1></body></html>", _string)},
+    "error": {"messages": (["Recognition failed: injected fault."], _strings)},
+    "expire": {"after_s": (0.0, _number(float))},
+    "unknown_status": {"value": ("Queued", _string)},
+    "result_count": {"count": (None, _count)},
+    "corrupt_base64": {"indexes": (None, _indexes)},
+    "response_code": {"value": ("PartiallyNotFound", _string)},
+}
+
+
+def _check_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The fault's parameters with defaults filled in, each checked and normalised."""
+    known = _PARAMS.get(kind, {})
+    unknown = set(params) - set(known)
+    if unknown:
+        raise FaultSpecError(f"fault {kind!r} takes no parameter(s) {sorted(unknown)}")
+    checked: dict[str, Any] = {}
+    for name, (default, check) in known.items():
+        value = params[name] if name in params else copy.deepcopy(default)
+        checked[name] = check(name, value)
+    return checked
+
+
+# ----- targets ------------------------------------------------------------------------------------
+def _positive(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise FaultSpecError(f"{name} must be an integer >= 1")
+    return value
+
+
+def _optional_string(name: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise FaultSpecError(f"{name} must be a string")
+    return value
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which tasks or requests a fault hits.
+
+    At most one of `task_id`, `next_tasks`, `next_requests`; `method` and `path` (a prefix) narrow
+    the requests; `times` caps how many requests a task-targeted fault affects.
+    """
+
+    task_id: str | None = None
+    next_tasks: int | None = None
+    next_requests: int | None = None
+    method: str | None = None
+    path: str | None = None
+    times: int | None = None
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> Target:
+        """A checked target from the members of an injection request (all optional)."""
+        unknown = set(spec) - set(cls.names())
+        if unknown:
+            raise FaultSpecError(f"unknown target member(s) {sorted(unknown)}")
+        method = _optional_string("method", spec.get("method"))
+        return cls(
+            task_id=_optional_string("task_id", spec.get("task_id")),
+            next_tasks=_positive("next_tasks", spec.get("next_tasks")),
+            next_requests=_positive("next_requests", spec.get("next_requests")),
+            method=method.upper() if method else None,
+            path=_optional_string("path", spec.get("path")) or None,
+            times=_positive("times", spec.get("times")),
+        )
+
+    def chosen(self) -> list[str | int]:
+        return [t for t in (self.task_id, self.next_tasks, self.next_requests) if t is not None]
 
 
 @dataclass
@@ -69,46 +180,6 @@ class Fault:
         }
 
 
-def _check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    merged = {**_DEFAULT_PARAMS.get(kind, {}), **params}
-    unknown = set(merged) - set(_DEFAULT_PARAMS.get(kind, {}))
-    if unknown:
-        raise FaultSpecError(f"fault {kind!r} takes no parameter(s) {sorted(unknown)}")
-    numbers = {"retry_after": int, "seconds": float, "after_s": float}
-    for name, kind_of in numbers.items():
-        if name in merged:
-            value = merged[name]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise FaultSpecError(f"{name} must be a number >= 0")
-            merged[name] = kind_of(value)
-    count = merged.get("count")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-        raise FaultSpecError("count must be an integer >= 0")
-    indexes = merged.get("indexes")
-    if indexes is not None and (
-        not isinstance(indexes, list)
-        or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indexes)
-    ):
-        raise FaultSpecError("indexes must be a list of integers >= 0")
-    messages = merged.get("messages")
-    if messages is not None and (
-        not isinstance(messages, list) or not all(isinstance(m, str) for m in messages)
-    ):
-        raise FaultSpecError("messages must be a list of strings")
-    for name in ("value", "body"):
-        if name in merged and not isinstance(merged[name], str):
-            raise FaultSpecError(f"{name} must be a string")
-    return merged
-
-
-def _positive(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise FaultSpecError(f"{name} must be an integer >= 1")
-    return value
-
-
 class FaultBook:
     """The armed faults of one emulator; safe to use from every request thread."""
 
@@ -122,47 +193,31 @@ class FaultBook:
 
     @staticmethod
     def build(
-        kind: str,
-        *,
-        params: dict[str, Any] | None = None,
-        task_id: str | None = None,
-        next_tasks: int | None = None,
-        next_requests: int | None = None,
-        method: str | None = None,
-        path: str | None = None,
-        times: int | None = None,
+        kind: str, params: Mapping[str, Any] | None = None, target: Target | None = None
     ) -> Fault:
         """A checked fault. Without a target, request faults hit the next request, task faults
         the next submitted task."""
         if kind not in ALL_FAULTS:
             raise FaultSpecError(f"unknown fault {kind!r}; known: {sorted(ALL_FAULTS)}")
-        for name, value in (("task_id", task_id), ("method", method), ("path", path)):
-            if value is not None and not isinstance(value, str):
-                raise FaultSpecError(f"{name} must be a string")
-        next_tasks = _positive("next_tasks", next_tasks)
-        next_requests = _positive("next_requests", next_requests)
-        times = _positive("times", times)
-        targets = [t for t in (task_id, next_tasks, next_requests) if t is not None]
-        if len(targets) > 1:
+        target = target or Target()
+        if len(target.chosen()) > 1:
             raise FaultSpecError("give at most one of task_id, next_tasks, next_requests")
-        if next_requests is not None and kind not in REQUEST_FAULTS:
+        if target.next_requests is not None and kind not in REQUEST_FAULTS:
             raise FaultSpecError(f"{kind!r} is a task fault: target it with task_id or next_tasks")
-        if not targets:
-            if kind in REQUEST_FAULTS:
-                next_requests = 1
-            else:
-                next_tasks = 1
-        fault = Fault(
+        if not target.chosen() and kind in REQUEST_FAULTS:
+            target = replace(target, next_requests=1)
+        elif not target.chosen():
+            target = replace(target, next_tasks=1)
+        return Fault(
             id=uuid.uuid4().hex[:12],
             kind=kind,
-            params=_check_params(kind, dict(params or {})),
-            task_id=task_id,
-            next_tasks=next_tasks,
-            method=method.upper() if method else None,
-            path=path or None,
-            remaining=next_requests if next_requests is not None else times,
+            params=_check_params(kind, params or {}),
+            task_id=target.task_id,
+            next_tasks=target.next_tasks,
+            method=target.method,
+            path=target.path,
+            remaining=target.next_requests if target.next_requests is not None else target.times,
         )
-        return fault
 
     def bind_new_task(self, task_id: str) -> list[Fault]:
         """Give a just-submitted task a copy of each fault armed for the next tasks."""
@@ -171,14 +226,14 @@ class FaultBook:
             for fault in list(self._faults):
                 if fault.next_tasks is None:
                     continue
-                copy = replace(
+                copied = replace(
                     fault,
                     id=uuid.uuid4().hex[:12],
                     task_id=task_id,
                     next_tasks=None,
-                    params=dict(fault.params),
+                    params=copy.deepcopy(fault.params),
                 )
-                bound.append(copy)
+                bound.append(copied)
                 fault.next_tasks -= 1
                 fault.hits += 1
                 if fault.next_tasks <= 0:

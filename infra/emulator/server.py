@@ -12,7 +12,8 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from http import HTTPStatus
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -26,8 +27,11 @@ from infra.emulator.faults import (
     Fault,
     FaultBook,
     FaultSpecError,
+    Target,
 )
 from infra.emulator.ocr import RapidOcrRecognizer, Recognizer
+from infra.emulator.replies import Call, Reply, json_reply, problem
+from infra.emulator.request_faults import answer_with_fault
 from infra.emulator.tasks import (
     COMPLETED,
     ERROR,
@@ -48,43 +52,29 @@ ADMIN_PREFIX = "/_emulator"
 _REQUEST_LOG_LIMIT = 100_000
 
 
-class _Reply:
-    """An answer to send: status, body, headers; `drop` closes the socket instead."""
+@dataclass
+class _AdminCall:
+    """One request to the admin API: the route under /_emulator, single-valued query, JSON body."""
 
-    def __init__(
-        self,
-        status: int,
-        body: bytes = b"",
-        content_type: str | None = None,
-        headers: dict[str, str] | None = None,
-        drop: bool = False,
-    ) -> None:
-        self.status = status
-        self.body = body
-        self.content_type = content_type
-        self.headers = headers or {}
-        self.drop = drop
+    method: str
+    path: str
+    route: str
+    query: dict[str, str]
+    payload: dict[str, Any]
 
 
-def _json(status: int, document: Any, content_type: str = "application/json") -> _Reply:
-    body = json.dumps(document).encode("utf-8")
-    return _Reply(status, body, f"{content_type}; charset=utf-8")
+def _unauthorised(path: str) -> Reply:
+    reply = problem(401, "A valid, unexpired bearer token is required.", path)
+    reply.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return reply
 
 
-def _problem(
-    status: int, detail: str, instance: str, errors: dict[str, list[str]] | None = None
-) -> _Reply:
-    phrase = HTTPStatus(status).phrase
-    document: dict[str, Any] = {
-        "type": f"https://httpstatuses.io/{status}",
-        "title": phrase,
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-    }
-    if errors:
-        document["errors"] = errors
-    return _json(status, document, "application/problem+json")
+def _missing_id(path: str) -> Reply:
+    return problem(400, "The id query parameter is required.", path, {"id": ["required"]})
+
+
+def _admin_not_found(call: _AdminCall) -> Reply:
+    return problem(404, f"No admin endpoint {call.method} {call.path}.", call.path)
 
 
 class Emulator:
@@ -98,99 +88,78 @@ class Emulator:
         self.faults = FaultBook()
         self._log_lock = threading.Lock()
         self._log: deque[dict[str, Any]] = deque(maxlen=_REQUEST_LOG_LIMIT)
+        # (lower-case path, method) -> endpoint, once the bearer token has been checked.
+        self._ocr_routes: dict[tuple[str, str], Callable[[Call], Reply]] = {
+            (REGIONS_PATH, "POST"): self._submit,
+            (REGIONS_PATH, "GET"): self._fetch,
+            (REGIONS_PATH, "DELETE"): self._cancel,
+            (STATUS_PATH, "GET"): self._status,
+        }
+        # route under /_emulator ("tasks/*" for one task) -> handler; each checks its methods.
+        self._admin_routes: dict[str, Callable[[_AdminCall], Reply]] = {
+            "health": self._admin_health,
+            "timing": self._admin_timing,
+            "faults": self._admin_faults,
+            "requests": self._admin_requests,
+            "tasks": self._admin_tasks,
+            "tasks/*": self._admin_task,
+            "reset": self._admin_reset,
+            "tokens/revoke": self._admin_revoke,
+        }
 
     # ----- entry point -------------------------------------------------------------------
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> _Reply:
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Reply:
         url = urllib.parse.urlsplit(raw_path)
         path = url.path.rstrip("/") or "/"
         query = urllib.parse.parse_qs(url.query)
         if path.startswith(ADMIN_PREFIX):
             return self._admin(method, path, query, body)
         ids = query.get("id")
-        task_id = ids[0] if ids else None
+        call = Call(method, path, headers, body, task_id=ids[0] if ids else None)
         started = time.time()
-        entry: dict[str, Any] = {
+        reply = self._answer(call)
+        entry = {
             "method": method,
             "path": path,
-            "task_id": task_id,
+            "task_id": call.task_id,
             "time": started,
+            "status": None if reply.drop else reply.status,
+            "faults": call.faults,
+            "duration_s": round(time.time() - started, 4),
         }
-        fault_names: list[str] = []
-        reply = self._apply_request_faults(method, path, task_id, fault_names)
-        if reply is None:
-            reply = self._route(method, path, task_id, headers, body, entry, fault_names)
-        entry["status"] = None if reply.drop else reply.status
-        entry["faults"] = fault_names
-        entry["duration_s"] = round(time.time() - started, 4)
         with self._log_lock:
             self._log.append(entry)
         return reply
 
-    def _apply_request_faults(
-        self, method: str, path: str, task_id: str | None, names: list[str]
-    ) -> _Reply | None:
-        hits = self.faults.take(REQUEST_FAULTS, method, path, task_id, limit=1)
+    def _answer(self, call: Call) -> Reply:
+        """The answer to `call`, through the request fault (at most one) that hits it."""
+        hits = self.faults.take(REQUEST_FAULTS, call.method, call.path, call.task_id, limit=1)
         if not hits:
-            return None
-        fault = hits[0]
-        names.append(fault.kind)
-        if fault.kind == "delay":
-            time.sleep(float(fault.params["seconds"]))
-            return None
-        if fault.kind == "drop":
-            return _Reply(0, drop=True)
-        if fault.kind == "not_json":
-            return _Reply(200, str(fault.params["body"]).encode(), "text/html; charset=utf-8")
-        status = int(fault.kind.removeprefix("http_"))
-        reply = _problem(status, f"Injected fault: HTTP {status}.", path)
-        if status == 429:
-            reply.headers["Retry-After"] = str(fault.params["retry_after"])
-        return reply
+            return self._route(call)
+        call.faults.append(hits[0].kind)
+        return answer_with_fault(hits[0], call, lambda: self._route(call))
 
-    def _route(
-        self,
-        method: str,
-        path: str,
-        task_id: str | None,
-        headers: dict[str, str],
-        body: bytes,
-        entry: dict[str, Any],
-        fault_names: list[str],
-    ) -> _Reply:
-        lowered = path.lower()
-        if lowered == TOKEN_PATH:
-            if method != "POST":
-                return _problem(405, "Use POST.", path)
-            return self._token(headers, body)
-        if lowered not in (REGIONS_PATH, STATUS_PATH):
-            return _problem(404, f"No endpoint at {path}.", path)
-        if not self._authorised(headers):
-            reply = _problem(401, "A valid, unexpired bearer token is required.", path)
-            reply.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-            return reply
-        if lowered == REGIONS_PATH and method == "POST":
-            reply = self._submit(body, path)
-            if reply.status == 200:
-                entry["task_id"] = reply.body.decode()
-            return reply
-        if method not in ("GET", "DELETE") or (lowered == STATUS_PATH and method != "GET"):
-            return _problem(405, f"{method} is not allowed on {path}.", path)
-        if not task_id:
-            return _problem(400, "The id query parameter is required.", path, {"id": ["required"]})
-        if method == "DELETE":
-            task = self.queue.get(task_id)
-            if task is not None:
-                task.cancelled = True
-            return _Reply(200)
-        return self._ocr_response(task_id, lowered == REGIONS_PATH, method, path, fault_names)
+    def _route(self, call: Call) -> Reply:
+        if call.lowered == TOKEN_PATH:
+            return (
+                self._token(call) if call.method == "POST" else problem(405, "Use POST.", call.path)
+            )
+        if call.lowered not in (REGIONS_PATH, STATUS_PATH):
+            return problem(404, f"No endpoint at {call.path}.", call.path)
+        if not self._authorised(call.headers):
+            return _unauthorised(call.path)
+        endpoint = self._ocr_routes.get((call.lowered, call.method))
+        if endpoint is None:
+            return problem(405, f"{call.method} is not allowed on {call.path}.", call.path)
+        return endpoint(call)
 
     # ----- endpoints ---------------------------------------------------------------------
-    def _token(self, headers: dict[str, str], body: bytes) -> _Reply:
-        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    def _token(self, call: Call) -> Reply:
+        form = urllib.parse.parse_qs(call.body.decode("utf-8", "replace"))
         grant = (form.get("grant_type") or [""])[0]
         client_id = (form.get("client_id") or [""])[0]
         client_secret = (form.get("client_secret") or [""])[0]
-        basic = headers.get("authorization", "")
+        basic = call.headers.get("authorization", "")
         if basic.lower().startswith("basic "):
             try:
                 decoded = base64.b64decode(basic[6:].strip(), validate=True).decode()
@@ -198,13 +167,13 @@ class Emulator:
             except (binascii.Error, UnicodeDecodeError):
                 pass
         if grant != "client_credentials":
-            return _json(400, {"error": "unsupported_grant_type"})
+            return json_reply(400, {"error": "unsupported_grant_type"})
         timing = self.timing
         outcome = self.tokens.issue(
             client_id, client_secret, timing.token_lifetime_s, timing.lockout_s
         )
         if isinstance(outcome, Issued):
-            return _json(
+            return json_reply(
                 200,
                 {
                     "access_token": outcome.access_token,
@@ -214,20 +183,20 @@ class Emulator:
             )
         document = {"error": outcome.error, "error_description": outcome.description}
         if outcome.retry_after is not None:
-            reply = _json(429, document)
+            reply = json_reply(429, document)
             reply.headers["Retry-After"] = str(outcome.retry_after)
             return reply
-        return _json(400, document)
+        return json_reply(400, document)
 
     def _authorised(self, headers: dict[str, str]) -> bool:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         return scheme.lower() == "bearer" and self.tokens.is_valid(token.strip())
 
-    def _submit(self, body: bytes, path: str) -> _Reply:
+    def _submit(self, call: Call) -> Reply:
         try:
-            submission = parse_submission(body)
+            submission = parse_submission(call.body)
         except ValidationError as error:
-            return _problem(400, error.message, path, {error.field: [error.message]})
+            return problem(400, error.message, call.path, {error.field: [error.message]})
         timing = self.timing
         self.queue.purge(timing.retention_s)
         task = self.queue.submit(submission, timing.queue_delay_s, timing.per_region_s)
@@ -235,11 +204,27 @@ class Emulator:
             if fault.kind in STATE_FAULTS:
                 self._apply_state_fault(task, fault)
         self.queue.start(task)
-        return _Reply(200, task.id.encode(), "text/plain; charset=utf-8")
+        call.task_id = task.id  # the submit is logged with the new task's id
+        return Reply(200, task.id.encode(), "text/plain; charset=utf-8")
 
-    def _ocr_response(
-        self, task_id: str, with_results: bool, method: str, path: str, fault_names: list[str]
-    ) -> _Reply:
+    def _cancel(self, call: Call) -> Reply:
+        if not call.task_id:
+            return _missing_id(call.path)
+        task = self.queue.get(call.task_id)
+        if task is not None:
+            task.cancelled = True
+        return Reply(200)
+
+    def _fetch(self, call: Call) -> Reply:
+        return self._ocr_response(call, with_results=True)
+
+    def _status(self, call: Call) -> Reply:
+        return self._ocr_response(call, with_results=False)
+
+    def _ocr_response(self, call: Call, *, with_results: bool) -> Reply:
+        task_id = call.task_id
+        if not task_id:
+            return _missing_id(call.path)
         task = self.queue.get(task_id)
         status = (
             NOT_EXIST if task is None else task.status(self.queue.now(), self.timing.retention_s)
@@ -258,81 +243,100 @@ class Emulator:
         kinds = {"unknown_status", "response_code"}
         if document["results"] is not None:
             kinds |= {"corrupt_base64", "result_count"}
-        for fault in self.faults.take(frozenset(kinds), method, path, task_id):
-            fault_names.append(fault.kind)
+        for fault in self.faults.take(frozenset(kinds), call.method, call.path, task_id):
+            call.faults.append(fault.kind)
             _apply_response_fault(document, fault)
-        return _json(200, document)
+        return json_reply(200, document)
 
     # ----- admin ---------------------------------------------------------------------------
-    def _admin(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> _Reply:
-        route = path.removeprefix(ADMIN_PREFIX).strip("/")
+    def _admin(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> Reply:
         try:
             payload: Any = json.loads(body) if body.strip() else {}
         except json.JSONDecodeError:
-            return _problem(400, "The admin request body must be JSON.", path)
+            return problem(400, "The admin request body must be JSON.", path)
         if not isinstance(payload, dict):
-            return _problem(400, "The admin request body must be a JSON object.", path)
+            return problem(400, "The admin request body must be a JSON object.", path)
+        route = path.removeprefix(ADMIN_PREFIX).strip("/")
         one = {key: values[0] for key, values in query.items()}
-        if (method, route) == ("GET", "health"):
-            return _json(200, {"ok": True})
-        if route == "timing":
-            if method in ("PUT", "POST", "PATCH"):
-                try:
-                    self.timing = self.timing.updated(payload)
-                except ValueError as error:
-                    return _problem(400, str(error), path)
-            return _json(200, self.timing.as_dict())
-        if route == "faults":
-            if method == "POST":
-                return self._inject(payload, path)
-            if method == "DELETE":
-                self.faults.clear()
-            return _json(200, {"faults": self.faults.list()})
-        if route == "requests":
-            if method == "DELETE":
-                with self._log_lock:
-                    self._log.clear()
-            return _json(200, {"requests": self.requests(**one)})
-        if route == "tasks" and method == "GET":
-            now, retention = self.queue.now(), self.timing.retention_s
-            return _json(200, {"tasks": [describe(t, now, retention) for t in self.queue.all()]})
-        if route.startswith("tasks/") and method == "GET":
-            task = self.queue.get(route.removeprefix("tasks/"))
-            if task is None:
-                return _problem(404, "No such task.", path)
-            return _json(200, describe(task, self.queue.now(), self.timing.retention_s))
-        if (method, route) == ("POST", "reset"):
-            self.reset()
-            return _json(200, {"ok": True})
-        if (method, route) == ("POST", "tokens/revoke"):
-            self.tokens.revoke_all()
-            return _json(200, {"ok": True})
-        return _problem(404, f"No admin endpoint {method} {path}.", path)
+        call = _AdminCall(method, path, route, one, payload)
+        key = "tasks/*" if route.startswith("tasks/") else route
+        return self._admin_routes.get(key, _admin_not_found)(call)
 
-    def _inject(self, spec: dict[str, Any], path: str) -> _Reply:
+    def _admin_health(self, call: _AdminCall) -> Reply:
+        if call.method != "GET":
+            return _admin_not_found(call)
+        return json_reply(200, {"ok": True})
+
+    def _admin_timing(self, call: _AdminCall) -> Reply:
+        if call.method in ("PUT", "POST", "PATCH"):
+            try:
+                self.timing = self.timing.updated(call.payload)
+            except ValueError as error:
+                return problem(400, str(error), call.path)
+        return json_reply(200, self.timing.as_dict())
+
+    def _admin_faults(self, call: _AdminCall) -> Reply:
+        if call.method == "POST":
+            return self._inject(call.payload, call.path)
+        if call.method == "DELETE":
+            self.faults.clear()
+        return json_reply(200, {"faults": self.faults.list()})
+
+    def _admin_requests(self, call: _AdminCall) -> Reply:
+        if call.method == "DELETE":
+            with self._log_lock:
+                self._log.clear()
+        return json_reply(200, {"requests": self.requests(**call.query)})
+
+    def _admin_tasks(self, call: _AdminCall) -> Reply:
+        if call.method != "GET":
+            return _admin_not_found(call)
+        now, retention = self.queue.now(), self.timing.retention_s
+        return json_reply(200, {"tasks": [describe(t, now, retention) for t in self.queue.all()]})
+
+    def _admin_task(self, call: _AdminCall) -> Reply:
+        if call.method != "GET":
+            return _admin_not_found(call)
+        task = self.queue.get(call.route.removeprefix("tasks/"))
+        if task is None:
+            return problem(404, "No such task.", call.path)
+        return json_reply(200, describe(task, self.queue.now(), self.timing.retention_s))
+
+    def _admin_reset(self, call: _AdminCall) -> Reply:
+        if call.method != "POST":
+            return _admin_not_found(call)
+        self.reset()
+        return json_reply(200, {"ok": True})
+
+    def _admin_revoke(self, call: _AdminCall) -> Reply:
+        if call.method != "POST":
+            return _admin_not_found(call)
+        self.tokens.revoke_all()
+        return json_reply(200, {"ok": True})
+
+    def _inject(self, spec: dict[str, Any], path: str) -> Reply:
         spec = dict(spec)
         kind = spec.pop("fault", None)
         params = spec.pop("params", None) or {}
-        allowed = {"task_id", "next_tasks", "next_requests", "method", "path", "times"}
-        unknown = set(spec) - allowed
+        unknown = set(spec) - set(Target.names())
         if not isinstance(kind, str) or unknown or not isinstance(params, dict):
-            detail = "Body: {fault, params?, " + ", ".join(sorted(allowed)) + "}"
+            detail = "Body: {fault, params?, " + ", ".join(sorted(Target.names())) + "}"
             if unknown:
                 detail += f"; unknown member(s) {sorted(unknown)}"
-            return _problem(400, detail, path)
+            return problem(400, detail, path)
         try:
-            fault = FaultBook.build(kind, params=params, **spec)
-        except (FaultSpecError, TypeError) as error:
-            return _problem(400, str(error), path)
+            fault = FaultBook.build(kind, params, Target.from_spec(spec))
+        except FaultSpecError as error:
+            return problem(400, str(error), path)
         if fault.task_id is not None:
             task = self.queue.get(fault.task_id)
             if task is None:
-                return _problem(404, f"No task {fault.task_id}.", path)
+                return problem(404, f"No task {fault.task_id}.", path)
             if fault.kind in STATE_FAULTS:
                 self._apply_state_fault(task, fault)
-                return _json(201, fault.as_dict())
+                return json_reply(201, fault.as_dict())
         self.faults.arm(fault)
-        return _json(201, fault.as_dict())
+        return json_reply(201, fault.as_dict())
 
     def _apply_state_fault(self, task: Task, fault: Fault) -> None:
         if fault.kind == "error":
@@ -399,7 +403,7 @@ class _Handler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         length = int(self.headers.get("Content-Length") or 0)
         if length > emulator.config.max_body_bytes:
-            self._send(_problem(413, "The request body is too large.", self.path))
+            self._send(problem(413, "The request body is too large.", self.path))
             self.close_connection = True
             return
         body = self.rfile.read(length) if length > 0 else b""
@@ -408,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
             reply = emulator.handle(self.command, self.path, headers, body)
         except Exception:  # a bug here must not kill the server thread silently
             logger.exception("request failed", extra={"path": self.path})
-            reply = _problem(500, "The emulator failed to answer.", self.path)
+            reply = problem(500, "The emulator failed to answer.", self.path)
         if reply.drop:
             self.close_connection = True
             with contextlib.suppress(OSError):
@@ -416,7 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(reply)
 
-    def _send(self, reply: _Reply) -> None:
+    def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from infra.emulator.faults import FaultBook
+from infra.emulator.faults import FaultBook, Target
 from infra.emulator.server import _apply_response_fault
 from infra.emulator.validation import ValidationError, parse_submission
 
@@ -51,7 +51,7 @@ def test_corrupt_base64_never_decodes(payloads: list[bytes]) -> None:
     document = {
         "results": [{"type": "Text", "data": base64.b64encode(p).decode()} for p in payloads]
     }
-    fault = FaultBook.build("corrupt_base64", task_id="t")
+    fault = FaultBook.build("corrupt_base64", target=Target(task_id="t"))
     _apply_response_fault(document, fault)
     for entry in document["results"]:
         with pytest.raises(binascii.Error):

@@ -53,7 +53,9 @@ def rect(x0: int, y0: int, x1: int, y1: int) -> dict[str, int]:
     return {"topLeftX": x0, "topLeftY": y0, "bottomRightX": x1, "bottomRightY": y1}
 
 
-def settings(result_type: str = "Text", regions: list[dict[str, Any]] | None = None, **extra: Any):
+def settings(
+    result_type: str = "Text", regions: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
     """Every documented setting, as the project's client sends them."""
     body: dict[str, Any] = {
         "language": "English",

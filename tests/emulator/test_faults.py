@@ -7,6 +7,7 @@ import binascii
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -279,7 +280,7 @@ def test_fault_names_are_published() -> None:
         {"fault": "http_500", "method": 5},
     ],
 )
-def test_bad_injections_are_refused(admin: EmulatorAdmin, kwargs: dict) -> None:
+def test_bad_injections_are_refused(admin: EmulatorAdmin, kwargs: dict[str, Any]) -> None:
     with pytest.raises(EmulatorAdminError):
         admin.inject(**kwargs)
     assert admin.faults() == []

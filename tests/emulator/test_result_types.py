@@ -23,12 +23,14 @@ def _similar(a: str, b: str) -> bool:
     return difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
 
 
-def _results(client: Client, card_b64: str, result_type: str, regions: int = 2) -> list[dict]:
+def _results(
+    client: Client, card_b64: str, result_type: str, regions: int = 2
+) -> list[dict[str, str]]:
     task_id = client.submit(card_b64, result_type=result_type, regions=card_regions()[:regions])
     document = client.wait_done(task_id)
     assert document["taskStatus"] == "Completed", document
     assert document["responseStatusCode"] == "Ok"
-    results: list[dict] = document["results"]
+    results: list[dict[str, str]] = document["results"]
     return results
 
 

@@ -20,12 +20,14 @@ from typing import Any
 import requests
 
 from ocr_fetch.errors import (
+    MAX_PROBLEM_CHARS,
     AsposeAuthError,
     AsposeBadRequestError,
     AsposeProtocolError,
     AsposeThrottledError,
     AsposeUnavailableError,
     ConfigurationError,
+    clip,
 )
 from ocr_fetch.model import OcrResponse
 
@@ -353,7 +355,7 @@ def _problem_title(response: requests.Response) -> str:
     if not isinstance(problem, dict):
         return ""
     parts = [str(problem[k]) for k in ("title", "detail") if isinstance(problem.get(k), str)]
-    text = ": ".join(parts)[:300]
+    text = clip(": ".join(parts), MAX_PROBLEM_CHARS)
     return f" ({text})" if text else ""
 
 

@@ -2,10 +2,47 @@
 
 The state machine's ``Retry``/``Catch`` match on the exception class name, so transient and
 permanent failures are different classes. Messages never carry tokens, secrets, response bodies or
-recognised text.
+recognised text, and every message or name that is recorded, published or passed on is bounded by
+:func:`clip` with one of the limits below. :func:`is_transient` says which AWS failures are worth
+retrying.
 """
 
 from __future__ import annotations
+
+from typing import overload
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+# --- How long a message may be -------------------------------------------------------------------
+#: An error message as recorded in the table, published in an event or sent to the dead letters.
+MAX_ERROR_MESSAGE_CHARS = 1000
+#: Each message, warning and status string taken from the service's answer.
+MAX_SERVICE_MESSAGE_CHARS = 500
+#: The title and detail of an HTTP problem answer, quoted in an error message.
+MAX_PROBLEM_CHARS = 300
+#: An error name, as the outcome event and the Fail state carry it.
+MAX_ERROR_NAME_CHARS = 128
+#: The service's task status, as passed on in state data or quoted in a message.
+MAX_STATUS_CHARS = 100
+#: A rejected input value quoted back in an error message.
+MAX_QUOTED_CHARS = 40
+
+
+@overload
+def clip(text: str, limit: int) -> str: ...
+@overload
+def clip(text: None, limit: int) -> None: ...
+def clip(text: str | None, limit: int) -> str | None:
+    """``text`` if it has at most ``limit`` characters, else cut to ``limit`` ending with "…"."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
 
 
 class OcrFetchError(Exception):
@@ -73,3 +110,52 @@ class EventPublishError(TransientError):
 
 class RawResponseMissingError(PermanentError):
     """The raw response a later state points at is not in S3."""
+
+
+# --- AWS failures --------------------------------------------------------------------------------
+#: AWS error codes worth retrying: throttling, the service's own trouble, a conflicting transaction.
+TRANSIENT_AWS_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "TransactionConflictException",
+    }
+)
+#: botocore's connection failures: the same call may well succeed later.
+TRANSIENT_AWS_EXCEPTIONS = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+)
+
+
+def aws_error_code(exc: BaseException) -> str:
+    """A ``ClientError``'s AWS error code (``ThrottlingException``...), else the class name."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code")
+        if code:
+            return str(code)
+    return type(exc).__name__
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, 5xx and connection trouble from an AWS call: worth retrying."""
+    if isinstance(exc, TRANSIENT_AWS_EXCEPTIONS):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return aws_error_code(exc) in TRANSIENT_AWS_CODES or (
+            isinstance(status, int) and status >= 500
+        )
+    return False

@@ -16,10 +16,15 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ocr_fetch.errors import EventPublishError
+from ocr_fetch.errors import (
+    MAX_ERROR_MESSAGE_CHARS,
+    EventPublishError,
+    aws_error_code,
+    clip,
+    is_transient,
+)
 from ocr_fetch.layout import task_prefix
 from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
-from ocr_fetch.storage import is_transient
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE
 
 SOURCE = "ocr.region-results"
@@ -28,7 +33,6 @@ MAX_ENTRY_BYTES = 256 * 1024
 MAX_ENTRIES_PER_CALL = 10
 #: What a detail may use: the rest of an entry is source, detail type, resources and time.
 MAX_DETAIL_BYTES = MAX_ENTRY_BYTES - 8 * 1024
-MAX_ERROR_MESSAGE_CHARS = 1000
 _TIME_BYTES = 14  # EventBridge counts the Time field as 14 bytes whether sent or not
 
 
@@ -63,7 +67,7 @@ def build_outcome_detail(outcome: Outcome, *, max_bytes: int = MAX_DETAIL_BYTES)
     if outcome.kind is not OutcomeKind.COMPLETED:
         detail["error"] = {
             "name": outcome.error_name,
-            "message": _clip(outcome.error_message),
+            "message": clip(outcome.error_message, MAX_ERROR_MESSAGE_CHARS),
         }
     if _size(detail) > max_bytes and "metadata" in detail:
         # Metadata is meant to be small; one that does not fit is left to the table item.
@@ -189,11 +193,7 @@ class EventPublisher:
         except (ClientError, BotoCoreError) as exc:
             if not is_transient(exc):
                 raise
-            code = (
-                exc.response.get("Error", {}).get("Code", "unknown")
-                if isinstance(exc, ClientError)
-                else type(exc).__name__
-            )
+            code = aws_error_code(exc)
             raise EventPublishError(f"PutEvents failed transiently: {code}") from exc
         results: list[dict[str, Any]] = answer.get("Entries", [])
         failed = int(answer.get("FailedEntryCount", 0))
@@ -253,9 +253,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
-def _clip(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_ERROR_MESSAGE_CHARS:
-        return text
-    return text[: MAX_ERROR_MESSAGE_CHARS - 1] + "…"

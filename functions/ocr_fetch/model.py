@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ocr_fetch.errors import AsposeProtocolError
+from ocr_fetch.errors import MAX_SERVICE_MESSAGE_CHARS, AsposeProtocolError, clip
 
-#: Longest service message kept (they are recorded and published, so keep them bounded).
-MAX_MESSAGE_CHARS = 500
+#: Most service messages (and warnings) kept: they are recorded and published.
 MAX_MESSAGES = 20
 
 
@@ -101,8 +100,8 @@ class OcrResponse:
         return cls(
             task_id=task_id if isinstance(task_id, str) else None,
             task_status=TaskStatus.parse(raw_status),
-            raw_task_status=_clip(str(raw_status)) if raw_status is not None else None,
-            response_status_code=_clip(str(code)) if code is not None else None,
+            raw_task_status=_text(raw_status) if raw_status is not None else None,
+            response_status_code=_text(code) if code is not None else None,
             results=tuple(ResultEntry.parse(item) for item in raw_results or ()),
             messages=messages,
             warnings=warnings,
@@ -114,12 +113,12 @@ class OcrResponse:
         return self.task_status is TaskStatus.COMPLETED and self.response_status_code != "Ok"
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+def _text(value: object) -> str:
+    return clip(str(value), MAX_SERVICE_MESSAGE_CHARS)
 
 
 def _strings(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
     items = value if isinstance(value, list) else [value]
-    return tuple(_clip(str(item)) for item in items[:MAX_MESSAGES] if item is not None)
+    return tuple(_text(item) for item in items[:MAX_MESSAGES] if item is not None)

@@ -19,48 +19,26 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeSerializer
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError
 
 from ocr_fetch.decoding import DecodedRegion, DecodeReport
-from ocr_fetch.errors import RawResponseMissingError, StorageError
+from ocr_fetch.errors import (
+    MAX_ERROR_MESSAGE_CHARS,
+    TRANSIENT_AWS_EXCEPTIONS,
+    RawResponseMissingError,
+    StorageError,
+    aws_error_code,
+    clip,
+    is_transient,
+)
 from ocr_fetch.layout import manifest_key, raw_key, region_key
 from ocr_fetch.model import OcrResponse
 from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
 from ocr_fetch.settings import Settings
 
-TRANSIENT_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "InternalError",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "TransactionConflictException",
-    }
-)
-_TRANSIENT_EXCEPTIONS = (
-    EndpointConnectionError,
-    ConnectTimeoutError,
-    ReadTimeoutError,
-    ConnectionClosedError,
-)
 #: The regions list is cut in the table item beyond this many bytes (items are capped at 400 KB);
 #: the manifest always lists every region.
 MAX_ITEM_REGIONS_BYTES = 256 * 1024
-MAX_ERROR_MESSAGE_CHARS = 1000
 _DIGEST = "outcomeDigest"
 _serializer = TypeSerializer()
 
@@ -120,7 +98,7 @@ class ResultStore:
         try:
             answer = _call(self.s3.get_object, Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404", "NotFound"}:
+            if aws_error_code(exc) in {"NoSuchKey", "404", "NotFound"}:
                 raise RawResponseMissingError(
                     f"no raw response at s3://{self.bucket}/{key}"
                 ) from None
@@ -228,7 +206,7 @@ class ResultStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if aws_error_code(exc) != "ConditionalCheckFailedException":
                 raise
             return self._already_recorded(outcome.task_id, exc, digest)
         return True
@@ -260,7 +238,7 @@ def outcome_attributes(outcome: Outcome) -> dict[str, Any]:
         "executionArn": outcome.execution_arn,
         "correlationId": outcome.correlation_id,
         "errorName": outcome.error_name,
-        "errorMessage": _clip(outcome.error_message),
+        "errorMessage": clip(outcome.error_message, MAX_ERROR_MESSAGE_CHARS),
         "warnings": list(outcome.warnings),
         "metadata": _dynamo_safe(outcome.metadata) if outcome.metadata is not None else None,
         "outcomeRank": outcome.kind.rank,
@@ -355,33 +333,12 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _clip(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_ERROR_MESSAGE_CHARS:
-        return text
-    return text[: MAX_ERROR_MESSAGE_CHARS - 1] + "…"
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Throttling, 5xx and connection trouble: worth retrying."""
-    if isinstance(exc, _TRANSIENT_EXCEPTIONS):
-        return True
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return _code(exc) in TRANSIENT_CODES or (isinstance(status, int) and status >= 500)
-    return False
-
-
 def _call(operation: Callable[..., Any], **kwargs: Any) -> Any:
     """Call an AWS operation, raising transient failures as :class:`StorageError`."""
     try:
         return operation(**kwargs)
-    except (ClientError, *_TRANSIENT_EXCEPTIONS) as exc:
+    except (ClientError, *TRANSIENT_AWS_EXCEPTIONS) as exc:
         if not is_transient(exc):
             raise
         name = getattr(operation, "__name__", "call")
-        code = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-        raise StorageError(f"{name} failed transiently: {code}") from exc
+        raise StorageError(f"{name} failed transiently: {aws_error_code(exc)}") from exc

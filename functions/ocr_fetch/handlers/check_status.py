@@ -17,7 +17,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ocr_fetch.client import AsposeClient
-from ocr_fetch.errors import AsposeProtocolError, AsposeThrottledError, InvalidEventError
+from ocr_fetch.errors import (
+    MAX_STATUS_CHARS,
+    AsposeProtocolError,
+    AsposeThrottledError,
+    InvalidEventError,
+    clip,
+)
 from ocr_fetch.handlers.wiring import aspose_client, results_store
 from ocr_fetch.model import TaskStatus
 from ocr_fetch.observability import logger, metrics, tracer
@@ -92,10 +98,8 @@ def check_task(
             "message": "; ".join(response.messages) or "the service reported Error",
         }
     elif status is TaskStatus.UNKNOWN:
-        error = {
-            "name": "UnknownTaskStatus",
-            "message": f"unknown taskStatus {(response.raw_task_status or 'null')[:100]!r}",
-        }
+        said = clip(response.raw_task_status or "null", MAX_STATUS_CHARS)
+        error = {"name": "UnknownTaskStatus", "message": f"unknown taskStatus {said!r}"}
     metrics.add_metric(name="Polls", unit=MetricUnit.Count, value=1)
     logger.info(
         "polled",
@@ -134,7 +138,7 @@ def _result(
 ) -> dict[str, Any]:
     return {
         "status": status,
-        "taskStatus": task_status[:100] if task_status else task_status,
+        "taskStatus": clip(task_status, MAX_STATUS_CHARS),
         "responseStatusCode": code,
         "polls": polls,
         "waitSeconds": wait,

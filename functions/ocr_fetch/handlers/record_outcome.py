@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ocr_fetch.errors import InvalidEventError
+from ocr_fetch.errors import MAX_QUOTED_CHARS, InvalidEventError, clip
 from ocr_fetch.handlers.wiring import results_store
 from ocr_fetch.handlers.workflow_state import WorkflowState, failure_message, outcome_payload
 from ocr_fetch.layout import raw_key
@@ -66,10 +66,11 @@ def record(event: Any, *, store: ResultStore) -> dict[str, Any]:
     try:
         kind = OutcomeKind(str(event.get("kind")))
     except ValueError:
-        raise InvalidEventError(f"unknown outcome kind {str(event.get('kind'))[:40]!r}") from None
+        kind_given = clip(str(event.get("kind")), MAX_QUOTED_CHARS)
+        raise InvalidEventError(f"unknown outcome kind {kind_given!r}") from None
     reason = event.get("reason")
     if reason not in REASONS:
-        raise InvalidEventError(f"unknown outcome reason {str(reason)[:40]!r}")
+        raise InvalidEventError(f"unknown outcome reason {clip(str(reason), MAX_QUOTED_CHARS)!r}")
     state = WorkflowState.parse(event)
     outcome = build_outcome(kind, reason, state, store.bucket)
     recorded = store.record_outcome(outcome)

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from ocr_fetch.errors import InvalidEventError
+from ocr_fetch.errors import MAX_ERROR_MESSAGE_CHARS, InvalidEventError, aws_error_code, clip
 from ocr_fetch.observability import logger, metrics, tracer
 from ocr_fetch.settings import get_settings
 from ocr_fetch.submission import SubmittedTask, parse_submitted_event
@@ -62,7 +62,7 @@ class Starter:
                 input=json.dumps(task.execution_input()),
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            if aws_error_code(exc) == "ExecutionAlreadyExists":
                 logger.info(
                     "duplicate submission: execution exists",
                     extra={"execution_name": task.execution_name},
@@ -79,7 +79,9 @@ class Starter:
             "malformed submission sent to the dead-letter queue", extra={"reason": reason}
         )
         metrics.add_metric(name="MalformedSubmissions", unit=MetricUnit.Count, value=1)
-        attributes = {"reason": {"DataType": "String", "StringValue": reason[:1000]}}
+        attributes = {
+            "reason": {"DataType": "String", "StringValue": clip(reason, MAX_ERROR_MESSAGE_CHARS)}
+        }
         if message_id:
             attributes["originalMessageId"] = {"DataType": "String", "StringValue": message_id}
         self.sqs.send_message(

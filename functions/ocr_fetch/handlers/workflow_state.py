@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ocr_fetch.errors import InvalidEventError
+from ocr_fetch.errors import (
+    MAX_ERROR_MESSAGE_CHARS,
+    MAX_ERROR_NAME_CHARS,
+    InvalidEventError,
+    clip,
+)
 from ocr_fetch.events import build_outcome_detail
 from ocr_fetch.outcome import Outcome
 from ocr_fetch.submission import validate_task_id
@@ -93,7 +98,7 @@ def failure_message(failure: dict[str, Any] | None) -> tuple[str, str]:
     """The error name and message of a caught failure (``{"Error", "Cause"}``)."""
     if not failure:
         return "WorkflowError", "the workflow failed without an error report"
-    name = str(failure.get("Error") or "WorkflowError")[:128]
+    name = clip(str(failure.get("Error") or "WorkflowError"), MAX_ERROR_NAME_CHARS)
     cause = failure.get("Cause")
     message = cause if isinstance(cause, str) else ""
     # A Lambda failure's Cause is its error payload as JSON; keep only the message.
@@ -103,7 +108,7 @@ def failure_message(failure: dict[str, Any] | None) -> tuple[str, str]:
         parsed = None
     if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
         message = parsed["errorMessage"]
-    return name, (message or name)[:1000]
+    return name, clip(message or name, MAX_ERROR_MESSAGE_CHARS)
 
 
 def _parse_time(value: object) -> datetime | None:

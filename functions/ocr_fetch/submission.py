@@ -153,11 +153,24 @@ def _refetch(value: object) -> str | None:
     return value
 
 
+def parse_timestamp(value: object) -> datetime | None:
+    """An ISO 8601 timestamp (``Z`` or an offset; none means UTC) as an aware datetime.
+
+    None when ``value`` is not a string in that form: each caller decides what that means.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _event_time(value: object) -> datetime:
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidEventError("event time is not an ISO 8601 timestamp") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return datetime.now(UTC)
+    if not isinstance(value, str):
+        return datetime.now(UTC)
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise InvalidEventError("event time is not an ISO 8601 timestamp")
+    return parsed

@@ -205,6 +205,17 @@ def test_check_rejects_malformed_input(aws: dict[str, Any]) -> None:
         )  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("submitted_at", ["last week", None])
+def test_check_rejects_a_submission_time_that_is_not_iso_8601(
+    aws: dict[str, Any], submitted_at: str | None
+) -> None:
+    with pytest.raises(Exception, match="submittedAt must be ISO 8601") as info:
+        check_status.handler(
+            {"taskId": TASK, "submittedAt": submitted_at, "polls": 0}, FakeLambdaContext()
+        )
+    assert type(info.value).__name__ == "InvalidEventError"
+
+
 def test_missing_configuration_names_the_variable(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from ocr_fetch.errors import AsposeProtocolError, ConfigurationError, InvalidEventError
 from ocr_fetch.model import OcrResponse, TaskStatus
 from ocr_fetch.settings import Settings
-from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, parse_submitted_event
+from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, parse_submitted_event, parse_timestamp
 
 TASK = "2ce30237-86da-41ef-88e9-84f0b7acffc0"
 
@@ -215,8 +216,44 @@ def test_a_refetch_gets_its_own_execution_name() -> None:
         (event("oops"), "detail must be a JSON object"),
         (json.dumps({"detail-type": "Other", "detail": {"taskId": TASK}}), "detail-type"),
         (event({"taskId": TASK, "pad": "x" * 70_000}), "bytes, more than"),
+        (event({"taskId": TASK}, time="yesterday"), "event time is not an ISO 8601"),
     ],
 )
 def test_malformed_submissions_name_what_was_wrong(body: str, reason: str) -> None:
     with pytest.raises(InvalidEventError, match=reason):
         parse_submitted_event(body)
+
+
+def test_an_event_without_a_time_is_stamped_now() -> None:
+    body = json.dumps({"detail-type": SUBMITTED_DETAIL_TYPE, "detail": {"taskId": TASK}})
+    before = datetime.now(UTC)
+
+    submitted_at = parse_submitted_event(body).submitted_at
+
+    assert before <= submitted_at <= datetime.now(UTC)
+
+
+# --- Timestamps ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("2026-11-24T10:00:00Z", datetime(2026, 11, 24, 10, tzinfo=UTC)),
+        ("2026-11-24T10:00:00.250Z", datetime(2026, 11, 24, 10, 0, 0, 250_000, tzinfo=UTC)),
+        ("2026-11-24T10:00:00+00:00", datetime(2026, 11, 24, 10, tzinfo=UTC)),
+        (
+            "2026-11-24T12:00:00+02:00",
+            datetime(2026, 11, 24, 12, tzinfo=timezone(timedelta(hours=2))),
+        ),
+        ("2026-11-24T10:00:00", datetime(2026, 11, 24, 10, tzinfo=UTC)),
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+        (1_700_000_000, None),
+    ],
+)
+def test_parse_timestamp(value: object, parsed: datetime | None) -> None:
+    result = parse_timestamp(value)
+
+    assert result == parsed
+    # Equal instants are not enough: the offset given is kept, and none means UTC.
+    assert (result and result.utcoffset()) == (parsed and parsed.utcoffset())

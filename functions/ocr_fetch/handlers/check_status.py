@@ -30,7 +30,7 @@ from ocr_fetch.observability import logger, metrics, tracer
 from ocr_fetch.polling import PollingPolicy, next_poll
 from ocr_fetch.settings import get_settings
 from ocr_fetch.storage import ResultStore
-from ocr_fetch.submission import validate_task_id
+from ocr_fetch.submission import parse_timestamp, validate_task_id
 
 THROTTLED = "Throttled"
 _FINAL_WITH_BODY = (TaskStatus.COMPLETED, TaskStatus.ERROR, TaskStatus.UNKNOWN)
@@ -49,13 +49,9 @@ class CheckRequest:
         polls = event.get("polls", 0)
         if not isinstance(polls, int) or polls < 0:
             raise InvalidEventError("check input polls must be a non-negative integer")
-        submitted = event.get("submittedAt")
-        try:
-            submitted_at = datetime.fromisoformat(str(submitted).replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidEventError("check input submittedAt must be ISO 8601") from None
-        if submitted_at.tzinfo is None:
-            submitted_at = submitted_at.replace(tzinfo=UTC)
+        submitted_at = parse_timestamp(event.get("submittedAt"))
+        if submitted_at is None:
+            raise InvalidEventError("check input submittedAt must be ISO 8601")
         return cls(validate_task_id(event.get("taskId")), submitted_at, polls)
 
 

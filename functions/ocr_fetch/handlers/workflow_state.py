@@ -18,7 +18,7 @@ from ocr_fetch.errors import (
 )
 from ocr_fetch.events import build_outcome_detail
 from ocr_fetch.outcome import Outcome
-from ocr_fetch.submission import validate_task_id
+from ocr_fetch.submission import parse_timestamp, validate_task_id
 
 MAX_STATE_DETAIL_BYTES = 64 * 1024
 
@@ -57,7 +57,7 @@ class WorkflowState:
             region_names=names,
             correlation_id=correlation_id if isinstance(correlation_id, str) else None,
             metadata=metadata if isinstance(metadata, dict) else None,
-            submitted_at=_parse_time(state.get("submittedAt")),
+            submitted_at=parse_timestamp(state.get("submittedAt")),
             poll=poll if isinstance(poll, dict) else {},
             failure=failure if isinstance(failure, dict) else None,
         )
@@ -109,13 +109,3 @@ def failure_message(failure: dict[str, Any] | None) -> tuple[str, str]:
     if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
         message = parsed["errorMessage"]
     return name, clip(message or name, MAX_ERROR_MESSAGE_CHARS)
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

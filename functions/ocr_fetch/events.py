@@ -24,7 +24,7 @@ from ocr_fetch.errors import (
     is_transient,
 )
 from ocr_fetch.layout import task_prefix
-from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
+from ocr_fetch.outcome import Outcome, OutcomeKind
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE
 
 SOURCE = "ocr.region-results"
@@ -75,7 +75,7 @@ def build_outcome_detail(outcome: Outcome, *, max_bytes: int = MAX_DETAIL_BYTES)
         detail["metadataTruncated"] = True
     budget = max_bytes - _size(detail) - len(',"regionsTruncated":true')
     for region in outcome.regions:
-        entry = _region_detail(region)
+        entry = region.as_published()
         budget -= _size(entry) + 1
         if budget < 0:
             detail["regionsTruncated"] = True
@@ -204,19 +204,6 @@ class EventPublisher:
                 f"events: {', '.join(codes) or 'no error code given'}"
             )
         return [str(r["EventId"]) for r in results]
-
-
-def _region_detail(region: RegionRecord) -> dict[str, Any]:
-    return {
-        "index": region.index,
-        "name": region.name,
-        "type": region.type,
-        "contentType": region.content_type,
-        "s3Key": region.s3_key,
-        "size": region.size,
-        "error": region.error,
-        "errorMessage": region.error_message,
-    }
 
 
 def _batches(entries: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:

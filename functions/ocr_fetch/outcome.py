@@ -6,7 +6,7 @@ recognised text, so it may enter execution history, the results table and publis
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -57,13 +57,30 @@ class RegionRecord:
     error: str | None = None  # a short reason code, e.g. "invalid_base64"
     error_message: str | None = None  # names what was wrong, never the data itself
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_published(self) -> dict[str, Any]:
+        """The region in an outcome event: every field, null when unknown, and no digest."""
+        return {name: getattr(self, attr) for attr, name, _ in _REGION_FIELDS if name}
 
-    @classmethod
-    def from_dict(cls, value: dict[str, Any]) -> RegionRecord:
-        fields: dict[str, Any] = {k: value.get(k) for k in cls.__dataclass_fields__}
-        return cls(**fields)
+    def as_stored(self) -> dict[str, Any]:
+        """The region in the manifest and the table item: only the fields that have a value."""
+        values = ((name, getattr(self, attr)) for attr, _, name in _REGION_FIELDS)
+        return {name: value for name, value in values if value is not None}
+
+
+#: The one definition of a region's fields, in order: (attribute, name in an outcome event, name
+#: in the manifest and the table item). Both are public contracts (docs/schemas/ and the README):
+#: the size is ``size`` in events and ``bytes`` when stored, and events leave out the digest.
+_REGION_FIELDS: tuple[tuple[str, str | None, str], ...] = (
+    ("index", "index", "index"),
+    ("name", "name", "name"),
+    ("type", "type", "type"),
+    ("content_type", "contentType", "contentType"),
+    ("s3_key", "s3Key", "s3Key"),
+    ("size", "size", "bytes"),
+    ("sha256", None, "sha256"),
+    ("error", "error", "error"),
+    ("error_message", "errorMessage", "errorMessage"),
+)
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,7 @@ class ResultStore:
 
 def outcome_attributes(outcome: Outcome) -> dict[str, Any]:
     """The item's attributes (None = absent), ready for the serializer: no floats, no tuples."""
-    regions = [_region_map(region) for region in outcome.regions]
+    regions = [region.as_stored() for region in outcome.regions]
     kept, truncated = _bounded(regions, MAX_ITEM_REGIONS_BYTES)
     return {
         **_summary(outcome),
@@ -250,7 +250,7 @@ def build_manifest(outcome: Outcome) -> dict[str, Any]:
     return {
         "taskId": outcome.task_id,
         **_summary(outcome),
-        "regions": [_region_map(region) for region in outcome.regions],
+        "regions": [region.as_stored() for region in outcome.regions],
         "warnings": list(outcome.warnings),
     }
 
@@ -270,21 +270,6 @@ def _summary(outcome: Outcome) -> dict[str, Any]:
         "expectedRegionCount": outcome.expected_region_count,
         "receivedResultCount": outcome.received_result_count,
     }
-
-
-def _region_map(region: RegionRecord) -> dict[str, Any]:
-    values = {
-        "index": region.index,
-        "name": region.name,
-        "type": region.type,
-        "contentType": region.content_type,
-        "s3Key": region.s3_key,
-        "bytes": region.size,
-        "sha256": region.sha256,
-        "error": region.error,
-        "errorMessage": region.error_message,
-    }
-    return {k: v for k, v in values.items() if v is not None}
 
 
 def _completion_warnings(response: OcrResponse, report: DecodeReport) -> tuple[str, ...]:

@@ -26,7 +26,6 @@ class Settings:
 
     results_bucket: str
     results_table: str
-    event_bus_name: str
     aspose_secret_name: str
     aspose_base_url: str = DEFAULT_BASE_URL
     aspose_token_url: str = DEFAULT_BASE_URL + "/connect/token"
@@ -60,7 +59,6 @@ class Settings:
         settings = cls(
             results_bucket=reader.required("RESULTS_BUCKET"),
             results_table=reader.required("RESULTS_TABLE"),
-            event_bus_name=reader.required("EVENT_BUS_NAME"),
             aspose_secret_name=reader.required("ASPOSE_SECRET_NAME"),
             aspose_base_url=base_url,
             aspose_token_url=reader.url("ASPOSE_TOKEN_URL", base_url + "/connect/token"),

@@ -64,7 +64,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         env = {
             "RESULTS_BUCKET": BUCKET,
             "RESULTS_TABLE": TABLE,
-            "EVENT_BUS_NAME": "bus",
             "ASPOSE_SECRET_NAME": secret["ARN"],
             "ASPOSE_BASE_URL": BASE,
             "ASPOSE_TOKEN_URL": TOKEN_URL,

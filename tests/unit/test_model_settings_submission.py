@@ -82,7 +82,6 @@ def test_completed_with_a_code_other_than_ok_is_an_anomaly() -> None:
 REQUIRED = {
     "RESULTS_BUCKET": "b",
     "RESULTS_TABLE": "t",
-    "EVENT_BUS_NAME": "bus",
     "ASPOSE_SECRET_NAME": "secret",
 }
 
@@ -122,7 +121,7 @@ def test_settings_read_every_variable() -> None:
 def test_missing_variables_are_all_named() -> None:
     with pytest.raises(ConfigurationError) as info:
         Settings.from_env({"RESULTS_BUCKET": "b"})
-    for name in ("RESULTS_TABLE", "EVENT_BUS_NAME", "ASPOSE_SECRET_NAME"):
+    for name in ("RESULTS_TABLE", "ASPOSE_SECRET_NAME"):
         assert name in str(info.value)
 
 

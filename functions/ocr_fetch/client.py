@@ -32,7 +32,6 @@ from ocr_fetch.errors import (
 from ocr_fetch.model import OcrResponse
 
 RECOGNIZE_REGIONS_PATH = "/v5.0/ocr/RecognizeRegions"
-TASK_STATUS_PATH = "/v5.0/ocr/Utilities/GetTaskStatus"
 USER_AGENT = "ocr-region-results/0.1"
 
 
@@ -252,11 +251,6 @@ class AsposeClient:
         """``GET /v5.0/ocr/RecognizeRegions?id=``: the task's status and, when done, results."""
         response = self._call("GET", RECOGNIZE_REGIONS_PATH, params={"id": task_id})
         return FetchResult(_parse_ocr_response(response), response.content)
-
-    def task_status(self, task_id: str) -> OcrResponse:
-        """``GET /v5.0/ocr/Utilities/GetTaskStatus?id=``: the status without results."""
-        response = self._call("GET", TASK_STATUS_PATH, params={"id": task_id})
-        return _parse_ocr_response(response)
 
     def submit_regions(
         self,

@@ -79,10 +79,6 @@ class DecodedRegion:
     size: int
     sha256: str
 
-    @property
-    def ok(self) -> bool:
-        return True
-
     def to_record(self, s3_key: str | None) -> RegionRecord:
         return RegionRecord(
             index=self.index,
@@ -104,10 +100,6 @@ class RegionFailure:
     type: str | None
     reason: str
     message: str
-
-    @property
-    def ok(self) -> bool:
-        return False
 
     def to_record(self, s3_key: str | None = None) -> RegionRecord:
         return RegionRecord(

@@ -45,15 +45,11 @@ def clip(text: str | None, limit: int) -> str | None:
     return text[: limit - 1] + "…"
 
 
-class OcrFetchError(Exception):
-    """Base class of the product's errors."""
-
-
-class TransientError(OcrFetchError):
+class TransientError(Exception):
     """Worth retrying: the same call may succeed later."""
 
 
-class PermanentError(OcrFetchError):
+class PermanentError(Exception):
     """Retrying the same call will not help."""
 
 

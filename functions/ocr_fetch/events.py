@@ -1,15 +1,16 @@
-"""Outcome events on EventBridge: ids, counts, S3 locations and error names, never recognised text.
+"""Event details: ids, counts, S3 locations and error names, never recognised text.
 
-Consumers match on ``source`` :data:`SOURCE` and the detail type of the outcome
+:func:`build_outcome_detail` is the detail of an outcome event, which the state machine publishes
+itself (``events:putEvents``) with ``source`` :data:`SOURCE` and the outcome's detail type
 (``Region Recognition Completed`` ...). A detail stays under EventBridge's 256 KiB entry limit: when
 the regions list would push it over, it is cut and ``regionsTruncated`` is set (the manifest in S3
-lists them all).
+lists them all). :class:`EventPublisher` announces submitted tasks, for submitters.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -28,9 +29,8 @@ from ocr_fetch.outcome import Outcome, OutcomeKind
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE
 
 SOURCE = "ocr.region-results"
-#: EventBridge's limit for one entry, and for one PutEvents request.
+#: EventBridge's limit for one entry.
 MAX_ENTRY_BYTES = 256 * 1024
-MAX_ENTRIES_PER_CALL = 10
 #: What a detail may use: the rest of an entry is source, detail type, resources and time.
 MAX_DETAIL_BYTES = MAX_ENTRY_BYTES - 8 * 1024
 _TIME_BYTES = 14  # EventBridge counts the Time field as 14 bytes whether sent or not
@@ -103,7 +103,11 @@ def build_submitted_detail(
 
 
 class EventPublisher:
-    """Puts events on one bus. The EventBridge client is created on first use unless given."""
+    """Puts events on one bus, one at a time. The client is created on first use unless given.
+
+    Outcome events are published by the state machine itself; this is for submitters, who
+    announce the tasks they submitted (``Region Recognition Submitted``).
+    """
 
     def __init__(self, bus_name: str, *, source: str = SOURCE, client: Any = None) -> None:
         self.bus_name = bus_name
@@ -117,41 +121,32 @@ class EventPublisher:
         return self._client
 
     def publish(
-        self,
-        detail_type: str,
-        detail: Mapping[str, Any],
-        *,
-        resources: Sequence[str] = (),
-        source: str | None = None,
+        self, detail_type: str, detail: Mapping[str, Any], *, source: str | None = None
     ) -> str:
-        """Put one event; return its id."""
-        return self.publish_many([(detail_type, detail)], resources=resources, source=source)[0]
+        """Put one event; return its id.
 
-    def publish_many(
-        self,
-        events: Iterable[tuple[str, Mapping[str, Any]]],
-        *,
-        resources: Sequence[str] = (),
-        source: str | None = None,
-    ) -> list[str]:
-        """Put events in batches of up to 10 (and 256 KiB); return their ids in order.
-
-        A too-large entry is a ``ValueError`` (nothing is sent for it); rejected entries raise
-        :class:`EventPublishError` naming their error codes.
+        An event over EventBridge's 256 KiB is a ``ValueError`` (nothing is sent); a rejected or
+        transiently failed one raises :class:`EventPublishError` naming the error code.
         """
-        entries = [self._entry(kind, detail, resources, source) for kind, detail in events]
-        ids: list[str] = []
-        for batch in _batches(entries):
-            ids.extend(self._put(batch))
-        return ids
-
-    def publish_outcome(self, outcome: Outcome) -> str:
-        """Announce how a task ended, under the outcome's detail type."""
-        arn = outcome.execution_arn
-        resources = [arn] if arn and arn.startswith("arn:") else []
-        return self.publish(
-            outcome.kind.detail_type, build_outcome_detail(outcome), resources=resources
-        )
+        entry = self._entry(detail_type, detail, source)
+        try:
+            answer = self.client.put_events(Entries=[entry])
+        except (ClientError, BotoCoreError) as exc:
+            if not is_transient(exc):
+                raise
+            raise EventPublishError(f"PutEvents failed transiently: {aws_error_code(exc)}") from exc
+        results: list[dict[str, Any]] = answer.get("Entries", [])
+        if (
+            int(answer.get("FailedEntryCount", 0))
+            or len(results) != 1
+            or "EventId" not in results[0]
+        ):
+            codes = sorted({str(r["ErrorCode"]) for r in results if r.get("ErrorCode")})
+            raise EventPublishError(
+                f"EventBridge rejected the {detail_type!r} event: "
+                f"{', '.join(codes) or 'no error code given'}"
+            )
+        return str(results[0]["EventId"])
 
     def publish_submitted(
         self,
@@ -166,11 +161,7 @@ class EventPublisher:
         return self.publish(SUBMITTED_DETAIL_TYPE, detail, source=source)
 
     def _entry(
-        self,
-        detail_type: str,
-        detail: Mapping[str, Any],
-        resources: Sequence[str],
-        source: str | None,
+        self, detail_type: str, detail: Mapping[str, Any], source: str | None
     ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "EventBusName": self.bus_name,
@@ -178,8 +169,6 @@ class EventPublisher:
             "DetailType": detail_type,
             "Detail": _dumps(detail),
         }
-        if resources:
-            entry["Resources"] = list(resources)
         size = _entry_size(entry)
         if size > MAX_ENTRY_BYTES:
             raise ValueError(
@@ -187,41 +176,9 @@ class EventPublisher:
             )
         return entry
 
-    def _put(self, batch: list[dict[str, Any]]) -> list[str]:
-        try:
-            answer = self.client.put_events(Entries=batch)
-        except (ClientError, BotoCoreError) as exc:
-            if not is_transient(exc):
-                raise
-            code = aws_error_code(exc)
-            raise EventPublishError(f"PutEvents failed transiently: {code}") from exc
-        results: list[dict[str, Any]] = answer.get("Entries", [])
-        failed = int(answer.get("FailedEntryCount", 0))
-        if failed or len(results) != len(batch):
-            codes = sorted({str(r["ErrorCode"]) for r in results if r.get("ErrorCode")})
-            raise EventPublishError(
-                f"EventBridge rejected {failed or len(batch) - len(results)} of {len(batch)} "
-                f"events: {', '.join(codes) or 'no error code given'}"
-            )
-        return [str(r["EventId"]) for r in results]
-
-
-def _batches(entries: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    batch_bytes = 0
-    for entry in entries:
-        size = _entry_size(entry)
-        if batch and (len(batch) == MAX_ENTRIES_PER_CALL or batch_bytes + size > MAX_ENTRY_BYTES):
-            yield batch
-            batch, batch_bytes = [], 0
-        batch.append(entry)
-        batch_bytes += size
-    if batch:
-        yield batch
-
 
 def _entry_size(entry: Mapping[str, Any]) -> int:
-    parts = [entry["Source"], entry["DetailType"], entry["Detail"], *entry.get("Resources", ())]
+    parts = (entry["Source"], entry["DetailType"], entry["Detail"])
     return _TIME_BYTES + sum(len(part.encode("utf-8")) for part in parts)
 
 

@@ -285,24 +285,6 @@ def test_submit_sends_every_setting_and_order_equal_to_index() -> None:
 
 
 @responses.activate
-def test_task_status_reads_the_status_endpoint_without_results() -> None:
-    token_ok(responses)
-    responses.get(
-        f"{BASE}/v5.0/ocr/Utilities/GetTaskStatus",
-        json={
-            "id": TASK,
-            "taskStatus": "Processing",
-            "responseStatusCode": "NotReady",
-            "results": None,
-        },
-        match=[matchers.query_param_matcher({"id": TASK})],
-    )
-    status = make_client().task_status(TASK)
-    assert status.task_status is TaskStatus.PROCESSING
-    assert status.results == ()
-
-
-@responses.activate
 def test_cancel_sends_delete() -> None:
     token_ok(responses)
     responses.delete(FETCH, match=[matchers.query_param_matcher({"id": TASK})])

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from ocr_fetch.decoding import decode_results
+from ocr_fetch.decoding import DecodedRegion, decode_results
 from ocr_fetch.errors import EventPublishError
 from ocr_fetch.events import (
     MAX_ENTRY_BYTES,
@@ -92,7 +92,8 @@ def completed_outcome() -> Outcome:
         raw_key=f"results/{TASK}/raw.json",
         manifest_key=f"results/{TASK}/manifest.json",
         regions=tuple(
-            r.to_record(f"results/{TASK}/{r.index}.txt" if r.ok else None) for r in report.regions
+            r.to_record(f"results/{TASK}/{r.index}.txt" if isinstance(r, DecodedRegion) else None)
+            for r in report.regions
         ),
         expected_region_count=4,
         received_result_count=4,
@@ -197,8 +198,12 @@ def test_the_submitted_detail() -> None:
     }
 
 
-# --- publishing through moto ----------------------------------------------------------------------
-def test_a_stored_outcome_lands_on_the_bus(bus_queue: str) -> None:
+# --- through moto ---------------------------------------------------------------------------------
+@mock_aws
+def test_the_detail_of_a_stored_outcome_points_at_its_objects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    offline_aws_env(monkeypatch)
     create_results_bucket_and_table()
     store = ResultStore(BUCKET, TABLE)
     response = fixture_response()
@@ -208,20 +213,16 @@ def test_a_stored_outcome_lands_on_the_bus(bus_queue: str) -> None:
     outcome = store.store_completed(
         TASK, response, report, polls=2, execution_arn=ARN, correlation_id="order-77"
     )
-    publisher = EventPublisher(BUS)
 
-    event_id = publisher.publish_outcome(outcome)
+    detail = build_outcome_detail(outcome)
 
-    [event] = received(bus_queue, 1)
-    assert event["id"] == event_id
-    assert event["source"] == SOURCE
-    assert event["detail-type"] == "Region Recognition Completed"
-    assert event["resources"] == [ARN]
-    detail = event["detail"]
     assert detail["taskId"] == TASK
     assert detail["status"] == "Completed"
     assert detail["correlationId"] == "order-77"
     assert detail["results"]["manifestKey"] == f"results/{TASK}/manifest.json"
+    s3 = boto3.client("s3", region_name=REGION)
+    for region in detail["regions"][:3]:
+        assert s3.head_object(Bucket=BUCKET, Key=region["s3Key"])["ContentLength"] == region["size"]
     assert [r["s3Key"] for r in detail["regions"]] == [
         f"results/{TASK}/0-a.txt",
         f"results/{TASK}/1-b.txt",
@@ -229,24 +230,23 @@ def test_a_stored_outcome_lands_on_the_bus(bus_queue: str) -> None:
         None,
     ]
     for text in TEXTS:
-        assert text not in json.dumps(event)
+        assert text not in json.dumps(detail)
 
 
-def test_submitted_and_many_events_land_in_order(bus_queue: str) -> None:
+def test_a_submitted_event_lands_on_the_bus(bus_queue: str) -> None:
     publisher = EventPublisher(BUS)
 
-    submitted_id = publisher.publish_submitted(TASK, ["name"], correlation_id="c-1")
-    ids = publisher.publish_many(
-        [("Region Recognition Timed Out", {"taskId": f"t-{i}"}) for i in range(12)]
-    )
+    event_id = publisher.publish_submitted(TASK, ["name", None], correlation_id="c-1")
 
-    events = received(bus_queue, 13)
-    assert len(ids) == 12
-    assert len(set(ids)) == 12
-    by_id = {e["id"]: e for e in events}
-    assert by_id[submitted_id]["detail-type"] == "Region Recognition Submitted"
-    assert by_id[submitted_id]["detail"]["regions"] == [{"index": 0, "name": "name"}]
-    assert sorted(by_id[i]["detail"]["taskId"] for i in ids) == sorted(f"t-{i}" for i in range(12))
+    [event] = received(bus_queue, 1)
+    assert event["id"] == event_id
+    assert event["source"] == SOURCE
+    assert event["detail-type"] == "Region Recognition Submitted"
+    assert event["detail"] == {
+        "taskId": TASK,
+        "regions": [{"index": 0, "name": "name"}, {"index": 1, "name": None}],
+        "correlationId": "c-1",
+    }
 
 
 # --- failures -------------------------------------------------------------------------------------
@@ -257,26 +257,23 @@ def stubbed_events() -> tuple[Any, Stubber]:
     return client, Stubber(client)
 
 
-def test_failed_entries_raise_naming_the_error_codes_not_the_payload() -> None:
+def test_a_rejected_entry_raises_naming_the_error_code_not_the_payload() -> None:
     client, stubber = stubbed_events()
     stubber.add_response(
         "put_events",
         {
             "FailedEntryCount": 1,
-            "Entries": [
-                {"EventId": "e-1"},
-                {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"},
-            ],
+            "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}],
         },
     )
     publisher = EventPublisher(BUS, client=client)
 
     with stubber, pytest.raises(EventPublishError) as caught:
-        publisher.publish_many([("T", {"secret": TEXTS[0]}), ("T", {"secret": TEXTS[1]})])
+        publisher.publish("T", {"secret": TEXTS[0]})
 
     message = str(caught.value)
     assert "InternalFailure" in message
-    assert "1 of 2" in message
+    assert "'T' event" in message
     for text in TEXTS:
         assert text not in message
 
@@ -317,35 +314,20 @@ class Recorder:
 
     def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls.append(Entries)
-        start = sum(len(c) for c in self.calls[:-1])
-        return {
-            "FailedEntryCount": 0,
-            "Entries": [{"EventId": f"e-{start + i}"} for i in range(len(Entries))],
-        }
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": f"e-{len(self.calls)}"}]}
 
 
-def test_publish_many_batches_by_ten_and_keeps_order() -> None:
+def test_publish_puts_one_entry_on_the_bus() -> None:
     recorder = Recorder()
-    publisher = EventPublisher(BUS, client=recorder)
 
-    ids = publisher.publish_many([("T", {"n": i}) for i in range(23)], resources=[ARN])
+    event_id = EventPublisher(BUS, client=recorder).publish("T", {"n": 0})
 
-    assert [len(call) for call in recorder.calls] == [10, 10, 3]
-    assert ids == [f"e-{i}" for i in range(23)]
-    first = recorder.calls[0][0]
-    assert first["EventBusName"] == BUS
-    assert first["Source"] == SOURCE
-    assert first["Resources"] == [ARN]
-    assert json.loads(first["Detail"]) == {"n": 0}
-
-
-def test_publish_many_keeps_each_call_under_the_request_limit() -> None:
-    recorder = Recorder()
-    big = {"blob": "x" * 100_000}
-
-    EventPublisher(BUS, client=recorder).publish_many([("T", big)] * 5)
-
-    assert [len(call) for call in recorder.calls] == [2, 2, 1]
+    assert event_id == "e-1"
+    [[entry]] = recorder.calls
+    assert entry["EventBusName"] == BUS
+    assert entry["Source"] == SOURCE
+    assert entry["DetailType"] == "T"
+    assert json.loads(entry["Detail"]) == {"n": 0}
 
 
 def test_an_oversized_event_is_refused_before_sending() -> None:

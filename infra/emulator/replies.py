@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -30,13 +31,22 @@ class Call:
 
 @dataclass
 class Reply:
-    """An answer to send: status, body, headers; `drop` closes the socket instead."""
+    """An answer to send: status, body, headers; `drop` closes the socket instead.
+
+    How it goes on the wire (see the server's handler): `body`, then every chunk of `stream`;
+    `Content-Length` is `length` when given (it may promise more than is sent), else the size of
+    `body`; a `stream` without `length` is sent chunked. `close` closes the connection after the
+    answer (a short body must not be followed by the next answer on a kept-alive connection).
+    """
 
     status: int
     body: bytes = b""
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    stream: Iterable[bytes] | None = None
+    length: int | None = None
+    close: bool = False
 
 
 def json_reply(status: int, document: Any, content_type: str = "application/json") -> Reply:

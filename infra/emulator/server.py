@@ -394,6 +394,11 @@ def _apply_response_fault(document: dict[str, Any], fault: Fault) -> None:
         document["results"] = (results + [dict(filler) for _ in range(count)])[:count]
 
 
+def _bodyless(status: int) -> bool:
+    """1xx, 204 and 304 answers end with their headers (RFC 9110 6.4.1)."""
+    return status < 200 or status in (204, 304)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "AsposeOcrCloudEmulator/1.0"
@@ -414,11 +419,21 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("request failed", extra={"path": self.path})
             reply = problem(500, "The emulator failed to answer.", self.path)
         if reply.drop:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self._hang_up()
             return
-        self._send(reply)
+        try:
+            self._send(reply)
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading: its right
+            self.close_connection = True
+            return
+        if reply.close:
+            self._hang_up()
+
+    def _hang_up(self) -> None:
+        """Close the connection now: no (further) answer on it."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)
@@ -426,10 +441,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", reply.content_type)
         for name, value in reply.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
+        chunked = self._send_framing(reply)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
+        if self.command == "HEAD" or _bodyless(reply.status):
+            return
+        self.wfile.write(reply.body)
+        for chunk in reply.stream or ():
+            if chunked and chunk:
+                self.wfile.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            elif chunk:
+                self.wfile.write(chunk)
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+
+    def _send_framing(self, reply: Reply) -> bool:
+        """Send Content-Length or Transfer-Encoding; True when the body goes chunked."""
+        if _bodyless(reply.status):
+            return False
+        if reply.stream is not None and reply.length is None:
+            self.send_header("Transfer-Encoding", "chunked")
+            return True
+        length = reply.length if reply.length is not None else len(reply.body)
+        self.send_header("Content-Length", str(length))
+        return False
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

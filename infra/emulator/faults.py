@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -11,7 +12,19 @@ from typing import Any
 
 # Break the HTTP answer itself.
 REQUEST_FAULTS = frozenset(
-    ["http_429", "http_500", "http_502", "http_503", "delay", "drop", "not_json"]
+    [
+        "http_429",
+        "http_500",
+        "http_502",
+        "http_503",
+        "http_status",
+        "delay",
+        "drop",
+        "not_json",
+        "truncate",
+        "huge",
+        "gzip_bomb",
+    ]
 )
 # Change how a task behaves (state faults) or what its OCRResponse says (response faults).
 STATE_FAULTS = frozenset(["error", "stuck", "expire"])
@@ -65,6 +78,59 @@ def _string(name: str, value: Any) -> Any:
     return value
 
 
+def _optional(check: Check) -> Check:
+    def optional(name: str, value: Any) -> Any:
+        return None if value is None else check(name, value)
+
+    return optional
+
+
+def _flag(name: str, value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise FaultSpecError(f"{name} must be true or false")
+    return value
+
+
+def _size(limit: int) -> Check:
+    def check(name: str, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+            raise FaultSpecError(f"{name} must be an integer from 0 to {limit}")
+        return value
+
+    return check
+
+
+def _fraction(name: str, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise FaultSpecError(f"{name} must be a number from 0 up to (not including) 1")
+    return float(value)
+
+
+def _status(name: str, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int) or not 200 <= value <= 599:
+        raise FaultSpecError(f"{name} must be an HTTP status from 200 to 599")
+    return value
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# The emulator frames every answer itself (use `truncate` for a body shorter than declared).
+_FRAMING_HEADERS = frozenset(["content-length", "transfer-encoding"])
+
+
+def _headers(name: str, value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise FaultSpecError(f"{name} must be an object of header names to string values")
+    for header, text in value.items():
+        if not _TOKEN.fullmatch(header) or header.lower() in _FRAMING_HEADERS:
+            raise FaultSpecError(f"{name}: {header!r} is not a header the fault may set")
+        if not isinstance(text, str) or "\r" in text or "\n" in text:
+            raise FaultSpecError(f"{name}: the value of {header!r} must be a one-line string")
+    return dict(value)
+
+
+MAX_HUGE_BYTES = 1 << 40  # 1 TiB: more than any client reads; the body is generated as it is sent
+MAX_INFLATED_BYTES = 1 << 32  # 4 GiB: gzip's size field; its CRC is computed once, over all of it
+_REQUIRED = object()  # the default of a parameter the caller must give
 _PARAMS: dict[str, dict[str, tuple[Any, Check]]] = {
     "http_429": {"retry_after": (1, _number(int))},
     "delay": {"seconds": (1.0, _number(float))},
@@ -75,7 +141,26 @@ _PARAMS: dict[str, dict[str, tuple[Any, Check]]] = {
     "result_count": {"count": (None, _count)},
     "corrupt_base64": {"indexes": (None, _indexes)},
     "response_code": {"value": ("PartiallyNotFound", _string)},
+    "http_status": {
+        "status": (_REQUIRED, _status),
+        "body": (None, _optional(_string)),
+        "title": (None, _optional(_string)),
+        "detail": (None, _optional(_string)),
+        "headers": ({}, _headers),
+    },
+    "truncate": {"fraction": (0.5, _fraction)},
+    "huge": {"bytes": (64 * 1024 * 1024, _size(MAX_HUGE_BYTES)), "chunked": (False, _flag)},
+    "gzip_bomb": {"inflated_bytes": (200 * 1024 * 1024, _size(MAX_INFLATED_BYTES))},
 }
+
+
+def _one_body(params: dict[str, Any]) -> None:
+    if params["body"] is not None and (params["title"], params["detail"]) != (None, None):
+        raise FaultSpecError("give body, or title and/or detail for our ProblemDetails; not both")
+
+
+# Checks of a fault's parameters together, after each was checked alone.
+_TOGETHER: dict[str, Callable[[dict[str, Any]], None]] = {"http_status": _one_body}
 
 
 def _check_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -86,8 +171,11 @@ def _check_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
         raise FaultSpecError(f"fault {kind!r} takes no parameter(s) {sorted(unknown)}")
     checked: dict[str, Any] = {}
     for name, (default, check) in known.items():
+        if name not in params and default is _REQUIRED:
+            raise FaultSpecError(f"fault {kind!r} needs the parameter {name!r}")
         value = params[name] if name in params else copy.deepcopy(default)
         checked[name] = check(name, value)
+    _TOGETHER.get(kind, lambda _: None)(checked)
     return checked
 
 

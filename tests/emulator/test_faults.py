@@ -252,9 +252,19 @@ def test_completed_with_an_anomalous_response_code(
 
 # ----- the admin API itself -------------------------------------------------------------------
 def test_fault_names_are_published() -> None:
-    assert {"http_429", "http_500", "http_502", "http_503", "delay", "drop", "not_json"} == set(
-        REQUEST_FAULTS
-    )
+    assert {
+        "http_429",
+        "http_500",
+        "http_502",
+        "http_503",
+        "http_status",
+        "delay",
+        "drop",
+        "not_json",
+        "truncate",
+        "huge",
+        "gzip_bomb",
+    } == set(REQUEST_FAULTS)
     assert {
         "error",
         "stuck",

@@ -70,7 +70,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "STATE_MACHINE_ARN": machine,
             "DEAD_LETTER_QUEUE_URL": dlq,
             "POLL_INITIAL_SECONDS": "3",
-            "POWERTOOLS_METRICS_NAMESPACE": "Test",
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)

@@ -33,6 +33,8 @@ from ocr_fetch.model import OcrResponse
 
 RECOGNIZE_REGIONS_PATH = "/v5.0/ocr/RecognizeRegions"
 USER_AGENT = "ocr-region-results/0.1"
+#: (connect, read) seconds, as requests takes them.
+DEFAULT_TIMEOUT = (3.05, 20.0)
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,9 @@ class TokenProvider:
     is in flight and concurrent callers share its answer.
     """
 
+    #: A token is refreshed this long before it expires (at most half its lifetime before).
+    REFRESH_MARGIN_SECONDS = 60.0
+
     def __init__(
         self,
         token_url: str,
@@ -146,14 +151,12 @@ class TokenProvider:
         *,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (3.05, 10.0),
-        refresh_margin_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._token_url = token_url
         self._credentials = credentials
         self._session = session or requests.Session()
         self._timeout = timeout
-        self._margin = refresh_margin_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -165,7 +168,7 @@ class TokenProvider:
                 return self._token
             self._token, lifetime = self._request_token()
             # Refresh a margin before expiry, but never treat a short-lived token as expired.
-            margin = min(self._margin, lifetime / 2)
+            margin = min(self.REFRESH_MARGIN_SECONDS, lifetime / 2)
             self._expires_at = self._clock() + lifetime - margin
             return self._token
 
@@ -216,13 +219,12 @@ class AsposeClient:
         tokens: TokenProvider,
         *,
         session: requests.Session | None = None,
-        connect_timeout: float = 3.05,
-        read_timeout: float = 20.0,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._tokens = tokens
         self._session = session or requests.Session()
-        self._timeout = (connect_timeout, read_timeout)
+        self._timeout = timeout
 
     @classmethod
     def create(
@@ -232,20 +234,12 @@ class AsposeClient:
         token_url: str,
         credentials: Callable[[], Credentials],
         session: requests.Session | None = None,
-        connect_timeout: float = 3.05,
-        read_timeout: float = 20.0,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     ) -> AsposeClient:
+        """A client and its token provider sharing one session and the same timeouts."""
         session = session or requests.Session()
-        tokens = TokenProvider(
-            token_url, credentials, session=session, timeout=(connect_timeout, read_timeout)
-        )
-        return cls(
-            base_url,
-            tokens,
-            session=session,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        )
+        tokens = TokenProvider(token_url, credentials, session=session, timeout=timeout)
+        return cls(base_url, tokens, session=session, timeout=timeout)
 
     def fetch_result(self, task_id: str) -> FetchResult:
         """``GET /v5.0/ocr/RecognizeRegions?id=``: the task's status and, when done, results."""

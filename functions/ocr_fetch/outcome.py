@@ -84,6 +84,17 @@ _REGION_FIELDS: tuple[tuple[str, str | None, str], ...] = (
 
 
 @dataclass(frozen=True)
+class TaskRun:
+    """One workflow run over a task, as its state data knows it; its outcome carries all of it."""
+
+    task_id: str
+    execution_arn: str | None = None
+    polls: int = 0
+    correlation_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """The recorded end of one task's workflow."""
 

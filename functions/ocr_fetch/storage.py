@@ -33,7 +33,7 @@ from ocr_fetch.errors import (
 )
 from ocr_fetch.layout import manifest_key, raw_key, region_key
 from ocr_fetch.model import OcrResponse
-from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
+from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord, TaskRun
 from ocr_fetch.settings import Settings
 
 #: The regions list is cut in the table item beyond this many bytes (items are capped at 400 KB);
@@ -48,24 +48,22 @@ def _utc_now() -> datetime:
 
 
 class ResultStore:
-    """Results bucket and table. Clients are created on first use unless given."""
+    """Results bucket and table. The S3 and DynamoDB clients are created on first use."""
 
     def __init__(
         self,
         bucket: str,
         table: str,
         *,
-        s3: Any = None,
-        dynamodb: Any = None,
         retention_days: int = 30,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.bucket = bucket
         self.table = table
         self.retention_days = retention_days
-        self._s3 = s3
-        self._dynamodb = dynamodb
         self._clock = clock
+        self._s3: Any = None
+        self._dynamodb: Any = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ResultStore:
@@ -106,21 +104,13 @@ class ResultStore:
         body: bytes = answer["Body"].read()
         return body
 
-    def store_completed(
-        self,
-        task_id: str,
-        response: OcrResponse,
-        report: DecodeReport,
-        *,
-        polls: int,
-        execution_arn: str | None = None,
-        correlation_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> Outcome:
+    def store_completed(self, run: TaskRun, response: OcrResponse, report: DecodeReport) -> Outcome:
         """Write every decoded region and the manifest, then record the Completed outcome.
 
-        The raw response is expected at :func:`raw_key` (written first by :meth:`put_raw`).
+        The raw response is expected at :func:`~ocr_fetch.layout.raw_key` (written first by
+        :meth:`put_raw`).
         """
+        task_id = run.task_id
         records: list[RegionRecord] = []
         for region in report.regions:
             if isinstance(region, DecodedRegion):
@@ -134,8 +124,8 @@ class ResultStore:
             kind=OutcomeKind.COMPLETED,
             task_status=response.raw_task_status or response.task_status.value,
             response_status_code=response.response_status_code,
-            execution_arn=execution_arn,
-            polls=polls,
+            execution_arn=run.execution_arn,
+            polls=run.polls,
             bucket=self.bucket,
             raw_key=raw_key(task_id),
             manifest_key=manifest_key(task_id),
@@ -143,8 +133,8 @@ class ResultStore:
             expected_region_count=report.expected_count,
             received_result_count=report.received_count,
             warnings=_completion_warnings(response, report),
-            correlation_id=correlation_id,
-            metadata=dict(metadata) if metadata is not None else None,
+            correlation_id=run.correlation_id,
+            metadata=dict(run.metadata) if run.metadata is not None else None,
         )
         manifest = json.dumps(build_manifest(outcome), indent=2, ensure_ascii=False)
         self._put(manifest_key(task_id), manifest.encode("utf-8"), "application/json")

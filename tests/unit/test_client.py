@@ -285,6 +285,22 @@ def test_submit_sends_every_setting_and_order_equal_to_index() -> None:
 
 
 @responses.activate
+def test_a_created_client_uses_its_timeouts_for_tokens_and_calls() -> None:
+    token_ok(responses)
+    responses.get(FETCH, json=completed_body())
+    client = AsposeClient.create(
+        base_url=BASE,
+        token_url=TOKEN_URL,
+        credentials=lambda: Credentials("client-1", SECRET),
+        timeout=(1.5, 7.0),
+    )
+
+    client.fetch_result(TASK)
+
+    assert [call.request.req_kwargs["timeout"] for call in responses.calls] == [(1.5, 7.0)] * 2
+
+
+@responses.activate
 def test_cancel_sends_delete() -> None:
     token_ok(responses)
     responses.delete(FETCH, match=[matchers.query_param_matcher({"id": TASK})])

@@ -23,7 +23,7 @@ from ocr_fetch.events import (
     build_outcome_detail,
     build_submitted_detail,
 )
-from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord
+from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord, TaskRun
 from ocr_fetch.storage import ResultStore
 from tests.unit.fixtures_aws import (
     BUCKET,
@@ -210,9 +210,8 @@ def test_the_detail_of_a_stored_outcome_points_at_its_objects(
     report = decode_results(
         response, region_names=["a", "b", "c", "d"], expected_count=None, max_bytes=1 << 20
     )
-    outcome = store.store_completed(
-        TASK, response, report, polls=2, execution_arn=ARN, correlation_id="order-77"
-    )
+    run = TaskRun(TASK, execution_arn=ARN, polls=2, correlation_id="order-77")
+    outcome = store.store_completed(run, response, report)
 
     detail = build_outcome_detail(outcome)
 

@@ -270,56 +270,55 @@ def test_store_without_a_raw_response_fails_by_name(aws: dict[str, Any]) -> None
 
 # --- record outcome --------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("kind", "reason", "poll", "failure", "error"),
+    ("kind", "reason", "recorded_state", "error"),
     [
         (
             "Failed",
             "RecognitionError",
             {
-                "polls": 2,
-                "status": "Error",
-                "error": {"name": "RecognitionError", "message": "Image is damaged"},
+                "poll": {
+                    "polls": 2,
+                    "status": "Error",
+                    "error": {"name": "RecognitionError", "message": "Image is damaged"},
+                }
             },
-            None,
             "RecognitionError",
         ),
-        ("NotFound", "TaskNotFound", {"polls": 1, "status": "NotExist"}, None, "TaskNotFound"),
+        ("NotFound", "TaskNotFound", {"poll": {"polls": 1, "status": "NotExist"}}, "TaskNotFound"),
         (
             "TimedOut",
             "GaveUp",
             {
-                "polls": 9,
-                "status": "Processing",
-                "giveUp": True,
-                "giveUpReason": "PollBudgetExhausted",
-                "elapsedSeconds": 99,
+                "poll": {
+                    "polls": 9,
+                    "status": "Processing",
+                    "giveUp": True,
+                    "giveUpReason": "PollBudgetExhausted",
+                    "elapsedSeconds": 99,
+                }
             },
-            None,
             "PollBudgetExhausted",
         ),
         (
             "Failed",
             "WorkflowError",
-            {"polls": 3},
             {
-                "Error": "AsposeAuthError",
-                "Cause": json.dumps(
-                    {"errorType": "AsposeAuthError", "errorMessage": "refused a fresh token"}
-                ),
+                "poll": {"polls": 3},
+                "failure": {
+                    "Error": "AsposeAuthError",
+                    "Cause": json.dumps(
+                        {"errorType": "AsposeAuthError", "errorMessage": "refused a fresh token"}
+                    ),
+                },
             },
             "AsposeAuthError",
         ),
     ],
 )
 def test_record_names_each_outcome(
-    aws: dict[str, Any],
-    kind: str,
-    reason: str,
-    poll: dict[str, Any],
-    failure: dict[str, Any] | None,
-    error: str,
+    aws: dict[str, Any], kind: str, reason: str, recorded_state: dict[str, Any], error: str
 ) -> None:
-    event = state(poll=poll, failure=failure)
+    event = state(**recorded_state)
     out = record_outcome.handler({**event, "kind": kind, "reason": reason}, FakeLambdaContext())  # type: ignore[arg-type]
     assert (out["kind"], out["error"], out["recorded"]) == (kind, error, True)
     assert out["detail"]["error"]["name"] == error

@@ -18,7 +18,7 @@ from moto import mock_aws
 from ocr_fetch.decoding import DecodeReport, decode_results
 from ocr_fetch.errors import RawResponseMissingError, StorageError
 from ocr_fetch.model import OcrResponse
-from ocr_fetch.outcome import Outcome, OutcomeKind
+from ocr_fetch.outcome import Outcome, OutcomeKind, TaskRun
 from ocr_fetch.storage import ResultStore
 from tests.unit.fixtures_aws import (
     BUCKET,
@@ -87,17 +87,17 @@ def all_keys() -> list[str]:
     return sorted(obj["Key"] for obj in listing.get("Contents", []))
 
 
-def store_fixture(store: ResultStore, **overrides: Any) -> Outcome:
+def store_fixture(store: ResultStore) -> Outcome:
     response = fixture_response()
     store.put_raw(TASK, json.dumps(completed_response()).encode())
-    arguments: dict[str, Any] = {
-        "polls": 3,
-        "execution_arn": ARN,
-        "correlation_id": "order-77",
-        "metadata": {"tenant": "acme", "priority": 2, "score": 0.5},
-    }
-    arguments.update(overrides)
-    return store.store_completed(TASK, response, report_for(response), **arguments)
+    run = TaskRun(
+        TASK,
+        polls=3,
+        execution_arn=ARN,
+        correlation_id="order-77",
+        metadata={"tenant": "acme", "priority": 2, "score": 0.5},
+    )
+    return store.store_completed(run, response, report_for(response))
 
 
 # --- raw ------------------------------------------------------------------------------------------
@@ -299,7 +299,9 @@ def test_a_count_mismatch_is_recorded(store: ResultStore) -> None:
         completed_response(("Text", b64(b"one")), status_code="PartiallyNotFound")
     )
 
-    outcome = store.store_completed(TASK, response, report_for(response, ["a", "b"]), polls=1)
+    outcome = store.store_completed(
+        TaskRun(TASK, polls=1), response, report_for(response, ["a", "b"])
+    )
 
     recorded = item()
     assert recorded["countMismatch"] is True
@@ -311,14 +313,11 @@ def test_a_count_mismatch_is_recorded(store: ResultStore) -> None:
 
 
 # --- transient errors -----------------------------------------------------------------------------
-def stubbed(service: str) -> tuple[Any, Stubber]:
-    client = boto3.client(
-        service,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    return client, Stubber(client)
+@pytest.fixture
+def offline_store(monkeypatch: pytest.MonkeyPatch) -> ResultStore:
+    """A store whose clients exist but reach nothing: each test stubs the call it makes."""
+    offline_aws_env(monkeypatch)
+    return ResultStore(BUCKET, TABLE)
 
 
 @pytest.mark.parametrize(
@@ -330,46 +329,46 @@ def stubbed(service: str) -> tuple[Any, Stubber]:
         ("ServiceUnavailable", 503),
     ],
 )
-def test_a_transient_dynamodb_error_is_a_storage_error(code: str, status: int) -> None:
-    client, stubber = stubbed("dynamodb")
+def test_a_transient_dynamodb_error_is_a_storage_error(
+    offline_store: ResultStore, code: str, status: int
+) -> None:
+    stubber = Stubber(offline_store.dynamodb)
     stubber.add_client_error("update_item", service_error_code=code, http_status_code=status)
-    store = ResultStore(BUCKET, TABLE, s3=object(), dynamodb=client)
 
     with stubber, pytest.raises(StorageError, match=code) as caught:
-        store.record_outcome(Outcome(task_id=TASK, kind=OutcomeKind.TIMED_OUT))
+        offline_store.record_outcome(Outcome(task_id=TASK, kind=OutcomeKind.TIMED_OUT))
 
     assert isinstance(caught.value.__cause__, ClientError)
 
 
-def test_a_permanent_dynamodb_error_propagates() -> None:
-    client, stubber = stubbed("dynamodb")
+def test_a_permanent_dynamodb_error_propagates(offline_store: ResultStore) -> None:
+    stubber = Stubber(offline_store.dynamodb)
     stubber.add_client_error(
         "update_item", service_error_code="ResourceNotFoundException", http_status_code=400
     )
-    store = ResultStore(BUCKET, TABLE, s3=object(), dynamodb=client)
 
     with stubber, pytest.raises(ClientError, match="ResourceNotFoundException"):
-        store.record_outcome(Outcome(task_id=TASK, kind=OutcomeKind.TIMED_OUT))
+        offline_store.record_outcome(Outcome(task_id=TASK, kind=OutcomeKind.TIMED_OUT))
 
 
-def test_a_connection_error_is_a_storage_error() -> None:
-    class Unreachable:
-        def put_object(self, **_: Any) -> None:
-            raise EndpointConnectionError(endpoint_url="https://s3.example")
+def test_a_connection_error_is_a_storage_error(
+    offline_store: ResultStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://s3.example")
 
-    store = ResultStore(BUCKET, TABLE, s3=Unreachable(), dynamodb=object())
+    monkeypatch.setattr(offline_store.s3, "put_object", unreachable)
 
     with pytest.raises(StorageError, match="EndpointConnectionError"):
-        store.put_raw(TASK, b"{}")
+        offline_store.put_raw(TASK, b"{}")
 
 
-def test_s3_slow_down_is_a_storage_error() -> None:
-    client, stubber = stubbed("s3")
+def test_s3_slow_down_is_a_storage_error(offline_store: ResultStore) -> None:
+    stubber = Stubber(offline_store.s3)
     stubber.add_client_error("put_object", service_error_code="SlowDown", http_status_code=503)
-    store = ResultStore(BUCKET, TABLE, s3=client, dynamodb=object())
 
     with stubber, pytest.raises(StorageError, match="SlowDown"):
-        store.put_raw(TASK, b"{}")
+        offline_store.put_raw(TASK, b"{}")
 
 
 def test_clients_are_created_lazily(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,9 +25,9 @@ from ocr_fetch.errors import (
     clip,
 )
 from ocr_fetch.handlers.wiring import aspose_client, results_store
-from ocr_fetch.model import TaskStatus
+from ocr_fetch.model import OcrResponse, TaskStatus
 from ocr_fetch.observability import logger, metrics, tracer
-from ocr_fetch.polling import PollingPolicy, next_poll
+from ocr_fetch.polling import PollDecision, PollingPolicy, next_poll
 from ocr_fetch.settings import get_settings
 from ocr_fetch.storage import ResultStore
 from ocr_fetch.submission import parse_timestamp, validate_task_id
@@ -55,6 +55,36 @@ class CheckRequest:
         return cls(validate_task_id(event.get("taskId")), submitted_at, polls)
 
 
+@dataclass(frozen=True)
+class PollResult:
+    """One poll's answer to the state machine: its status and, for a running task, what next."""
+
+    status: str
+    polls: int
+    elapsed_seconds: float
+    #: The wait before the next poll (or giving up); None when the task is not running any more.
+    decision: PollDecision | None = None
+    task_status: str | None = None
+    response_status_code: str | None = None
+    raw_key: str | None = None
+    error: dict[str, str] | None = None
+
+    def to_state(self) -> dict[str, Any]:
+        """The handler's output: every key always present."""
+        return {
+            "status": self.status,
+            "taskStatus": clip(self.task_status, MAX_STATUS_CHARS),
+            "responseStatusCode": self.response_status_code,
+            "polls": self.polls,
+            "waitSeconds": self.decision.wait_seconds if self.decision else 0,
+            "giveUp": self.decision.give_up if self.decision else False,
+            "giveUpReason": self.decision.give_up_reason if self.decision else None,
+            "elapsedSeconds": int(self.elapsed_seconds),
+            "rawKey": self.raw_key,
+            "error": self.error,
+        }
+
+
 def check_task(
     request: CheckRequest,
     *,
@@ -74,28 +104,23 @@ def check_task(
             "poll throttled",
             extra={"polls": polls, "retry_after": exc.retry_after, "wait": decision.wait_seconds},
         )
-        return _result(
-            THROTTLED, None, None, polls, elapsed, decision.wait_seconds, decision.give_up_reason
-        )
+        return PollResult(THROTTLED, polls, elapsed, decision).to_state()
     response = fetched.response
     if response.task_id is not None and response.task_id.lower() != request.task_id.lower():
         raise AsposeProtocolError("the service answered for a different task id")
     elapsed = (now() - request.submitted_at).total_seconds()
     status = response.task_status
     raw_key = store.put_raw(request.task_id, fetched.body) if status in _FINAL_WITH_BODY else None
-    wait, reason = 0, None
-    if status.is_running:
-        decision = next_poll(policy, polls, elapsed)
-        wait, reason = decision.wait_seconds, decision.give_up_reason
-    error = None
-    if status is TaskStatus.ERROR:
-        error = {
-            "name": "RecognitionError",
-            "message": "; ".join(response.messages) or "the service reported Error",
-        }
-    elif status is TaskStatus.UNKNOWN:
-        said = clip(response.raw_task_status or "null", MAX_STATUS_CHARS)
-        error = {"name": "UnknownTaskStatus", "message": f"unknown taskStatus {said!r}"}
+    result = PollResult(
+        status.value,
+        polls,
+        elapsed,
+        decision=next_poll(policy, polls, elapsed) if status.is_running else None,
+        task_status=response.raw_task_status,
+        response_status_code=response.response_status_code,
+        raw_key=raw_key,
+        error=_error(response),
+    )
     metrics.add_metric(name="Polls", unit=MetricUnit.Count, value=1)
     logger.info(
         "polled",
@@ -103,47 +128,24 @@ def check_task(
             "polls": polls,
             "task_status": status.value,
             "response_status_code": response.response_status_code,
-            "wait": wait,
-            "give_up": reason,
+            "wait": result.decision.wait_seconds if result.decision else 0,
+            "give_up": result.decision.give_up_reason if result.decision else None,
         },
     )
-    return _result(
-        status.value,
-        response.raw_task_status,
-        response.response_status_code,
-        polls,
-        elapsed,
-        wait,
-        reason,
-        raw_key=raw_key,
-        error=error,
-    )
+    return result.to_state()
 
 
-def _result(
-    status: str,
-    task_status: str | None,
-    code: str | None,
-    polls: int,
-    elapsed: float,
-    wait: int,
-    give_up_reason: str | None,
-    *,
-    raw_key: str | None = None,
-    error: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    return {
-        "status": status,
-        "taskStatus": clip(task_status, MAX_STATUS_CHARS),
-        "responseStatusCode": code,
-        "polls": polls,
-        "waitSeconds": wait,
-        "giveUp": give_up_reason is not None,
-        "giveUpReason": give_up_reason,
-        "elapsedSeconds": int(elapsed),
-        "rawKey": raw_key,
-        "error": error,
-    }
+def _error(response: OcrResponse) -> dict[str, str] | None:
+    """The error a final answer other than Completed carries on to the recording state."""
+    if response.task_status is TaskStatus.ERROR:
+        return {
+            "name": "RecognitionError",
+            "message": "; ".join(response.messages) or "the service reported Error",
+        }
+    if response.task_status is TaskStatus.UNKNOWN:
+        said = clip(response.raw_task_status or "null", MAX_STATUS_CHARS)
+        return {"name": "UnknownTaskStatus", "message": f"unknown taskStatus {said!r}"}
+    return None
 
 
 @logger.inject_lambda_context(correlation_id_path="taskId")

@@ -37,15 +37,7 @@ def store_results(
         expected_count=len(state.region_names) if state.region_names is not None else None,
         max_bytes=max_region_bytes,
     )
-    outcome = store.store_completed(
-        state.task_id,
-        response,
-        report,
-        polls=state.polls,
-        execution_arn=state.execution_arn,
-        correlation_id=state.correlation_id,
-        metadata=state.metadata,
-    )
+    outcome = store.store_completed(state.run, response, report)
     metrics.add_metric(name="TasksCompleted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="PollsPerTask", unit=MetricUnit.Count, value=state.polls)
     metrics.add_metric(name="RegionsDecoded", unit=MetricUnit.Count, value=len(report.decoded))

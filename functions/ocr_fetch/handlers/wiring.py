@@ -21,6 +21,5 @@ def aspose_client() -> AsposeClient:
         base_url=settings.aspose_base_url,
         token_url=settings.aspose_token_url,
         credentials=secret_credentials(settings.aspose_secret_name, settings.secret_cache_seconds),
-        connect_timeout=settings.connect_timeout_seconds,
-        read_timeout=settings.read_timeout_seconds,
+        timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds),
     )

@@ -17,7 +17,7 @@ from ocr_fetch.errors import (
     clip,
 )
 from ocr_fetch.events import build_outcome_detail
-from ocr_fetch.outcome import Outcome
+from ocr_fetch.outcome import Outcome, TaskRun
 from ocr_fetch.submission import parse_timestamp, validate_task_id
 
 MAX_STATE_DETAIL_BYTES = 64 * 1024
@@ -66,6 +66,16 @@ class WorkflowState:
     def polls(self) -> int:
         polls = self.poll.get("polls")
         return polls if isinstance(polls, int) else 0
+
+    @property
+    def run(self) -> TaskRun:
+        return TaskRun(
+            self.task_id,
+            execution_arn=self.execution_arn,
+            polls=self.polls,
+            correlation_id=self.correlation_id,
+            metadata=self.metadata,
+        )
 
     def seconds_since_submission(self) -> float | None:
         if self.submitted_at is None:

@@ -85,19 +85,20 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         clear_warm_state()
 
 
-def aspose(rsps: responses.RequestsMock, body: Any, status: int = 200, **kw: Any) -> None:
-    rsps.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 3600})
+def aspose(body: Any, status: int = 200, **kw: Any) -> None:
+    responses.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 3600})
     if isinstance(body, dict | list):
-        rsps.get(FETCH, json=body, status=status, **kw)
+        responses.get(FETCH, json=body, status=status, **kw)
     else:
-        rsps.get(FETCH, body=body, status=status, **kw)
+        responses.get(FETCH, body=body, status=status, **kw)
 
 
 def check(polls: int = 0) -> dict[str, Any]:
-    return check_status.handler(
+    result: dict[str, Any] = check_status.handler(
         {"taskId": TASK, "submittedAt": "2099-01-01T00:00:00Z", "polls": polls},
-        FakeLambdaContext(),  # type: ignore[arg-type]
+        FakeLambdaContext(),
     )
+    return result
 
 
 def completed() -> dict[str, Any]:
@@ -118,7 +119,7 @@ def completed() -> dict[str, Any]:
 def test_check_completed_stores_the_raw_response_and_passes_only_its_key(
     aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    aspose(responses, completed())
+    aspose(completed())
 
     result = check(polls=2)
 
@@ -136,7 +137,7 @@ def test_check_completed_stores_the_raw_response_and_passes_only_its_key(
 
 @responses.activate
 def test_check_pending_asks_for_a_growing_wait(aws: dict[str, Any]) -> None:
-    aspose(responses, {"id": TASK, "taskStatus": "Pending"})
+    aspose({"id": TASK, "taskStatus": "Pending"})
     first = check(polls=0)
     second = check(polls=first["polls"])
     assert (first["status"], first["waitSeconds"], first["giveUp"]) == ("Pending", 3, False)
@@ -146,7 +147,7 @@ def test_check_pending_asks_for_a_growing_wait(aws: dict[str, Any]) -> None:
 
 @responses.activate
 def test_check_throttled_waits_at_least_retry_after(aws: dict[str, Any]) -> None:
-    aspose(responses, {}, status=429, headers={"Retry-After": "40"})
+    aspose({}, status=429, headers={"Retry-After": "40"})
     result = check()
     assert (result["status"], result["waitSeconds"], result["polls"]) == ("Throttled", 40, 1)
 
@@ -154,7 +155,6 @@ def test_check_throttled_waits_at_least_retry_after(aws: dict[str, Any]) -> None
 @responses.activate
 def test_check_error_carries_the_service_messages(aws: dict[str, Any]) -> None:
     aspose(
-        responses,
         {
             "id": TASK,
             "taskStatus": "Error",
@@ -169,7 +169,7 @@ def test_check_error_carries_the_service_messages(aws: dict[str, Any]) -> None:
 
 @responses.activate
 def test_check_unknown_status_is_kept_verbatim_and_stored(aws: dict[str, Any]) -> None:
-    aspose(responses, {"id": TASK, "taskStatus": "Hibernating"})
+    aspose({"id": TASK, "taskStatus": "Hibernating"})
     result = check()
     assert result["status"] == "Unknown"
     assert result["taskStatus"] == "Hibernating"
@@ -180,17 +180,17 @@ def test_check_unknown_status_is_kept_verbatim_and_stored(aws: dict[str, Any]) -
 def test_check_gives_up_at_the_deadline(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    aspose(responses, {"id": TASK, "taskStatus": "Processing"})
+    aspose({"id": TASK, "taskStatus": "Processing"})
     result = check_status.handler(
         {"taskId": TASK, "submittedAt": "2000-01-01T00:00:00Z", "polls": 1},
-        FakeLambdaContext(),  # type: ignore[arg-type]
+        FakeLambdaContext(),
     )
     assert (result["giveUp"], result["giveUpReason"]) == (True, "DeadlineReached")
 
 
 @responses.activate
 def test_check_an_answer_for_another_task_is_a_protocol_error(aws: dict[str, Any]) -> None:
-    aspose(responses, {"id": "11111111-1111-1111-1111-111111111111", "taskStatus": "Completed"})
+    aspose({"id": "11111111-1111-1111-1111-111111111111", "taskStatus": "Completed"})
     with pytest.raises(Exception, match="different task id") as info:
         check()
     assert type(info.value).__name__ == "AsposeProtocolError"
@@ -200,7 +200,7 @@ def test_check_rejects_malformed_input(aws: dict[str, Any]) -> None:
     with pytest.raises(Exception, match="not a GUID"):
         check_status.handler(
             {"taskId": "x", "submittedAt": "2026-01-01T00:00:00Z"}, FakeLambdaContext()
-        )  # type: ignore[arg-type]
+        )
 
 
 @pytest.mark.parametrize("submitted_at", ["last week", None])
@@ -245,7 +245,7 @@ def test_store_decodes_stores_and_reports_the_corrupt_region(aws: dict[str, Any]
         Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
     )
 
-    out = store_results.handler(state(), FakeLambdaContext())  # type: ignore[arg-type]
+    out = store_results.handler(state(), FakeLambdaContext())
 
     assert out["kind"] == "Completed"
     assert out["recorded"] is True
@@ -264,7 +264,7 @@ def test_store_decodes_stores_and_reports_the_corrupt_region(aws: dict[str, Any]
 
 def test_store_without_a_raw_response_fails_by_name(aws: dict[str, Any]) -> None:
     with pytest.raises(Exception, match="no raw response") as info:
-        store_results.handler(state(), FakeLambdaContext())  # type: ignore[arg-type]
+        store_results.handler(state(), FakeLambdaContext())
     assert type(info.value).__name__ == "RawResponseMissingError"
 
 
@@ -319,7 +319,7 @@ def test_record_names_each_outcome(
     aws: dict[str, Any], kind: str, reason: str, recorded_state: dict[str, Any], error: str
 ) -> None:
     event = state(**recorded_state)
-    out = record_outcome.handler({**event, "kind": kind, "reason": reason}, FakeLambdaContext())  # type: ignore[arg-type]
+    out = record_outcome.handler({**event, "kind": kind, "reason": reason}, FakeLambdaContext())
     assert (out["kind"], out["error"], out["recorded"]) == (kind, error, True)
     assert out["detail"]["error"]["name"] == error
     assert out["detail"]["correlationId"] == "corr-1"
@@ -333,7 +333,7 @@ def test_a_late_timeout_does_not_downgrade_a_completed_task(aws: dict[str, Any])
     aws["s3"].put_object(
         Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
     )
-    store_results.handler(state(), FakeLambdaContext())  # type: ignore[arg-type]
+    store_results.handler(state(), FakeLambdaContext())
     out = record_outcome.handler(
         {
             **state(poll={"polls": 40, "giveUpReason": "DeadlineReached"}),
@@ -341,7 +341,7 @@ def test_a_late_timeout_does_not_downgrade_a_completed_task(aws: dict[str, Any])
             "reason": "GaveUp",
         },
         FakeLambdaContext(),
-    )  # type: ignore[arg-type]
+    )
     assert out["recorded"] is False
     item = aws["ddb"].get_item(TableName=TABLE, Key={"taskId": {"S": TASK}})["Item"]
     assert item["status"]["S"] == "Completed"
@@ -351,7 +351,7 @@ def test_record_rejects_an_unknown_kind(aws: dict[str, Any]) -> None:
     with pytest.raises(Exception, match="unknown outcome kind"):
         record_outcome.handler(
             {**state(), "kind": "Great", "reason": "GaveUp"}, FakeLambdaContext()
-        )  # type: ignore[arg-type]
+        )
 
 
 # --- starter ---------------------------------------------------------------------------------
@@ -386,7 +386,7 @@ def submitted(task_id: str = TASK, **detail: Any) -> str:
 
 
 def test_starter_starts_one_execution_named_after_the_task(aws: dict[str, Any]) -> None:
-    out = starter.handler(sqs_event(submitted(regions=[{"name": "surname"}])), FakeLambdaContext())  # type: ignore[arg-type]
+    out = starter.handler(sqs_event(submitted(regions=[{"name": "surname"}])), FakeLambdaContext())
     assert out == {"batchItemFailures": []}
     executions = aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"]
     assert [e["name"] for e in executions] == [TASK]
@@ -396,7 +396,7 @@ def test_starter_starts_one_execution_named_after_the_task(aws: dict[str, Any]) 
 
 def test_starter_sends_malformed_events_to_the_dlq_with_the_reason(aws: dict[str, Any]) -> None:
     bad = submitted(task_id="not-a-guid")
-    out = starter.handler(sqs_event(bad, submitted()), FakeLambdaContext())  # type: ignore[arg-type]
+    out = starter.handler(sqs_event(bad, submitted()), FakeLambdaContext())
     assert out == {"batchItemFailures": []}
     messages = aws["sqs"].receive_message(
         QueueUrl=aws["dlq"], MessageAttributeNames=["All"], MaxNumberOfMessages=10
@@ -426,7 +426,7 @@ def test_starter_transient_failure_is_a_batch_item_failure(
     monkeypatch.setattr(starter._starter().sfn, "start_execution", throttled)
     out = starter.handler(
         sqs_event(submitted(), submitted(other)),
-        FakeLambdaContext(),  # type: ignore[arg-type]
+        FakeLambdaContext(),
     )
     assert out == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
 
@@ -456,7 +456,7 @@ def test_a_caught_states_error_ends_under_a_name_a_fail_state_may_carry(
     failure = {"Error": "States.Runtime", "Cause": "The JSONPath '$.x' could not be found"}
     out = record_outcome.handler(
         {**state(poll={"polls": 0}, failure=failure), "kind": "Failed", "reason": "WorkflowError"},
-        FakeLambdaContext(),  # type: ignore[arg-type]
+        FakeLambdaContext(),
     )
     assert out["error"] == "Workflow.Runtime"
     assert out["detail"]["error"]["name"] == "States.Runtime"  # consumers see what happened

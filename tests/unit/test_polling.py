@@ -92,18 +92,17 @@ def test_retry_after_past_the_deadline_gives_up() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("policy", "field"),
     [
-        ("initial_seconds", 0.5),
-        ("multiplier", 0.9),
-        ("max_interval_seconds", 1),
-        ("jitter", 1.0),
-        ("deadline_seconds", 0),
-        ("deadline_seconds", 24 * 3600),
-        ("max_polls", 0),
+        (PollingPolicy(initial_seconds=0.5), "initial_seconds"),
+        (PollingPolicy(multiplier=0.9), "multiplier"),
+        (PollingPolicy(max_interval_seconds=1), "max_interval_seconds"),
+        (PollingPolicy(jitter=1.0), "jitter"),
+        (PollingPolicy(deadline_seconds=0), "deadline_seconds"),
+        (PollingPolicy(deadline_seconds=24 * 3600), "deadline_seconds"),
+        (PollingPolicy(max_polls=0), "max_polls"),
     ],
 )
-def test_inconsistent_policies_are_rejected(field: str, value: float) -> None:
-    base = {"initial_seconds": 2.0}
+def test_inconsistent_policies_are_rejected(policy: PollingPolicy, field: str) -> None:
     with pytest.raises(ValueError, match=field):
-        PollingPolicy(**{**base, field: value}).validate()  # type: ignore[arg-type]
+        policy.validate()

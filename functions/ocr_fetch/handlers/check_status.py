@@ -26,7 +26,7 @@ from ocr_fetch.errors import (
 )
 from ocr_fetch.handlers.wiring import aspose_client, results_store
 from ocr_fetch.model import OcrResponse, TaskStatus
-from ocr_fetch.observability import logger, metrics, tracer
+from ocr_fetch.observability import logger, metrics
 from ocr_fetch.polling import PollDecision, PollingPolicy, next_poll
 from ocr_fetch.settings import get_settings
 from ocr_fetch.storage import ResultStore
@@ -149,7 +149,6 @@ def _error(response: OcrResponse) -> dict[str, str] | None:
 
 
 @logger.inject_lambda_context(correlation_id_path="taskId")
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = CheckRequest.parse(event)

@@ -16,7 +16,7 @@ from ocr_fetch.errors import MAX_QUOTED_CHARS, InvalidEventError, clip
 from ocr_fetch.handlers.wiring import results_store
 from ocr_fetch.handlers.workflow_state import WorkflowState, failure_message, outcome_payload
 from ocr_fetch.layout import raw_key
-from ocr_fetch.observability import logger, metrics, tracer
+from ocr_fetch.observability import logger, metrics
 from ocr_fetch.outcome import Outcome, OutcomeKind
 from ocr_fetch.storage import ResultStore
 
@@ -84,7 +84,6 @@ def record(event: Any, *, store: ResultStore) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(correlation_id_path="input.taskId")
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return record(event, store=results_store())

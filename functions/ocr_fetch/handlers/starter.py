@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from ocr_fetch.errors import MAX_ERROR_MESSAGE_CHARS, InvalidEventError, aws_error_code, clip
-from ocr_fetch.observability import logger, metrics, tracer
+from ocr_fetch.observability import logger, metrics
 from ocr_fetch.settings import get_settings
 from ocr_fetch.submission import SubmittedTask, parse_submitted_event
 
@@ -105,7 +105,6 @@ def _record_handler(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return dict(

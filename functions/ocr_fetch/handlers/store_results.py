@@ -17,7 +17,7 @@ from ocr_fetch.errors import AsposeProtocolError
 from ocr_fetch.handlers.wiring import results_store
 from ocr_fetch.handlers.workflow_state import WorkflowState, outcome_payload
 from ocr_fetch.model import OcrResponse
-from ocr_fetch.observability import logger, metrics, tracer
+from ocr_fetch.observability import logger, metrics
 from ocr_fetch.settings import get_settings
 from ocr_fetch.storage import ResultStore
 
@@ -58,7 +58,6 @@ def store_results(
 
 
 @logger.inject_lambda_context(correlation_id_path="input.taskId")
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.parse(event)

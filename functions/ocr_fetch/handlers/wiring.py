@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from ocr_fetch.client import AsposeClient, secret_credentials
 from ocr_fetch.settings import get_settings
 from ocr_fetch.storage import ResultStore
+
+if TYPE_CHECKING:
+    from ocr_fetch.client import AsposeClient
 
 
 @cache
@@ -16,6 +19,9 @@ def results_store() -> ResultStore:
 
 @cache
 def aspose_client() -> AsposeClient:
+    # Only the check function calls Aspose: the others do not import requests at all.
+    from ocr_fetch.client import AsposeClient, secret_credentials
+
     settings = get_settings()
     return AsposeClient.create(
         base_url=settings.aspose_base_url,

@@ -9,6 +9,7 @@ from infra.emulator.admin import EmulatorAdmin, EmulatorAdminError
 from infra.emulator.config import EmulatorConfig, Timing
 from infra.emulator.faults import REQUEST_FAULTS, TASK_FAULTS
 from infra.emulator.ocr import Box, Line, RapidOcrRecognizer, Recognizer, Word
+from infra.emulator.process import EmulatorProcess
 from infra.emulator.results import RESULT_LAYOUT
 from infra.emulator.server import EmulatorServer
 
@@ -20,6 +21,7 @@ __all__ = [
     "EmulatorAdmin",
     "EmulatorAdminError",
     "EmulatorConfig",
+    "EmulatorProcess",
     "EmulatorServer",
     "Line",
     "RapidOcrRecognizer",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import threading
+import time
 from types import FrameType
 
 from infra.emulator.config import EmulatorConfig
@@ -26,6 +29,7 @@ def main() -> int:
     except ValueError as error:
         print(f"emulator: {error}", file=sys.stderr)
         return 2
+    _stop_with_parent(os.environ.get("EMULATOR_PARENT_PID"))
     server = EmulatorServer(config)
     try:
         server.start()
@@ -45,6 +49,19 @@ def main() -> int:
     finally:
         server.stop()
     return 0
+
+
+def _stop_with_parent(parent: str | None) -> None:
+    """When started by another process (``EMULATOR_PARENT_PID``), stop when it is gone."""
+    if not parent:
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -50,10 +51,31 @@ class EmulatorConfig:
     workers: int = 1
     max_body_bytes: int = 32 * 1024 * 1024
 
+    def to_json(self) -> str:
+        """The whole configuration, for another process (``EMULATOR_CONFIG``)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["timing"] = self.timing.as_dict()
+        return json.dumps(values)
+
+    @classmethod
+    def from_json(cls, text: str) -> EmulatorConfig:
+        values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError("EMULATOR_CONFIG must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"EMULATOR_CONFIG has unknown settings {sorted(unknown)}")
+        timing = Timing().updated(values.pop("timing", {}) or {})
+        return cls(timing=timing, **values)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EmulatorConfig:
-        """PORT, CLIENT_ID, CLIENT_SECRET (defaults 8085, local-client, local-secret)."""
+        """``EMULATOR_CONFIG`` (JSON, as :meth:`to_json` writes) when set; else PORT,
+        CLIENT_ID, CLIENT_SECRET (defaults 8085, local-client, local-secret)."""
         env = os.environ if environ is None else environ
+        if env.get("EMULATOR_CONFIG"):
+            return cls.from_json(env["EMULATOR_CONFIG"])
         raw_port = env.get("PORT", str(DEFAULT_PORT))
         try:
             port = int(raw_port)

@@ -82,6 +82,7 @@ class Emulator:
 
     def __init__(self, config: EmulatorConfig, recognizer: Recognizer) -> None:
         self.config = config
+        self.recognizer_name = type(recognizer).__name__
         self.timing = config.timing
         self.tokens = TokenIssuer(config.client_id, config.client_secret, config.lockout_failures)
         self.queue = TaskQueue(recognizer, workers=config.workers)
@@ -265,7 +266,7 @@ class Emulator:
     def _admin_health(self, call: _AdminCall) -> Reply:
         if call.method != "GET":
             return _admin_not_found(call)
-        return json_reply(200, {"ok": True})
+        return json_reply(200, {"ok": True, "recognizer": self.recognizer_name})
 
     def _admin_timing(self, call: _AdminCall) -> Reply:
         if call.method in ("PUT", "POST", "PATCH"):
@@ -306,13 +307,13 @@ class Emulator:
         if call.method != "POST":
             return _admin_not_found(call)
         self.reset()
-        return json_reply(200, {"ok": True})
+        return json_reply(200, {"ok": True, "recognizer": self.recognizer_name})
 
     def _admin_revoke(self, call: _AdminCall) -> Reply:
         if call.method != "POST":
             return _admin_not_found(call)
         self.tokens.revoke_all()
-        return json_reply(200, {"ok": True})
+        return json_reply(200, {"ok": True, "recognizer": self.recognizer_name})
 
     def _inject(self, spec: dict[str, Any], path: str) -> Reply:
         spec = dict(spec)

@@ -37,28 +37,31 @@ class SampleDocument:
         return [f.rect for f in self.fields]
 
 
-def _render(
-    title: str,
-    size: tuple[int, int],
-    rows: list[tuple[str, str, str]],
-    *,
-    background: str,
-    accent: str,
-    left: int = 40,
-    value_x: int = 250,
-    top: int = 110,
-    step: int = 58,
-) -> SampleDocument:
-    image = Image.new("RGB", size, background)
+@dataclass(frozen=True)
+class _Layout:
+    """How a sample looks: its size, colours, and where labels and values go."""
+
+    size: tuple[int, int]
+    background: str
+    accent: str
+    left: int = 40
+    value_x: int = 250
+    top: int = 110
+    step: int = 58
+
+
+def _render(title: str, layout: _Layout, rows: list[tuple[str, str, str]]) -> SampleDocument:
+    size, left, value_x = layout.size, layout.left, layout.value_x
+    image = Image.new("RGB", size, layout.background)
     draw = ImageDraw.Draw(image)
     title_font = ImageFont.load_default(size=30)
     label_font = ImageFont.load_default(size=18)
     value_font = ImageFont.load_default(size=28)
-    draw.rectangle((0, 0, size[0], 70), fill=accent)
+    draw.rectangle((0, 0, size[0], 70), fill=layout.accent)
     draw.text((left, 18), title, fill="white", font=title_font)
     fields = []
     for i, (name, label, value) in enumerate(rows):
-        y = top + i * step
+        y = layout.top + i * layout.step
         draw.text((left, y + 6), label, fill="#555555", font=label_font)
         draw.text((value_x, y), value, fill="black", font=value_font)
         x0, y0, x1, y1 = (int(v) for v in draw.textbbox((value_x, y), value, font=value_font))
@@ -76,7 +79,7 @@ def id_card() -> SampleDocument:
     """A German-style specimen identity card."""
     return _render(
         "IDENTITY CARD",
-        (720, 420),
+        _Layout((720, 420), background="#e8f0e8", accent="#2f6f4f"),
         [
             ("surname", "Surname", "MUSTERMANN"),
             ("given_names", "Given names", "ERIKA"),
@@ -84,8 +87,6 @@ def id_card() -> SampleDocument:
             ("document_number", "Document no.", "T22000129"),
             ("expiry_date", "Expiry date", "01.09.2031"),
         ],
-        background="#e8f0e8",
-        accent="#2f6f4f",
     )
 
 
@@ -93,15 +94,13 @@ def registration_form() -> SampleDocument:
     """A customer registration form."""
     return _render(
         "CUSTOMER REGISTRATION",
-        (760, 400),
+        _Layout((760, 400), background="#ffffff", accent="#1f4e8c"),
         [
             ("full_name", "Full name", "John Smith"),
             ("email", "Email", "john.smith@example.com"),
             ("city", "City", "Springfield"),
             ("phone", "Phone", "555 0142 867"),
         ],
-        background="#ffffff",
-        accent="#1f4e8c",
     )
 
 

@@ -1,10 +1,15 @@
 """A local AWS for the whole product: moto runs template.yaml, the state machine and the handlers.
 
-``with LocalCloud() as cloud: stack = cloud.deploy(Path("template.yaml"), parameters={...})``
+Layers, each importing only those before it: ``moto_internals`` (the one module touching moto's
+private API) → ``packaging`` → ``deployer`` → ``lambda_runtime`` / ``event_sources`` / ``faults``
+→ ``cloud`` (``LocalCloud``: start, deploy, stop) → ``session`` (a typed client of a running
+stack, local or on AWS).
+
+``with LocalCloud(emulator=EmulatorConfig()) as cloud: stack = cloud.deploy(Path("template.yaml"))``
 """
 
-from infra.local_cloud.deploy import StackInfo
-from infra.local_cloud.lambda_bridge import FakeLambdaContext, LambdaBridge
-from infra.local_cloud.moto_server import LocalCloud
+from infra.local_cloud.cloud import AsposeAccess, LocalCloud
+from infra.local_cloud.deployer import StackInfo
+from infra.local_cloud.lambda_runtime import Interpreter, RuntimeOptions
 
-__all__ = ["FakeLambdaContext", "LambdaBridge", "LocalCloud", "StackInfo"]
+__all__ = ["AsposeAccess", "Interpreter", "LocalCloud", "RuntimeOptions", "StackInfo"]

@@ -11,12 +11,14 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
-from infra.local_cloud.moto_server import LocalCloud, free_port
+from infra.local_cloud.cloud import LocalCloud, free_port
+
+if TYPE_CHECKING:
+    from infra.emulator import EmulatorConfig
 
 # Small polling so a task finishes in seconds locally (AWS defaults are minutes).
 LOCAL_PARAMETERS = {
@@ -39,34 +41,29 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    with _emulator(args.no_emulator) as emulator:
-        cloud = LocalCloud(
-            port=args.port or _preferred_port(),
-            region=args.region,
-            aspose_base_url=_attr(emulator, "base_url"),
-            aspose_token_url=_attr(emulator, "token_url"),
-            aspose_client_id=_attr(emulator, "client_id"),
-            aspose_client_secret=_attr(emulator, "client_secret"),
-        )
-        with cloud:
-            parameters = dict(LOCAL_PARAMETERS)
-            parameters.update(dict(item.split("=", 1) for item in args.parameter))
-            stack = cloud.deploy(args.template, parameters=parameters, stack_name=args.stack_name)
-            state = {
-                "awsEndpoint": cloud.endpoint,
-                "region": cloud.region,
-                "asposeBaseUrl": cloud.aspose_base_url,
-                "asposeTokenUrl": cloud.aspose_token_url,
-                "asposeClientId": cloud.aspose_client_id,
-                "asposeClientSecret": cloud.aspose_client_secret,
-                "outputs": stack.outputs,
-                "stack": stack.to_json(),
-            }
-            args.state_file.parent.mkdir(parents=True, exist_ok=True)
-            args.state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-            _print_banner(cloud, stack.summary(), stack.outputs, args.state_file)
-            stop.wait()
-            print("\nstopping the local cloud", flush=True)
+    emulator = None if args.no_emulator else _emulator_config()
+    cloud = LocalCloud(port=args.port or _preferred_port(), region=args.region, emulator=emulator)
+    with cloud:
+        parameters = dict(LOCAL_PARAMETERS)
+        parameters.update(dict(item.split("=", 1) for item in args.parameter))
+        stack = cloud.deploy(args.template, parameters=parameters, stack_name=args.stack_name)
+        aspose = cloud.aspose
+        state = {
+            "awsEndpoint": cloud.endpoint,
+            "region": cloud.region,
+            "asposeBaseUrl": aspose.base_url if aspose else None,
+            "asposeTokenUrl": aspose.token_url if aspose else None,
+            # The emulator's own local credentials, for `ocr-results --local submit`.
+            "asposeClientId": aspose.client_id if aspose else None,
+            "asposeClientSecret": aspose.client_secret if aspose else None,
+            "outputs": stack.outputs,
+            "stack": stack.to_json(),
+        }
+        args.state_file.parent.mkdir(parents=True, exist_ok=True)
+        args.state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        _print_banner(cloud, stack.summary(), stack.outputs, args.state_file)
+        stop.wait()
+        print("\nstopping the local cloud", flush=True)
     with contextlib.suppress(FileNotFoundError):
         args.state_file.unlink()
     return 0
@@ -86,25 +83,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@contextlib.contextmanager
-def _emulator(disabled: bool) -> Iterator[Any]:
-    """The local Aspose emulator when it is available, else nothing (URLs stay the defaults)."""
-    if disabled:
-        yield None
-        return
+def _emulator_config() -> EmulatorConfig | None:
+    """The local Aspose emulator's settings, when it is installed (else the template's URLs)."""
     try:
-        from infra.emulator import EmulatorConfig, EmulatorServer
+        from infra.emulator import EmulatorConfig
     except ImportError as error:
         print(f"Aspose emulator not available ({error}); using the template's Aspose URLs")
-        yield None
-        return
-    with EmulatorServer(EmulatorConfig()) as server:
-        yield server
-
-
-def _attr(obj: Any, name: str) -> str | None:
-    value = getattr(obj, name, None) if obj is not None else None
-    return str(value) if value is not None else None
+        return None
+    return EmulatorConfig()
 
 
 def _preferred_port() -> int:
@@ -125,8 +111,8 @@ def _print_banner(cloud: LocalCloud, summary: str, outputs: dict[str, str], stat
     bus = outputs.get("EventBusName", "<EventBusName>")
     print(summary)
     print()
-    if cloud.aspose_base_url:
-        print(f"Aspose emulator:  {cloud.aspose_base_url} (token {cloud.aspose_token_url})")
+    if cloud.aspose is not None:
+        print(f"Aspose emulator:  {cloud.aspose.base_url} (token {cloud.aspose.token_url})")
     print(f"Local AWS:        {cloud.endpoint} (region {cloud.region})")
     print(f"State written to: {state}")
     print()

@@ -1,22 +1,25 @@
-"""One local cloud with the fixture stack per module: a deployment takes about two seconds."""
+"""One local cloud with the fixture stack per module: a deployment takes about two seconds.
+
+The fixture stack (``fixtures/mini``) is not the product: it exercises what the local cloud must
+emulate (environments, errors, queues, limits), so these tests drive it with plain AWS clients.
+"""
 
 from __future__ import annotations
 
-import time
+import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from infra.local_cloud import LocalCloud, StackInfo
+from infra.waiting import wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_TEMPLATE = FIXTURES / "mini" / "template.yaml"
 MINI_SECRET = {"clientId": "fixture-client", "clientSecret": "fixture-secret"}
-
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -35,22 +38,27 @@ def mini_stack(cloud: LocalCloud) -> StackInfo:
     )
 
 
-def wait_until(probe: Callable[[], T | None], timeout: float = 15.0) -> T:
-    """The probe's first truthy answer; fails the test when the deadline passes first."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        time.sleep(0.1)
-
-
 def run_execution(cloud: LocalCloud, state_machine_arn: str, payload: str) -> dict[str, Any]:
+    """Start an execution of the fixture state machine and return it once it has ended."""
     sfn = cloud.client("stepfunctions")
     # Always name executions: moto 5.2.5 treats every unnamed one as the same name ("None").
-    started = sfn.start_execution(
+    arn = sfn.start_execution(
         stateMachineArn=state_machine_arn, name=str(uuid.uuid4()), input=payload
+    )["executionArn"]
+
+    def ended() -> dict[str, Any] | None:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        return described if described["status"] != "RUNNING" else None
+
+    return wait_until(ended, timeout=30, what=f"execution {arn} to end")
+
+
+def invoke(cloud: LocalCloud, function_name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Invoke a function synchronously; its payload, with ``FunctionError`` when it failed."""
+    answer = cloud.client("lambda").invoke(
+        FunctionName=function_name, Payload=json.dumps(event).encode()
     )
-    return cloud.wait_for_execution(started["executionArn"], timeout=30)
+    payload: dict[str, Any] = json.loads(answer["Payload"].read() or b"null") or {}
+    if "FunctionError" in answer:
+        payload["FunctionError"] = answer["FunctionError"]
+    return payload

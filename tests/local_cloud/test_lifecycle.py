@@ -1,14 +1,45 @@
-"""Starting and stopping the local cloud leaves this process as it found it."""
+"""Starting and stopping the local cloud leaves this process, and the machine, as it found them:
+the environment restored, moto unpatched, and no Lambda worker process left behind, whether the
+cloud stops normally, on Ctrl-C, or because its process was killed."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import boto3
 import pytest
 from moto.awslambda.models import LambdaFunction
 
 from infra.local_cloud import LocalCloud
+from infra.waiting import wait_until
+from tests.local_cloud.conftest import MINI_TEMPLATE, invoke
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def workers_of(parent: int) -> set[int]:
+    """Lambda worker processes started by process ``parent`` that are still alive."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().split(") ", 1)[1][0]
+        except OSError:
+            continue
+        if state == "Z":
+            continue  # reaped soon; it runs nothing
+        if any(a.endswith(b"lambda_worker.py") for a in argv) and (
+            b"--parent" in argv and argv[argv.index(b"--parent") + 1] == str(parent).encode()
+        ):
+            found.add(int(entry.name))
+    return found
 
 
 def test_stop_restores_environment_and_moto(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,9 +59,9 @@ def test_stop_restores_environment_and_moto(monkeypatch: pytest.MonkeyPatch) -> 
     assert LambdaFunction.__dict__["_invoke_lambda"] is original
 
 
-def test_deploy_needs_a_started_cloud(tmp_path: object) -> None:
+def test_deploy_needs_a_started_cloud() -> None:
     with pytest.raises(RuntimeError, match="not started"):
-        LocalCloud().deploy(__file__)  # type: ignore[arg-type]
+        LocalCloud().deploy(MINI_TEMPLATE)
 
 
 def test_only_one_cloud_runs_at_a_time() -> None:
@@ -38,11 +69,11 @@ def test_only_one_cloud_runs_at_a_time() -> None:
         LocalCloud().start()
 
 
-def test_redeploying_replaces_the_stack_and_its_local_additions() -> None:
-    template = Path(__file__).parent / "fixtures" / "mini" / "template.yaml"
+def test_redeploying_replaces_the_stack_its_local_additions_and_its_environments() -> None:
     with LocalCloud() as cloud:
-        first = cloud.deploy(template, stack_name="mini")
-        second = cloud.deploy(template, parameters={"Greeting": "again"}, stack_name="mini")
+        first = cloud.deploy(MINI_TEMPLATE, stack_name="mini")
+        warm = invoke(cloud, first.functions["ProbeFunction"], {})["pid"]
+        second = cloud.deploy(MINI_TEMPLATE, parameters={"Greeting": "again"}, stack_name="mini")
 
         sfn = cloud.client("stepfunctions")
         names = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
@@ -50,3 +81,70 @@ def test_redeploying_replaces_the_stack_and_its_local_additions() -> None:
         secrets = cloud.client("secretsmanager").list_secrets()["SecretList"]
         assert [s["ARN"] for s in secrets] == [second.secrets["Credentials"]]
         assert first.outputs["StateMachineArn"] != second.outputs["StateMachineArn"]
+        # A new deployment means new execution environments, with the new configuration.
+        answer = invoke(cloud, second.functions["ProbeFunction"], {})
+        assert answer["pid"] != warm
+        assert answer["environ"]["GREETING"] == "again"
+
+
+def test_stop_leaves_no_worker_behind() -> None:
+    with LocalCloud() as cloud:
+        stack = cloud.deploy(MINI_TEMPLATE, stack_name="mini")
+        invoke(cloud, stack.functions["ProbeFunction"], {})
+        invoke(cloud, stack.functions["EchoFunction"], {})
+        assert len(workers_of(os.getpid())) >= 2
+    assert workers_of(os.getpid()) == set()
+
+
+def start_make_local(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
+    """``make local`` with the fixture stack, as a user runs it; its state once deployed."""
+    state_file = tmp_path / "stack.json"
+    process = subprocess.Popen(  # noqa: S603 - this repository's own module
+        [
+            sys.executable,
+            "-m",
+            "infra.local_cloud",
+            "--template",
+            str(MINI_TEMPLATE),
+            "--stack-name",
+            "mini",
+            "--no-emulator",
+            "--port",
+            "0",
+            "--state-file",
+            str(state_file),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until(state_file.exists, timeout=60, what="make local to write its state")
+    state: dict[str, object] = json.loads(state_file.read_text())
+    return process, state
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])
+def test_a_stopped_or_killed_local_cloud_leaves_no_worker_behind(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    # Given `make local` running, with warm execution environments
+    process, state = start_make_local(tmp_path)
+    try:
+        lambda_client = boto3.client(
+            "lambda",
+            endpoint_url=str(state["awsEndpoint"]),
+            region_name=str(state["region"]),
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        functions = state["stack"]["functions"]  # type: ignore[index]
+        lambda_client.invoke(FunctionName=functions["ProbeFunction"], Payload=b"{}")
+        assert workers_of(process.pid)
+        # When it gets Ctrl-C, or is killed outright
+        process.send_signal(stop)
+        process.wait(timeout=30)
+        # Then none of its workers outlives it
+        wait_until(lambda: not workers_of(process.pid), timeout=10, what="the workers to be gone")
+    finally:
+        if process.poll() is None:
+            process.kill()

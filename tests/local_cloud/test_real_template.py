@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local_cloud import LocalCloud, StackInfo
+from infra.local_cloud import AsposeAccess, LocalCloud, StackInfo
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -27,10 +27,12 @@ EXPECTED_OUTPUTS = {
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[tuple[LocalCloud, StackInfo]]:
     cloud = LocalCloud(
-        aspose_base_url="http://127.0.0.1:9",
-        aspose_token_url="http://127.0.0.1:9/connect/token",
-        aspose_client_id="local-client",
-        aspose_client_secret="local-secret",
+        aspose=AsposeAccess(
+            base_url="http://127.0.0.1:9",
+            token_url="http://127.0.0.1:9/connect/token",
+            client_id="local-client",
+            client_secret="local-secret",
+        )
     )
     with cloud:
         stack = cloud.deploy(

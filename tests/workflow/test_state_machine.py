@@ -1,5 +1,5 @@
 """Every path of the state machine, executed by moto's interpreter with the real definition, the
-real handlers (through the Lambda bridge) and the Aspose emulator.
+real handlers (in Lambda worker processes) and the Aspose emulator.
 
 All scenarios start together and are then checked one by one: each asserts the stored objects,
 the table item, the outcome event and the execution history, and that the history holds no
@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from infra.emulator import Timing
+from infra.local_cloud.session import Execution
 from infra.samples import id_card
 from infra.waiting import wait_until
+from ocr_fetch.submission import SubmittedTask
 from tests.support.local_stack import LocalStack, local_stack
 
 pytestmark = pytest.mark.slow
@@ -34,8 +36,7 @@ TEXTS = [f.value for f in CARD.fields]
 class Run:
     task_id: str
     arn: str
-    execution: dict[str, Any]
-    history: list[dict[str, Any]]
+    execution: Execution
 
 
 @pytest.fixture(scope="module")
@@ -45,76 +46,97 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
+def start(stack: LocalStack, task_id: str, *, submitted_at: datetime | None = None) -> str:
+    """Start an execution for ``task_id`` directly, as the starter would (bypassing the bus)."""
+    task = SubmittedTask(
+        task_id=task_id,
+        region_names=tuple(NAMES),
+        correlation_id=None,
+        metadata=None,
+        submitted_at=submitted_at or datetime.now(UTC),
+        source="tests",
+    )
+    return stack.session.start_execution(task)
+
+
 @pytest.fixture(scope="module")
 def runs(stack: LocalStack) -> dict[str, Run]:
     admin = stack.emulator.admin
+    faults = stack.cloud.faults
     started: dict[str, tuple[str, str]] = {}
 
-    def start(name: str, task_id: str, **extra: Any) -> None:
-        started[name] = (task_id, stack.start_execution(task_id, NAMES, **extra))
-
-    # Long enough in the queue for three growing waits, whatever the machine's speed.
-    admin.set_timing(queue_delay_s=8.0)
+    # Long enough in the queue for three growing waits, even when the first poll waits for a
+    # dozen cold starts on a busy machine (the timeout scenario below takes 30 s anyway).
+    admin.set_timing(queue_delay_s=15.0)
     completed_task = stack.submit(CARD)
     admin.set_timing(queue_delay_s=3.5)
-    start("completed", completed_task)
+    started["completed"] = (completed_task, start(stack, completed_task))
+
+    def scenario(name: str, task_id: str | None = None, **kwargs: Any) -> str:
+        task = task_id or stack.submit(CARD)
+        started[name] = (task, start(stack, task, **kwargs))
+        return task
 
     task = stack.submit(CARD)
     admin.inject("error", task_id=task, messages=["Image is too dark to read"])
-    start("error", task)
+    scenario("error", task)
 
-    start("not_exist", str(uuid.uuid4()))
+    scenario("not_exist", str(uuid.uuid4()))
 
     task = stack.submit(CARD)
     admin.inject("unknown_status", task_id=task, value="Hibernating")
-    start("unknown", task)
+    scenario("unknown", task)
 
     task = stack.submit(CARD)
     admin.inject("stuck", task_id=task)
-    long_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 80))
-    start("deadline", task, submittedAt=long_ago)  # the deadline is 90 s after submission
+    # The deadline is 90 s after submission: about 20 s left, room for three growing waits even
+    # when the first poll waits for a dozen cold starts.
+    scenario("deadline", task, submitted_at=datetime.now(UTC) - timedelta(seconds=70))
 
     task = stack.submit(CARD)
     admin.inject("http_429", task_id=task, times=2, retry_after=2)
     admin.inject("http_503", task_id=task, times=2)
-    start("throttled_then_unavailable", task)
+    scenario("throttled_then_unavailable", task)
 
     task = stack.submit(CARD)
     admin.inject("corrupt_base64", task_id=task, indexes=[1])
-    start("corrupt_region", task)
+    scenario("corrupt_region", task)
 
     task = stack.submit(CARD)
     admin.inject("not_json", task_id=task)
-    start("lambda_failure", task)
+    scenario("lambda_failure", task)
+
+    # Lambda's own failures, as AWS reports them: a timeout and a crash of the poll.
+    task = stack.submit(CARD)
+    faults.inject("lambda_timeout", target="CheckStatusFunction", match=task)
+    scenario("check_timed_out", task)
+
+    task = stack.submit(CARD)
+    faults.inject("lambda_crash", target="CheckStatusFunction", match=task)
+    scenario("check_crashed", task)
+
+    # The outcome cannot be recorded: the recording function crashes (not retried).
+    task = str(uuid.uuid4())
+    faults.inject("lambda_crash", target="RecordOutcomeFunction", match=task)
+    scenario("not_recorded", task)
+
+    # The outcome cannot be published: every PutEvents attempt of the state machine fails.
+    task = stack.submit(CARD)
+    faults.inject("events_failed_entry", target="events:PutEvents", match=task, times=10)
+    scenario("not_published", task)
 
     return {
-        name: Run(task_id, arn, stack.wait_for_execution(arn, timeout=120), stack.history(arn))
+        name: Run(task_id, arn, stack.session.wait_for_execution(arn, timeout=120))
         for name, (task_id, arn) in started.items()
     }
 
 
 # --- helpers -------------------------------------------------------------------------------------
-def states_entered(run: Run) -> list[str]:
-    return [
-        e["stateEnteredEventDetails"]["name"]
-        for e in run.history
-        if e["type"].endswith("StateEntered")
-    ]
-
-
-def waits(run: Run) -> list[int]:
-    """The seconds each Wait state was given (from its input: ids and counters only)."""
-    return [
-        json.loads(e["stateEnteredEventDetails"]["input"])["poll"]["waitSeconds"]
-        for e in run.history
-        if e["type"] == "WaitStateEntered"
-    ]
-
-
 def assert_no_recognised_text(stack: LocalStack, run: Run) -> None:
-    dumped = json.dumps(run.history, default=str) + json.dumps(run.execution, default=str)
+    dumped = json.dumps(run.execution.history, default=str)
+    dumped += json.dumps([run.execution.error, run.execution.cause])
     dumped += json.dumps(stack.outcome_events(run.task_id), default=str)
-    dumped += json.dumps(stack.item(run.task_id) or {}, default=str)
+    dumped += json.dumps(stack.session.item(run.task_id) or {}, default=str)
     for text in TEXTS:
         assert text not in dumped
         assert base64.b64encode(text.encode()).decode().rstrip("=") not in dumped
@@ -134,13 +156,13 @@ def test_completed_after_several_polls_with_growing_waits(
     stack: LocalStack, runs: dict[str, Run]
 ) -> None:
     run = runs["completed"]
-    assert run.execution["status"] == "SUCCEEDED"
+    assert run.execution.status == "SUCCEEDED"
     assert run.arn.endswith(":" + run.task_id)  # named after the task id
-    observed = waits(run)
+    observed = run.execution.waits()
     assert observed[:3] == [1, 2, 4]
     assert observed == sorted(observed)  # growing, never shrinking
     assert max(observed) == 4  # the cap
-    assert states_entered(run)[-5:] == [
+    assert run.execution.states_entered()[-5:] == [
         "Decode And Store Results",
         "Was Outcome Recorded?",
         "Publish Outcome Event",
@@ -148,16 +170,18 @@ def test_completed_after_several_polls_with_growing_waits(
         "Results Stored",
     ]
 
-    keys = stack.s3_keys(run.task_id)
+    keys = stack.session.object_keys(run.task_id)
     for index, field in enumerate(CARD.fields):
-        body, content_type = stack.s3_object(f"results/{run.task_id}/{index}-{field.name}.txt")
+        body, content_type = stack.session.read_object(
+            f"results/{run.task_id}/{index}-{field.name}.txt"
+        )
         assert content_type.startswith("text/plain")
         assert body.decode().strip() == field.value  # real OCR of a clean rendered line
     assert f"results/{run.task_id}/raw.json" in keys
-    manifest = json.loads(stack.s3_object(f"results/{run.task_id}/manifest.json")[0])
+    manifest = json.loads(stack.session.read_object(f"results/{run.task_id}/manifest.json")[0])
     assert [r["name"] for r in manifest["regions"]] == NAMES
 
-    item = stack.item(run.task_id)
+    item = stack.session.item(run.task_id)
     assert item is not None
     assert item["status"] == "Completed"
     assert item["responseStatusCode"] == "Ok"
@@ -179,9 +203,9 @@ def test_service_error_is_recorded_and_fails_the_execution(
     stack: LocalStack, runs: dict[str, Run]
 ) -> None:
     run = runs["error"]
-    assert run.execution["status"] == "FAILED"
-    assert run.execution.get("error") == "RecognitionError"
-    assert "Record Recognition Error" in states_entered(run)
+    assert run.execution.status == "FAILED"
+    assert run.execution.error == "RecognitionError"
+    assert "Record Recognition Error" in run.execution.states_entered()
     event = only_event(stack, run)
     assert event["detail-type"] == "Region Recognition Failed"
     assert event["detail"]["error"] == {
@@ -189,38 +213,38 @@ def test_service_error_is_recorded_and_fails_the_execution(
         "message": "Image is too dark to read",
     }
     assert event["detail"]["results"]["rawKey"] == f"results/{run.task_id}/raw.json"
-    item = stack.item(run.task_id)
+    item = stack.session.item(run.task_id)
     assert item is not None
     assert (item["status"], item["errorName"]) == ("Failed", "RecognitionError")
-    assert stack.s3_keys(run.task_id) == [f"results/{run.task_id}/raw.json"]
+    assert stack.session.object_keys(run.task_id) == [f"results/{run.task_id}/raw.json"]
     assert_no_recognised_text(stack, run)
 
 
 def test_not_exist_is_recorded_as_not_found(stack: LocalStack, runs: dict[str, Run]) -> None:
     run = runs["not_exist"]
-    assert run.execution["status"] == "FAILED"
-    assert run.execution.get("error") == "TaskNotFound"
-    assert "Record Task Not Found" in states_entered(run)
+    assert run.execution.status == "FAILED"
+    assert run.execution.error == "TaskNotFound"
+    assert "Record Task Not Found" in run.execution.states_entered()
     event = only_event(stack, run)
     assert event["detail-type"] == "Region Recognition Not Found"
     assert event["detail"]["polls"] == 1
-    item = stack.item(run.task_id)
+    item = stack.session.item(run.task_id)
     assert item is not None
     assert item["status"] == "NotFound"
-    assert stack.s3_keys(run.task_id) == []
+    assert stack.session.object_keys(run.task_id) == []
 
 
 def test_unknown_status_takes_the_default_route(stack: LocalStack, runs: dict[str, Run]) -> None:
     run = runs["unknown"]
-    assert run.execution["status"] == "FAILED"
-    assert run.execution.get("error") == "UnknownTaskStatus"
-    assert "Record Unknown Status" in states_entered(run)
+    assert run.execution.status == "FAILED"
+    assert run.execution.error == "UnknownTaskStatus"
+    assert "Record Unknown Status" in run.execution.states_entered()
     event = only_event(stack, run)
     assert event["detail-type"] == "Region Recognition Failed"
     assert "Hibernating" in event["detail"]["error"]["message"]
     assert event["detail"]["taskStatus"] == "Hibernating"
     # Nothing is lost: the answer that could not be routed is kept.
-    assert f"results/{run.task_id}/raw.json" in stack.s3_keys(run.task_id)
+    assert f"results/{run.task_id}/raw.json" in stack.session.object_keys(run.task_id)
     assert_no_recognised_text(stack, run)
 
 
@@ -228,31 +252,31 @@ def test_deadline_reached_gives_up_with_the_last_wait_landing_on_it(
     stack: LocalStack, runs: dict[str, Run]
 ) -> None:
     run = runs["deadline"]
-    assert run.execution["status"] == "FAILED"
-    assert run.execution.get("error") == "DeadlineReached"
-    assert "Record Timed Out" in states_entered(run)
-    observed = waits(run)
+    assert run.execution.status == "FAILED"
+    assert run.execution.error == "DeadlineReached"
+    assert "Record Timed Out" in run.execution.states_entered()
+    observed = run.execution.waits()
     assert observed[:3] == [1, 2, 4]
-    assert sum(observed) <= 10 + 1  # never waits past the deadline (80 s + ~10 s)
+    assert sum(observed) <= 20 + 1  # never waits past the deadline (70 s + ~20 s)
     event = only_event(stack, run)
     assert event["detail-type"] == "Region Recognition Timed Out"
     assert event["detail"]["error"]["name"] == "DeadlineReached"
     assert event["detail"]["polls"] == len(observed) + 1
-    item = stack.item(run.task_id)
+    item = stack.session.item(run.task_id)
     assert item is not None
     assert item["status"] == "TimedOut"
 
 
 def test_429_and_503_are_survived(stack: LocalStack, runs: dict[str, Run]) -> None:
     run = runs["throttled_then_unavailable"]
-    assert run.execution["status"] == "SUCCEEDED"
+    assert run.execution.status == "SUCCEEDED"
     statuses = [r["status"] for r in stack.polls_received(run.task_id)]
     assert statuses[:4] == [429, 429, 503, 503]
     assert statuses[-1] == 200
     # 429: waited out as a Throttled poll, honouring Retry-After (2 s, longer than the policy's 1 s)
-    assert waits(run)[0] == 2
+    assert run.execution.waits()[0] == 2
     # 503: the Lambda failed with AsposeUnavailableError and the Task's Retry tried again
-    failures = [e for e in run.history if e["type"] == "TaskFailed"]
+    failures = [e for e in run.execution.history if e["type"] == "TaskFailed"]
     assert [e["taskFailedEventDetails"]["error"] for e in failures] == [
         "AsposeUnavailableError",
         "AsposeUnavailableError",
@@ -265,33 +289,32 @@ def test_429_and_503_are_survived(stack: LocalStack, runs: dict[str, Run]) -> No
 def test_401_mid_poll_refreshes_the_token_once(stack: LocalStack, runs: dict[str, Run]) -> None:
     # Alone (after the concurrent runs), so no other execution refreshes the shared token first.
     task_id = stack.submit(CARD)
-    arn = stack.start_execution(task_id, NAMES)
+    arn = start(stack, task_id)
     wait_until(lambda: stack.polls_received(task_id), timeout=30, what="the first poll")
     # Every issued token stops working: the next poll gets a 401, refreshes once, carries on.
     stack.emulator.admin.revoke_tokens()
-    execution = stack.wait_for_execution(arn)
-    run = Run(task_id, arn, execution, stack.history(arn))
+    run = Run(task_id, arn, stack.session.wait_for_execution(arn))
 
-    assert run.execution["status"] == "SUCCEEDED"
+    assert run.execution.status == "SUCCEEDED"
     statuses = [r["status"] for r in stack.polls_received(run.task_id)]
     assert 401 in statuses
     assert statuses[statuses.index(401) + 1 :][:1] == [200]  # the retry with a fresh token
-    assert not [e for e in run.history if e["type"] == "TaskFailed"]
+    assert not [e for e in run.execution.history if e["type"] == "TaskFailed"]
     assert only_event(stack, run)["detail-type"] == "Region Recognition Completed"
 
 
 def test_one_corrupt_region_among_good_ones(stack: LocalStack, runs: dict[str, Run]) -> None:
     run = runs["corrupt_region"]
-    assert run.execution["status"] == "SUCCEEDED"
+    assert run.execution.status == "SUCCEEDED"
     event = only_event(stack, run)
     regions = event["detail"]["regions"]
     assert [r["error"] for r in regions] == [None, "invalid_base64", None, None, None]
     assert event["detail"]["errorCount"] == 1
-    keys = stack.s3_keys(run.task_id)
+    keys = stack.session.object_keys(run.task_id)
     assert f"results/{run.task_id}/1-given_names.txt" not in keys
-    body, _ = stack.s3_object(f"results/{run.task_id}/0-surname.txt")
+    body, _ = stack.session.read_object(f"results/{run.task_id}/0-surname.txt")
     assert body.decode().strip() == "MUSTERMANN"
-    item = stack.item(run.task_id)
+    item = stack.session.item(run.task_id)
     assert item is not None
     assert item["regions"][1]["error"] == "invalid_base64"
     assert item["errorCount"] == 1
@@ -300,17 +323,106 @@ def test_one_corrupt_region_among_good_ones(stack: LocalStack, runs: dict[str, R
 
 def test_a_lambda_failure_is_caught_and_recorded(stack: LocalStack, runs: dict[str, Run]) -> None:
     run = runs["lambda_failure"]
-    assert run.execution["status"] == "FAILED"
-    assert run.execution.get("error") == "AsposeProtocolError"
+    assert run.execution.status == "FAILED"
+    assert run.execution.error == "AsposeProtocolError"
     failures = [
-        e["taskFailedEventDetails"]["error"] for e in run.history if e["type"] == "TaskFailed"
+        e["taskFailedEventDetails"]["error"]
+        for e in run.execution.history
+        if e["type"] == "TaskFailed"
     ]
     assert failures == ["AsposeProtocolError", "AsposeProtocolError"]  # retried once, then caught
-    assert "Record Workflow Failure" in states_entered(run)
+    assert "Record Workflow Failure" in run.execution.states_entered()
     event = only_event(stack, run)
     assert event["detail-type"] == "Region Recognition Failed"
     assert event["detail"]["error"]["name"] == "AsposeProtocolError"
     assert "not JSON" in event["detail"]["error"]["message"]
-    item = stack.item(run.task_id)
+    item = stack.session.item(run.task_id)
     assert item is not None
     assert (item["status"], item["errorName"]) == ("Failed", "AsposeProtocolError")
+
+
+# --- Lambda's own failures and the outcome's last steps ---------------------------------------
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [("check_timed_out", "Sandbox.Timedout"), ("check_crashed", "Runtime.ExitError")],
+)
+def test_a_poll_that_times_out_or_crashes_is_caught_under_lambdas_error_name(
+    stack: LocalStack, runs: dict[str, Run], name: str, error: str
+) -> None:
+    # Given a CheckStatus invocation that ran past its Timeout, or whose process died
+    run = runs[name]
+    failures = [
+        e["taskFailedEventDetails"] for e in run.execution.history if e["type"] == "TaskFailed"
+    ]
+    # Then Step Functions saw the error AWS reports (no Retry lists it today) and caught it
+    assert [f["error"] for f in failures] == [error]
+    assert json.loads(failures[0]["cause"])["errorType"] == error
+    assert "Record Workflow Failure" in run.execution.states_entered()
+    assert run.execution.status == "FAILED"
+    assert run.execution.error == error
+    event = only_event(stack, run)
+    assert event["detail-type"] == "Region Recognition Failed"
+    assert event["detail"]["error"]["name"] == error
+    item = stack.session.item(run.task_id)
+    assert item is not None
+    assert (item["status"], item["errorName"]) == ("Failed", error)
+
+
+def test_an_outcome_that_cannot_be_recorded_fails_the_execution_by_name(
+    stack: LocalStack, runs: dict[str, Run]
+) -> None:
+    # Given a task the service does not know, whose recording function crashes
+    run = runs["not_recorded"]
+    # Then the workflow ends in Outcome Not Recorded: no item, no event, a named error
+    assert run.execution.states_entered()[-2:] == ["Record Task Not Found", "Outcome Not Recorded"]
+    assert run.execution.status == "FAILED"
+    assert run.execution.error == "OutcomeNotRecorded"
+    assert stack.session.item(run.task_id) is None
+    assert stack.outcome_events(run.task_id) == []
+
+
+def test_an_outcome_that_cannot_be_published_fails_the_execution_by_name(
+    stack: LocalStack, runs: dict[str, Run]
+) -> None:
+    # Given a completed task whose every PutEvents attempt is refused by EventBridge
+    run = runs["not_published"]
+    # Then Publish was retried, then the workflow ended in Outcome Not Published
+    publish = next(s for s in run.execution.steps if s.name == "Publish Outcome Event")
+    assert publish.errors == ("EventBridge.FailedEntry",) * 5  # the first try and 4 retries
+    assert run.execution.states_entered()[-1] == "Outcome Not Published"
+    assert run.execution.error == "OutcomeNotPublished"
+    # And the results and the record are there; only the announcement is missing
+    item = stack.session.item(run.task_id)
+    assert item is not None
+    assert item["status"] == "Completed"
+    assert stack.outcome_events(run.task_id) == []
+
+
+def test_a_later_worse_outcome_is_superseded(stack: LocalStack, runs: dict[str, Run]) -> None:
+    # Given a task whose Completed outcome is recorded and published
+    completed = runs["completed"]
+    assert len(only_event(stack, completed)["detail"]["regions"]) == len(NAMES)
+    # When it is fetched again on purpose after the service has forgotten it
+    stack.emulator.admin.inject("expire", task_id=completed.task_id)
+    refetch = SubmittedTask(
+        task_id=completed.task_id,
+        region_names=tuple(NAMES),
+        correlation_id=None,
+        metadata=None,
+        submitted_at=datetime.now(UTC),
+        refetch="again",
+    )
+    arn = stack.session.start_execution(refetch)
+    execution = stack.session.wait_for_execution(arn, timeout=60)
+    # Then Not Found does not replace Completed: the execution ends Superseded, nothing announced
+    assert execution.name == f"{completed.task_id}-again"
+    assert execution.states_entered()[-3:] == [
+        "Record Task Not Found",
+        "Was Outcome Recorded?",
+        "Superseded By Earlier Outcome",
+    ]
+    assert execution.status == "SUCCEEDED"
+    item = stack.session.item(completed.task_id)
+    assert item is not None
+    assert item["status"] == "Completed"
+    assert len(stack.outcome_events(completed.task_id)) == 1

@@ -1,0 +1,414 @@
+"""The one module allowed to touch moto's private API (read from moto 5.2.5).
+
+Every other module of the local cloud talks to moto through the AWS APIs it serves, like any
+client would. What cannot be done that way is here, each use with why:
+
+- run function code: moto runs it only in Docker, through ``LambdaFunction._invoke_lambda``;
+- serve moto with a fault-injecting WSGI layer in front of it (``ThreadedMotoServer`` takes no
+  middleware);
+- deliver SQS messages to Lambda by polling, as AWS does: moto invokes a mapped function inside
+  ``SendMessage`` once and never again, so its synchronous delivery is switched off;
+- fill CloudFormation's gaps (secrets and state machines it skips or cannot execute) inside the
+  stack's own resource map, so ``Ref``/``GetAtt``, outputs and deletion see the local resources;
+- do once what moto's Step Functions interpreter redoes for every execution (parse the
+  definition, build boto3 clients and JSONPath parsers), which made bursts CPU-bound;
+- restore the Step Functions configuration a cloud changed when it stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCOUNT_ID = "123456789012"  # moto's default account: every resource lives there
+
+
+# --- Lambda ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What running one version of a deployed function needs, copied out of moto's model."""
+
+    name: str
+    arn: str
+    handler: str
+    runtime: str
+    region: str
+    version: str
+    memory_mb: int
+    timeout_s: float
+    environment: Mapping[str, str]
+    reserved_concurrency: int | None
+    code_sha256: str
+    log_group: str
+    architectures: tuple[str, ...]
+    code_zip: bytes = field(repr=False, compare=False)
+
+    @property
+    def revision(self) -> str:
+        """Changes whenever code or configuration does: environments of another revision are
+        never reused (a deployment means new execution environments in AWS too)."""
+        environment = json.dumps(dict(sorted(self.environment.items())))
+        return "|".join(
+            (
+                self.code_sha256,
+                self.handler,
+                self.runtime,
+                str(self.memory_mb),
+                str(self.timeout_s),
+                environment,
+            )
+        )
+
+
+class LambdaThrottled(Exception):
+    """Raised by an invoker to answer ``Invoke`` with HTTP 429 ``TooManyRequestsException``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+#: ``(function, event_json) -> (payload_json, errored)``
+Invoker = Callable[[FunctionConfig, str], tuple[str, bool]]
+_installed: dict[str, Any] = {}
+_INHERITED = object()  # what a patched attribute was when the class only inherited it
+_install_lock = threading.Lock()
+
+
+def install_lambda_invoker(invoker: Invoker) -> None:
+    """Make every invocation moto serves (``Invoke``, Step Functions tasks) call ``invoker``.
+
+    ``LambdaFunction._invoke_lambda(self, event) -> (payload, errored, logs)`` is the single place
+    moto runs code. ``logs`` is what ``LogType: Tail`` returns; the runtime ships logs to CloudWatch
+    Logs itself, so it is left empty.
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    with _install_lock:
+        if "_invoke_lambda" in _installed:
+            raise RuntimeError("a Lambda invoker is already installed in this process")
+        _installed["_invoke_lambda"] = LambdaFunction.__dict__["_invoke_lambda"]
+
+    def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
+        body = event if isinstance(event, str) else json.dumps({} if event is None else event)
+        try:
+            payload, errored = invoker(function_config(fn), body)
+        except LambdaThrottled as throttled:
+            raise _too_many_requests(throttled.reason) from None
+        return payload, errored, ""
+
+    setattr(LambdaFunction, "_invoke_lambda", _invoke_lambda)  # noqa: B010 - patching moto
+
+
+def uninstall_lambda_invoker() -> None:
+    """Put moto's own runner back."""
+    from moto.awslambda.models import LambdaFunction
+
+    with _install_lock:
+        original = _installed.pop("_invoke_lambda", None)
+    if original is not None:
+        setattr(LambdaFunction, "_invoke_lambda", original)  # noqa: B010
+
+
+def lambda_invoker_installed() -> bool:
+    return "_invoke_lambda" in _installed
+
+
+def function_config(fn: Any) -> FunctionConfig:
+    """A :class:`FunctionConfig` from moto's ``LambdaFunction`` (or one of its versions)."""
+    reserved = fn.reserved_concurrency
+    return FunctionConfig(
+        name=fn.function_name,
+        arn=fn.function_arn,
+        handler=fn.handler or "",
+        runtime=fn.run_time or "",
+        region=fn.region,
+        version=str(fn.version),
+        memory_mb=int(fn.memory_size or 128),
+        timeout_s=float(fn.timeout or 3),
+        # AWS keeps every value as a string; moto keeps Number parameters as ints.
+        environment={k: _env_string(v) for k, v in (fn.environment_vars or {}).items()},
+        reserved_concurrency=int(reserved) if reserved not in (None, "") else None,
+        code_sha256=str(getattr(fn, "code_sha_256", "") or ""),
+        log_group=fn.logs_group_name,
+        architectures=tuple(fn.architectures or ("x86_64",)),
+        code_zip=bytes(getattr(fn, "code_bytes", b"") or b""),
+    )
+
+
+def _too_many_requests(reason: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError("TooManyRequestsException", "Rate Exceeded.")
+    error.code = 429
+    # The Reason field AWS adds, e.g. ReservedFunctionConcurrentInvocationLimitExceeded.
+    error.description = json.dumps(
+        {"__type": "TooManyRequestsException", "message": "Rate Exceeded.", "Reason": reason}
+    )
+    return error
+
+
+def _env_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+# --- SQS ----------------------------------------------------------------------------------------
+def detach_sqs_event_source_mappings(region: str) -> None:
+    """Stop moto from invoking mapped functions inside ``SendMessage``.
+
+    The mappings stay in the Lambda backend (``ListEventSourceMappings`` shows them); the local
+    cloud's pollers deliver their messages through the public SQS and Lambda APIs instead.
+    """
+    from moto.sqs.models import sqs_backends
+
+    for queue in sqs_backends[ACCOUNT_ID][region].queues.values():
+        queue.lambda_event_source_mappings.clear()
+
+
+# --- the server ----------------------------------------------------------------------------------
+def make_moto_server(host: str, port: int, wrap: Callable[[Any], Any]) -> Any:
+    """A threaded werkzeug server serving moto's dispatcher wrapped by ``wrap(app)``.
+
+    The same pieces ``ThreadedMotoServer`` assembles, which offers no way to add a WSGI layer.
+    """
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    return make_server(host, port, wrap(app), threaded=True, request_handler=MotoRequestHandler)
+
+
+def speed_up_interpreter() -> None:
+    """Do once what moto redoes for every execution, state or request; same answers, less CPU.
+
+    The Step Functions interpreter parses the whole definition with ANTLR at each execution
+    start (about half a CPU-second for this product's), builds a new boto3 client for every
+    Lambda invocation and service call, and a new JSONPath parser for every path it evaluates;
+    the server lists moto's package directory for every request; DynamoDB validates an update
+    expression's clause count in quadratic time. A burst of executions was CPU-bound on these.
+    Parsed definitions are shared: components keep per-execution state in the execution's own
+    heap, keyed per component. Clients are shared: boto3 clients are thread-safe.
+    """
+    # The preprocessor imports every state component, so all are loaded before the scan below.
+    import moto.stepfunctions.parser.asl.parse.preprocessor  # noqa: F401
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    with _install_lock:
+        if "patches" in _installed:
+            return
+        parse = AmazonStateLanguageParser.__dict__["parse"].__func__
+
+        @functools.lru_cache(maxsize=64)
+        def parse_once(definition: str) -> Any:
+            parsed = parse(definition)
+            _assign_heap_keys(parsed[0], set())
+            return parsed
+
+        make_client = boto_client.boto_client_for
+        clients: dict[tuple[str, str, str], Any] = {}
+        clients_lock = threading.Lock()
+
+        def shared_client(region: str, service: str, state_credentials: Any = None) -> Any:
+            key = (region, service, repr(state_credentials))
+            with clients_lock:
+                if key not in clients:
+                    clients[key] = make_client(region, service, state_credentials)
+                return clients[key]
+
+        from moto import backends
+        from moto.dynamodb.parsing.validators import (
+            ActionCountValidator,
+            OverlappingPathsValidator,
+        )
+
+        module_names = tuple(backends.list_of_moto_modules())
+        patches: list[tuple[Any, str, Any]] = [
+            (AmazonStateLanguageParser, "parse", staticmethod(parse_once)),
+            # Read the package directory for every request to find the service; it never changes.
+            (backends, "list_of_moto_modules", lambda: module_names),
+            # Checked on every nested node of an update expression, quadratic in its actions.
+            (ActionCountValidator, "traverse", _at_root("verify_action_counts")),
+            (OverlappingPathsValidator, "traverse", _at_root("check_for_overlapping_paths")),
+        ]
+        import jsonpath_ng
+        from jsonpath_ng import ext
+
+        originals = (getattr(jsonpath_ng, "parse"), getattr(ext, "parse"))  # noqa: B009
+        path_parsers = {parser: functools.lru_cache(maxsize=1024)(parser) for parser in originals}
+        # EventBridge's input transformer imports the parser at each call.
+        patches += [(module, "parse", path_parsers[module.parse]) for module in (jsonpath_ng, ext)]
+        # Every interpreter module that imported these by name holds its own reference.
+        for name, module in list(sys.modules.items()):
+            if not name.startswith("moto.stepfunctions.parser"):
+                continue
+            if getattr(module, "boto_client_for", None) is make_client:
+                patches.append((module, "boto_client_for", shared_client))
+            parser = getattr(module, "parse", None)
+            if parser in path_parsers:
+                patches.append((module, "parse", path_parsers[parser]))
+        _installed["patches"] = [
+            (owner, name, owner.__dict__.get(name, _INHERITED)) for owner, name, _ in patches
+        ]
+        for owner, name, replacement in patches:
+            setattr(owner, name, replacement)
+
+
+def _at_root(check: str) -> Callable[[Any, Any], Any]:
+    """A validator's ``traverse`` that checks an update expression once, at its root (which
+    holds every clause and action), rather than at each nested node: the same errors."""
+
+    def traverse(validator: Any, node: Any) -> Any:
+        from moto.dynamodb.parsing.ast_nodes import UpdateExpression  # type: ignore[attr-defined]
+
+        return getattr(validator, check)(node) if isinstance(node, UpdateExpression) else node
+
+    return traverse
+
+
+def restore_interpreter() -> None:
+    with _install_lock:
+        originals = _installed.pop("patches", [])
+    for owner, name, original in originals:
+        if original is _INHERITED:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+
+
+def _assign_heap_keys(component: Any, seen: set[int]) -> None:
+    """Give every component its heap key now: a key is made on first use, and two executions
+    using a shared component for the first time at once could otherwise each make one."""
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    if id(component) in seen:
+        return
+    seen.add(id(component))
+    if isinstance(component, EvalComponent):
+        _ = component.heap_key
+        children: Any = vars(component).values()
+    elif isinstance(component, list | tuple | set):
+        children = component
+    elif isinstance(component, dict):
+        children = component.values()
+    else:
+        return
+    for child in children:
+        _assign_heap_keys(child, seen)
+
+
+def stepfunctions_config() -> dict[str, Any]:
+    """The Step Functions part of moto's process-wide configuration (to restore it later)."""
+    from moto.core.config import default_user_config
+
+    return dict(default_user_config.get("stepfunctions", {}))
+
+
+def restore_stepfunctions_config(saved: dict[str, Any]) -> None:
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = saved  # type: ignore[typeddict-item]
+
+
+# --- CloudFormation ------------------------------------------------------------------------------
+class StackInternals:
+    """One moto CloudFormation stack's resource map, where the deployer fills moto's gaps."""
+
+    def __init__(self, region: str, stack_id: str) -> None:
+        from moto.cloudformation.models import cloudformation_backends
+
+        self.region = region
+        self._stack = cloudformation_backends[ACCOUNT_ID][region].get_stack(stack_id)
+
+    def created_resources(self, logical_ids: set[str]) -> dict[str, Any]:
+        """Resources moto created, by logical id. ``DescribeStackResources`` lists the skipped
+        ones too, without ids, and gives no physical id to an event bus."""
+        return {
+            logical_id: resource
+            for logical_id, resource in self._stack.resource_map._parsed_resources.items()
+            if logical_id in logical_ids and resource is not None
+        }
+
+    def resolve(self, value: Any) -> Any:
+        """A template value with ``Ref``/``GetAtt``/``Sub``/``If`` resolved as the stack would."""
+        from moto.cloudformation.parsing import clean_json
+
+        return clean_json(value, self._stack.resource_map)
+
+    def condition_holds(self, condition: str | None) -> bool:
+        return not condition or bool(self._stack.resource_map.lazy_condition_map[condition])
+
+    def stand_in(
+        self,
+        logical_id: str,
+        physical_id: str,
+        attributes: dict[str, str],
+        on_delete: Callable[[], object],
+    ) -> None:
+        """Make ``logical_id`` resolve to a resource the deployer made, and delete it with the
+        stack, as CloudFormation would."""
+        self._stack.resource_map._parsed_resources[logical_id] = _StandIn(
+            logical_id, physical_id, attributes, on_delete
+        )
+
+    def refresh_outputs(self) -> None:
+        """Outputs are parsed lazily and cached; forget them so they see the stand-ins."""
+        self._stack.output_map._parsed_outputs.clear()
+
+    # Resources created outside CloudFormation, deleted with the stack.
+    def delete_secret_later(self, arn: str) -> Callable[[], object]:
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        backend = secretsmanager_backends[ACCOUNT_ID][self.region]
+        return lambda: backend.delete_secret(arn, None, force_delete_without_recovery=True)
+
+    def delete_executing_state_machine_later(self, arn: str) -> Callable[[], object]:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        backend = stepfunctions_parser_backends[ACCOUNT_ID][self.region]
+        return lambda: backend.delete_state_machine(arn)
+
+    def delete_cloudformation_state_machine(self, arn: str) -> None:
+        """CloudFormation put the state machine in moto's non-executing backend; remove it there
+        (the deployer recreates it, same name, through the executing Step Functions API)."""
+        from moto.stepfunctions.models import stepfunctions_backends
+
+        backend = stepfunctions_backends[ACCOUNT_ID][self.region]
+        with contextlib.suppress(Exception):  # already gone is fine
+            backend.delete_state_machine(arn)
+
+
+class _StandIn:
+    """Takes a resource's place in the stack's resource map (what moto's models offer)."""
+
+    def __init__(
+        self,
+        logical_id: str,
+        physical_id: str,
+        attributes: dict[str, str],
+        on_delete: Callable[[], object],
+    ) -> None:
+        self.logical_resource_id = logical_id
+        self.physical_resource_id = physical_id
+        self._attributes = attributes
+        self._on_delete = on_delete
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name in self._attributes:
+            return self._attributes[attribute_name]
+        raise NotImplementedError(f'"Fn::GetAtt" : [ "{{0}}" , "{attribute_name}" ]"')
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._on_delete()

@@ -1,10 +1,10 @@
-# Verbs: make test | make demo | make local | make emulator | make lint | make bench
+# Verbs: make test | make demo | make local | make emulator | make lint | make bench | make stress
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck unit emulator local demo bench clean fmt
+.PHONY: venv test lint typecheck unit emulator local demo bench stress clean fmt
 
 $(STAMP): requirements.txt functions/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
+
+# make stress ARGS="--tasks 200 --cpu-load --runs 3"
+stress: $(STAMP)
+	$(PY) -m infra.stress $(ARGS)
 
 clean:
 	rm -rf $(VENV) .local .mypy_cache .pytest_cache .ruff_cache .aws-sam

@@ -2,7 +2,8 @@
 
 Starts the Aspose emulator (real OCR) and the local AWS, deploys template.yaml with small polling
 parameters, submits the sample ID card and form as a real submitter would, announces them on the
-bus, follows each execution live, then prints what was recognised and where it was stored.
+bus, follows each execution live, then prints what was recognised and where it was stored. It
+drives the stack through the same session as the tests and the CLI.
 
 The recognised text is printed because this is the user's own terminal and seeing it is the point;
 the product itself never logs it, and it appears nowhere in events or execution history.
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import signal
 import sys
 import threading
@@ -24,16 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-import requests
-
-from infra.emulator import EmulatorConfig, EmulatorServer, Timing
-from infra.local_cloud import LocalCloud, StackInfo
+from infra.emulator import EmulatorConfig, Timing
+from infra.local_cloud import LocalCloud
+from infra.local_cloud.session import Execution, StackSession, Step, TaskOutcome
 from infra.samples import SampleDocument, id_card, registration_form
-from ocr_fetch.client import AsposeClient, Credentials, RecognitionSettings
-from ocr_fetch.events import SOURCE as OUTCOME_SOURCE
-from ocr_fetch.events import EventPublisher
+from infra.waiting import wait_until
+from ocr_fetch.client import RecognitionSettings
+from ocr_fetch.layout import task_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -47,7 +44,7 @@ DEMO_PARAMETERS = {
     "PollMaxIntervalSeconds": "3",
     "PollJitter": "0",
     "PollDeadlineSeconds": "120",
-    "LogLevel": "WARNING",  # the handlers' JSON logs would drown the demo's own output
+    "LogLevel": "INFO",  # the handlers' logs go to the local CloudWatch Logs, not this terminal
 }
 #: A task waits a few seconds in the emulator's queue, so each execution polls several times.
 EMULATOR_TIMING = Timing(queue_delay_s=5.0, per_region_s=0.2)
@@ -55,7 +52,6 @@ EMULATOR_TIMING = Timing(queue_delay_s=5.0, per_region_s=0.2)
 TASK_TIMEOUT_S = 150.0
 PROGRESS_EVERY_S = 0.25
 RUNNING_STATUSES = {"Pending", "Processing", "Throttled", "NotChecked"}
-POLL_ROUTER = "Route On Task Status"
 ARROW = " → "
 
 
@@ -65,19 +61,14 @@ class DemoError(Exception):
 
 @dataclass
 class DemoTask:
-    """One submitted document and what the demo has seen of its execution so far."""
+    """One submitted document and what the demo has shown of its execution so far."""
 
     label: str
     document: SampleDocument
     task_id: str
     correlation_id: str
-    execution_arn: str | None = None
-    seen_events: int = 0
-    state: str = ""
-    last_line: str = ""
-    execution: dict[str, Any] | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    outcome_event: dict[str, Any] | None = None
+    shown: set[tuple[int, int]] = field(default_factory=set)  # (step, errors) already printed
+    execution: Execution | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     started = time.monotonic()
     try:
-        with _sigterm_as_interrupt(), _quiet_powertools():
+        with _sigterm_as_interrupt():
             _run(resilience=not args.no_resilience)
     except KeyboardInterrupt:
         print("\nInterrupted: the local cloud and the emulator are stopped.", file=sys.stderr)
@@ -115,161 +106,134 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _run(*, resilience: bool) -> None:
     _say("OCR region results: the whole product, locally (no AWS or Aspose account, no network)\n")
-    config = EmulatorConfig(timing=EMULATOR_TIMING, workers=2)
-    with EmulatorServer(config) as emulator:
-        _say(f"Aspose emulator   {emulator.base_url}  (Aspose.OCR Cloud v5.0 API, real OCR)")
-        cloud = LocalCloud.for_aspose(emulator)
-        with cloud:
-            _say(f"Local AWS (moto)  {cloud.endpoint}  (region {cloud.region})")
-            deploy_started = time.monotonic()
-            stack = cloud.deploy(TEMPLATE, parameters=DEMO_PARAMETERS, stack_name=STACK_NAME)
-            outputs = stack.outputs
-            _say(
-                f"Deployed          template.yaml as stack {stack.stack_name} in "
-                f"{time.monotonic() - deploy_started:.1f} s: bus {outputs['EventBusName']}, "
-                f"bucket {outputs['ResultsBucketName']}, table {outputs['ResultsTableName']}"
+    with LocalCloud(emulator=EmulatorConfig(timing=EMULATOR_TIMING, workers=2)) as cloud:
+        assert cloud.aspose is not None
+        _say(f"Aspose emulator   {cloud.aspose.base_url}  (Aspose.OCR Cloud v5.0 API, real OCR)")
+        _say(f"Local AWS (moto)  {cloud.endpoint}  (region {cloud.region})")
+        deploy_started = time.monotonic()
+        stack = cloud.deploy(TEMPLATE, parameters=DEMO_PARAMETERS, stack_name=STACK_NAME)
+        outputs = stack.outputs
+        _say(
+            f"Deployed          template.yaml as stack {stack.stack_name} in "
+            f"{time.monotonic() - deploy_started:.1f} s: bus {outputs['EventBusName']}, "
+            f"bucket {outputs['ResultsBucketName']}, table {outputs['ResultsTableName']}"
+        )
+        _say(
+            f"Polling policy    first wait {DEMO_PARAMETERS['PollInitialSeconds']} s, "
+            f"times {DEMO_PARAMETERS['PollMultiplier']} each poll, at most "
+            f"{DEMO_PARAMETERS['PollMaxIntervalSeconds']} s; gives up after "
+            f"{DEMO_PARAMETERS['PollDeadlineSeconds']} s"
+        )
+        _say(
+            "Product logs      each function's own log group in the local CloudWatch Logs "
+            "(never the recognised text)\n"
+        )
+        session = StackSession.from_outputs(outputs, cloud.client)
+        subscription = session.subscribe_outcomes("demo-outcomes")
+        tasks = _submit_samples(cloud, session, resilience=resilience)
+        try:
+            _follow(session, tasks, time.time())
+            outcomes = session.wait_for_outcomes(
+                [t.task_id for t in tasks], timeout=30, subscription=subscription
             )
-            _say(
-                f"Polling policy    first wait {DEMO_PARAMETERS['PollInitialSeconds']} s, "
-                f"times {DEMO_PARAMETERS['PollMultiplier']} each poll, at most "
-                f"{DEMO_PARAMETERS['PollMaxIntervalSeconds']} s; gives up after "
-                f"{DEMO_PARAMETERS['PollDeadlineSeconds']} s"
-            )
-            _say(
-                f"Product logs      JSON on stdout at {DEMO_PARAMETERS['LogLevel']} and above "
-                "(a throttled poll writes one); never the recognised text\n"
-            )
-            consumer = _outcome_consumer(cloud, stack)
-            tasks: list[DemoTask] = []
-            try:
-                t0 = time.time()
-                tasks = _submit_samples(emulator, cloud, stack, resilience=resilience)
-                _follow(cloud, stack, tasks, t0)
-                _collect_outcome_events(cloud, consumer, tasks)
-                _report(cloud, stack, tasks)
-            finally:
-                _stop_running_executions(cloud, tasks)
-            _check(tasks)
+            _report(session, tasks, outcomes)
+        finally:
+            _stop_running_executions(session, tasks)
+        _check(tasks, outcomes)
 
 
 # --- submitting ----------------------------------------------------------------------------------
 def _submit_samples(
-    emulator: EmulatorServer, cloud: LocalCloud, stack: StackInfo, *, resilience: bool
+    cloud: LocalCloud, session: StackSession, *, resilience: bool
 ) -> list[DemoTask]:
     """Submit each sample to the emulator and announce it on the bus, as a real submitter does."""
+    assert cloud.aspose is not None
+    assert cloud.emulator is not None
     documents = [("ID card", id_card()), ("Form", registration_form())]
     if resilience:
         documents.append(("ID card, flaky", id_card()))
-    publisher = EventPublisher(stack.outputs["EventBusName"], client=cloud.client("events"))
-    session = requests.Session()
-    client = AsposeClient.create(
-        base_url=emulator.base_url,
-        token_url=emulator.token_url,
-        credentials=lambda: Credentials(emulator.client_id, emulator.client_secret),
-        session=session,
-    )
+    client = cloud.aspose.client()
     tasks = []
-    try:
-        for label, document in documents:
-            task_id = client.submit_regions(
-                document.png, document.rects, RecognitionSettings(result_type="Text")
-            )
-            if label.endswith("flaky"):
-                # Its first poll is throttled, its second finds the service down: both survived.
-                emulator.admin.inject("http_429", task_id=task_id, times=1, retry_after=2)
-                emulator.admin.inject("http_503", task_id=task_id, times=1)
-            task = DemoTask(label, document, task_id, f"demo-{uuid.uuid4().hex[:8]}")
-            publisher.publish_submitted(
-                task_id,
-                document.region_names,
-                correlation_id=task.correlation_id,
-                metadata={"document": document.title.lower(), "submittedBy": "make demo"},
-                source=SUBMITTER_SOURCE,
-            )
-            extra = "  (its first polls get HTTP 429, then 503)" if label.endswith("flaky") else ""
-            _say(
-                f"Submitted {label:<15} task {task_id}, {len(document.fields)} regions; "
-                f"announced on the bus{extra}"
-            )
-            tasks.append(task)
-    finally:
-        session.close()
+    for label, document in documents:
+        task_id = client.submit_regions(
+            document.png, document.rects, RecognitionSettings(result_type="Text")
+        )
+        flaky = label.endswith("flaky")
+        if flaky:
+            # Its first poll is throttled, its second finds the service down: both survived.
+            cloud.emulator.admin.inject("http_429", task_id=task_id, times=1, retry_after=2)
+            cloud.emulator.admin.inject("http_503", task_id=task_id, times=1)
+        task = DemoTask(label, document, task_id, f"demo-{uuid.uuid4().hex[:8]}")
+        session.announce(
+            task_id,
+            list(document.region_names),
+            correlation_id=task.correlation_id,
+            metadata={"document": document.title.lower(), "submittedBy": "make demo"},
+            source=SUBMITTER_SOURCE,
+        )
+        extra = "  (its first polls get HTTP 429, then 503)" if flaky else ""
+        _say(
+            f"Submitted {label:<15} task {task_id}, {len(document.fields)} regions; "
+            f"announced on the bus{extra}"
+        )
+        tasks.append(task)
     _say("")
     return tasks
 
 
 # --- following the executions --------------------------------------------------------------------
-def _follow(cloud: LocalCloud, stack: StackInfo, tasks: list[DemoTask], t0: float) -> None:
-    """Print one line per new poll result, retry or end of each execution, until all end.
+def _follow(session: StackSession, tasks: list[DemoTask], t0: float) -> None:
+    """Print one line per poll result, retry or end of each execution, until all have ended.
 
     Times are those the history recorded, in seconds since ``t0`` (the first submission).
     """
-    sfn = cloud.client("stepfunctions")
-    state_machine_arn = stack.outputs["StateMachineArn"]
-    started = time.monotonic()
     width = max(len(t.label) for t in tasks)
-    while any(t.execution is None for t in tasks):
-        elapsed = time.monotonic() - started
-        if elapsed > TASK_TIMEOUT_S:
-            late = ", ".join(f"{t.label} ({t.last_line or 'not started'})" for t in tasks)
-            raise DemoError(f"tasks still running after {TASK_TIMEOUT_S:.0f} s: {late}")
-        waiting = [t for t in tasks if t.execution_arn is None]
-        if waiting:
-            executions = _executions(sfn, state_machine_arn)
-            for task in waiting:
-                execution = executions.get(task.task_id)
-                if execution is not None:
-                    task.execution_arn = execution["executionArn"]
-                    at = _since(t0, execution.get("startDate"))
-                    _progress(at, task, width, "execution started, named after the task id")
+
+    def all_ended() -> bool:
         for task in tasks:
-            if task.execution_arn is None or task.execution is not None:
-                continue
-            described: dict[str, Any] = sfn.describe_execution(executionArn=task.execution_arn)
-            task.history = _history(sfn, task.execution_arn)
-            for event in task.history[task.seen_events :]:
-                if event["type"].endswith("StateEntered"):
-                    task.state = event["stateEnteredEventDetails"]["name"]
-                line = _describe_event(event, task.state)
-                if line and line != task.last_line:
-                    task.last_line = line
-                    _progress(_since(t0, event.get("timestamp")), task, width, line)
-            task.seen_events = len(task.history)
-            if described["status"] != "RUNNING":
-                task.execution = described
-                at = _since(t0, described.get("stopDate"))
-                _progress(at, task, width, f"execution {described['status']}")
-        if elapsed > 20 and any(t.execution_arn is None for t in tasks):
-            missing = ", ".join(t.label for t in tasks if t.execution_arn is None)
-            raise DemoError(
-                f"no execution started for {missing}: the start path "
-                "(bus → rule → start queue → starter Lambda) did not run"
-            )
-        time.sleep(PROGRESS_EVERY_S)
+            if task.execution is None or task.execution.running:
+                _show_progress(session, task, width, t0)
+        return all(t.execution is not None and not t.execution.running for t in tasks)
+
+    try:
+        wait_until(all_ended, timeout=TASK_TIMEOUT_S, what="every task", every=PROGRESS_EVERY_S)
+    except AssertionError:
+        late = ", ".join(f"{t.label} ({session.diagnose(t.task_id)})" for t in tasks)
+        raise DemoError(f"tasks still running after {TASK_TIMEOUT_S:.0f} s: {late}") from None
     _say("")
 
 
-def _describe_event(event: dict[str, Any], state: str) -> str | None:
-    """A progress line for the history events a person cares about, else None.
+def _show_progress(session: StackSession, task: DemoTask, width: int, t0: float) -> None:
+    executions = session.executions(task.task_id)
+    if not executions:
+        return
+    execution = session.execution(executions[0]["executionArn"])
+    if task.execution is None:
+        _progress(_since(t0, execution.started), task, width, "execution started, named after it")
+    task.execution = execution
+    for index, step in enumerate(execution.steps):
+        for line, errors in _step_lines(step):
+            if (index, errors) not in task.shown:
+                task.shown.add((index, errors))
+                _progress(_since(t0, step.entered), task, width, line)
+    if not execution.running:
+        _progress(_since(t0, execution.stopped), task, width, f"execution {execution.status}")
 
-    ``state`` is the state the execution was in when ``event`` happened.
-    """
-    kind = event["type"]
-    if kind == "ChoiceStateEntered" and event["stateEnteredEventDetails"]["name"] == POLL_ROUTER:
-        poll = json.loads(event["stateEnteredEventDetails"]["input"])["poll"]
-        status = str(poll["status"])
-        line = f"poll {poll['polls']}: {status}"
-        if status in RUNNING_STATUSES and not poll.get("giveUp"):
-            line += f", next poll in {poll['waitSeconds']} s"
-        return line
-    if kind == "TaskFailed":
-        error = event["taskFailedEventDetails"].get("error", "an error")
-        return f"{state} failed with {error}; its Retry tries again"
-    if kind.endswith("StateEntered"):
-        name = str(event["stateEnteredEventDetails"]["name"])
-        if kind == "TaskStateEntered" and name.startswith(("Decode", "Record")):
-            return name.capitalize()
-    return None
+
+def _step_lines(step: Step) -> list[tuple[str, int]]:
+    """What a person cares about in one step: a poll's answer, a retried failure, the end."""
+    lines: list[tuple[str, int]] = []
+    if step.poll is not None:
+        status = str(step.poll.get("status"))
+        line = f"poll {step.poll.get('polls')}: {status}"
+        if status in RUNNING_STATUSES and not step.poll.get("giveUp"):
+            line += f", next poll in {step.poll.get('waitSeconds')} s"
+        lines.append((line, -1))
+    elif step.kind == "Task" and step.name.startswith(("Decode", "Record")):
+        lines.append((step.name.capitalize(), -1))
+    for number, error in enumerate(step.errors):
+        lines.append((f"{step.name} failed with {error}; its Retry tries again", number))
+    return lines
 
 
 def _progress(at: float, task: DemoTask, width: int, line: str) -> None:
@@ -280,110 +244,55 @@ def _since(t0: float, moment: datetime | None) -> float:
     return (moment.timestamp() if moment is not None else time.time()) - t0
 
 
-def _executions(sfn: Any, state_machine_arn: str) -> dict[str, dict[str, Any]]:
-    """The state machine's executions by name."""
-    executions: dict[str, dict[str, Any]] = {}
-    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
-        executions.update({e["name"]: e for e in page["executions"]})
-    return executions
-
-
-def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
-
-
-def _path(history: list[dict[str, Any]]) -> list[str]:
+def _path(steps: tuple[Step, ...]) -> list[str]:
     """The states visited in order (choices left out), waits with their seconds, retries marked."""
-    steps: list[str] = []
-    for event in history:
-        kind = event["type"]
-        if kind == "TaskFailed" and steps:
-            steps[-1] += f" ✗ {event['taskFailedEventDetails'].get('error', 'error')} ↻"
-        if not kind.endswith("StateEntered") or kind == "ChoiceStateEntered":
+    shown: list[str] = []
+    for step in steps:
+        if step.kind == "Choice":
             continue
-        details = event["stateEnteredEventDetails"]
-        if kind == "WaitStateEntered":
-            steps.append(f"Wait {json.loads(details['input'])['poll']['waitSeconds']}s")
-        else:
-            steps.append(details["name"])
-    return steps
-
-
-# --- outcome events, like a downstream consumer ---------------------------------------------------
-def _outcome_consumer(cloud: LocalCloud, stack: StackInfo) -> str:
-    """A queue receiving every outcome event from the bus, as a downstream consumer would."""
-    return cloud.queue_for_events(
-        stack.outputs["EventBusName"], "demo-outcome-consumer", {"source": [OUTCOME_SOURCE]}
-    )
-
-
-def _collect_outcome_events(cloud: LocalCloud, queue_url: str, tasks: list[DemoTask]) -> None:
-    sqs = cloud.client("sqs")
-    by_id = {t.task_id: t for t in tasks}
-    deadline = time.monotonic() + 10
-    while any(t.outcome_event is None for t in tasks) and time.monotonic() < deadline:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        ).get("Messages", [])
-        for message in messages:
-            event = json.loads(message["Body"])
-            task = by_id.get(event.get("detail", {}).get("taskId"))
-            if task is not None:
-                task.outcome_event = event
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        if not messages:
-            time.sleep(0.2)
+        text = f"Wait {step.wait_seconds}s" if step.wait_seconds is not None else step.name
+        shown.append(text + "".join(f" ✗ {error} ↻" for error in step.errors))
+    return shown
 
 
 # --- the report ----------------------------------------------------------------------------------
-def _report(cloud: LocalCloud, stack: StackInfo, tasks: list[DemoTask]) -> None:
-    s3 = cloud.client("s3")
-    bucket = stack.outputs["ResultsBucketName"]
-    table_name = stack.outputs["ResultsTableName"]
-    table = cloud.resource("dynamodb").Table(table_name)
+def _report(session: StackSession, tasks: list[DemoTask], outcomes: dict[str, TaskOutcome]) -> None:
+    bucket = session.outputs.results_bucket
+    table = session.outputs.results_table
     for task in tasks:
-        execution = task.execution or {}
-        status = execution.get("status", "UNKNOWN")
-        _say(f"{task.label}: task {task.task_id}, execution {status}")
-        if status != "SUCCEEDED":
-            _say(f"  error {execution.get('error')}: {execution.get('cause')}")
-        item: dict[str, Any] = table.get_item(Key={"taskId": task.task_id}).get("Item") or {}
-        manifest_key = item.get("manifestKey")
-        if manifest_key:
-            prefix = manifest_key.rsplit("/", 1)[0] + "/"
+        outcome = outcomes[task.task_id]
+        _say(f"{task.label}: task {task.task_id}, execution {outcome.execution.status}")
+        if outcome.execution.status != "SUCCEEDED":
+            _say(f"  error {outcome.execution.error}: {outcome.execution.cause}")
+        prefix = task_prefix(task.task_id)
+        manifest = session.manifest(task.task_id)
+        item = outcome.item or {}
+        if manifest is not None:
             _say(f"  S3        s3://{bucket}/{prefix}")
-            manifest = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
-            _print_regions(s3, bucket, prefix, task, manifest["regions"])
+            _print_regions(session, prefix, task, manifest["regions"])
             raw = str(item.get("rawKey", "")).removeprefix(prefix)
-            _say(f"    {raw} (the service's answer), {manifest_key.removeprefix(prefix)}")
+            _say(f"    {raw} (the service's answer), {str(item['manifestKey'])[len(prefix) :]}")
         if item:
             _say(
-                f"  DynamoDB  {table_name} item: status {item['status']}, "
+                f"  DynamoDB  {table} item: status {item['status']}, "
                 f"responseStatusCode {item.get('responseStatusCode')}, polls {item.get('polls')}, "
                 f"{item.get('decodedCount', 0)} of {item.get('regionCount', 0)} regions decoded"
             )
         else:
-            _say(f"  DynamoDB  no item in {table_name} for this task")
-        if task.outcome_event is not None:
-            detail = task.outcome_event["detail"]
+            _say(f"  DynamoDB  no item in {table} for this task")
+        if outcome.event is not None:
+            detail = outcome.event["detail"]
             _say(
-                f"  event     {task.outcome_event['detail-type']}: ids, counts and S3 keys "
+                f"  event     {outcome.event['detail-type']}: ids, counts and S3 keys "
                 f"of {len(detail.get('regions', []))} regions, correlationId "
                 f"{detail.get('correlationId')}; no recognised text"
             )
-        _say(_wrap("  path      ", ARROW.join(_path(task.history))))
+        _say(_wrap("  path      ", ARROW.join(_path(outcome.execution.steps))))
         _say("")
 
 
 def _print_regions(
-    s3: Any, bucket: str, prefix: str, task: DemoTask, regions: list[dict[str, Any]]
+    session: StackSession, prefix: str, task: DemoTask, regions: list[dict[str, object]]
 ) -> None:
     """Each region's decoded text next to what the sample printed there, and its S3 object."""
     printed = {f.name: f.value for f in task.document.fields}
@@ -393,17 +302,13 @@ def _print_regions(
         if region.get("error"):
             rows.append((name, f"(not decoded: {region['error']})", "", ""))
             continue
-        body = s3.get_object(Bucket=bucket, Key=region["s3Key"])["Body"].read()
+        body, _ = session.read_object(str(region["s3Key"]))
         text = body.decode("utf-8", errors="replace").strip().replace("\n", " ⏎ ")
         check = "✓" if text == printed.get(name) else f"(printed {printed.get(name)!r})"
         rows.append((name, repr(text), check, str(region["s3Key"]).removeprefix(prefix)))
-    name_width = max((len(r[0]) for r in rows), default=0)
-    text_width = max((len(r[1]) for r in rows), default=0)
-    key_width = max((len(r[3]) for r in rows), default=0)
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
     for name, text, check, key in rows:
-        _say(
-            f"    {key:<{key_width}}  {name:<{name_width}}  {text:<{text_width}}  {check}".rstrip()
-        )
+        _say(f"    {key:<{widths[3]}}  {name:<{widths[0]}}  {text:<{widths[1]}}  {check}".rstrip())
 
 
 def _wrap(prefix: str, text: str, width: int = 100) -> str:
@@ -421,16 +326,16 @@ def _wrap(prefix: str, text: str, width: int = 100) -> str:
     return "\n".join(lines)
 
 
-def _check(tasks: list[DemoTask]) -> None:
+def _check(tasks: list[DemoTask], outcomes: dict[str, TaskOutcome]) -> None:
     """Fail unless every task succeeded with every region decoded and its outcome published."""
     problems = []
     for task in tasks:
-        status = (task.execution or {}).get("status")
-        if status != "SUCCEEDED":
-            problems.append(f"{task.label} ended {status}")
-        elif task.outcome_event is None:
+        outcome = outcomes[task.task_id]
+        if outcome.execution.status != "SUCCEEDED":
+            problems.append(f"{task.label} ended {outcome.execution.status}")
+        elif outcome.event is None:
             problems.append(f"{task.label}: no outcome event reached the consumer")
-        elif task.outcome_event["detail"].get("errorCount"):
+        elif outcome.event["detail"].get("errorCount"):
             problems.append(f"{task.label}: some regions could not be decoded")
     if problems:
         raise DemoError("; ".join(problems))
@@ -441,30 +346,16 @@ def _check(tasks: list[DemoTask]) -> None:
     )
 
 
-def _stop_running_executions(cloud: LocalCloud, tasks: list[DemoTask]) -> None:
+def _stop_running_executions(session: StackSession, tasks: list[DemoTask]) -> None:
     """On a failure or Ctrl-C, stop what is still running before the cloud goes away."""
-    sfn = cloud.client("stepfunctions")
+    sfn = session.client("stepfunctions")
     for task in tasks:
-        if task.execution_arn is not None and task.execution is None:
+        if task.execution is not None and task.execution.running:
             with contextlib.suppress(Exception):  # best effort: the cloud stops next anyway
-                sfn.stop_execution(executionArn=task.execution_arn, error="DemoStopped")
+                sfn.stop_execution(executionArn=task.execution.arn, error="DemoStopped")
 
 
 # --- process hygiene -----------------------------------------------------------------------------
-@contextlib.contextmanager
-def _quiet_powertools() -> Iterator[None]:
-    """No EMF metrics blobs on stdout while the handlers run in this process."""
-    previous = os.environ.get("POWERTOOLS_METRICS_DISABLED")
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("POWERTOOLS_METRICS_DISABLED", None)
-        else:
-            os.environ["POWERTOOLS_METRICS_DISABLED"] = previous
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM unwinds like Ctrl-C, so the cloud and the emulator are stopped either way."""

@@ -91,49 +91,47 @@ def local_stack_run(tasks: int = 10) -> None:
         submitted: dict[str, float] = {}
         for _ in range(tasks):
             task_id = stack.submit(card)
-            stack.put_submitted(
-                {"taskId": task_id, "regions": [{"name": n} for n in card.region_names]}
-            )
+            stack.session.announce(task_id, list(card.region_names))
             submitted[task_id] = time.monotonic()
-        results = []
-        for task_id, t0 in submitted.items():
-            event = stack.outcome_events(task_id, timeout=120)[0]
-            done = time.monotonic()
-            arn = event["detail"]["executionArn"]
-            results.append(
-                (done - t0, event["detail"]["polls"], len(stack.history(arn)), event["detail-type"])
-            )
-        for task_id in submitted:
-            event = stack.outcome_events(task_id)[0]
-            if event["detail-type"] != "Region Recognition Completed":
-                print(f"  {task_id}: {event['detail-type']}: {event['detail'].get('error')}")
-        wall = time.monotonic() - started
-        invocations = stack.cloud.bridge.invocations
-        print(
-            f"all {tasks} announced in {wall:.1f}s wall time; outcomes: "
-            f"{sorted({r[3] for r in results})}"
+        outcomes = stack.session.wait_for_outcomes(
+            list(submitted), timeout=120, subscription=stack.outcomes
         )
-        latencies = [r[0] for r in results]
+        done = time.monotonic()
+        wall = done - started
+        kinds = sorted({str(o.detail_type) for o in outcomes.values()})
+        print(f"all {tasks} announced and ended in {wall:.1f}s wall time; outcomes: {kinds}")
+        polls = [len(o.execution.polls()) for o in outcomes.values()]
+        events = [len(o.execution.history) for o in outcomes.values()]
+        latencies = [
+            (o.execution.stopped.timestamp() if o.execution.stopped else time.time())
+            - (o.execution.started.timestamp() if o.execution.started else 0)
+            for o in outcomes.values()
+        ]
         print(
-            f"time to result (s): median {statistics.median(latencies):.1f}, "
+            f"execution time (s): median {statistics.median(latencies):.1f}, "
             f"max {max(latencies):.1f}  (the emulator completes a task ~4 s after submission)"
         )
-        print(f"polls per task: {sorted(r[1] for r in results)}")
-        print(f"history events per execution: median {statistics.median(r[2] for r in results)}")
+        print(f"polls per task: {sorted(polls)}")
+        print(f"history events per execution: median {statistics.median(events)}")
+        invocations = stack.cloud.runtime.invocations
         by_function: dict[str, list[float]] = {}
+        names = {name: logical for logical, name in stack.stack.functions.items()}
         for inv in invocations:
-            short = inv.handler.split(".")[-2]
-            by_function.setdefault(short, []).append(inv.duration_ms)
-        print("Lambda invocations per task and handler time (ms, in-process):")
+            by_function.setdefault(names.get(inv.function_name, inv.function_name), []).append(
+                inv.duration_ms
+            )
+        print("Lambda invocations per task and handler time (ms, in worker processes):")
         for name, durations in sorted(by_function.items()):
             durations.sort()
             p95 = durations[int(0.95 * (len(durations) - 1))]
             print(
-                f"  {name:<15} {len(durations) / tasks:>5.1f}/task  "
+                f"  {name:<24} {len(durations) / tasks:>5.1f}/task  "
                 f"median {statistics.median(durations):>7.1f}  p95 {p95:>7.1f}"
             )
-        polls = statistics.mean(r[1] for r in results)
-        transitions = polls * TRANSITIONS_PER_POLL + TRANSITIONS_FIXED
+        cold = [inv.init_ms for inv in invocations if inv.init_ms is not None]
+        print(f"cold starts: {len(cold)}, init median {statistics.median(cold):.0f} ms")
+        mean_polls = statistics.mean(polls)
+        transitions = mean_polls * TRANSITIONS_PER_POLL + TRANSITIONS_FIXED
         lambda_calls = len(invocations) / tasks
         gb_seconds = lambda_calls * 0.256 * 0.2  # 256 MB, ~200 ms billed each, generous
         s3_puts = len(card.fields) + 2

@@ -13,6 +13,7 @@ import pytest
 
 from infra import demo
 from infra.local_cloud import LocalCloud
+from infra.local_cloud.session import execution_path
 from infra.samples import SampleDocument, id_card, registration_form
 
 SAMPLES: list[SampleDocument] = [id_card(), registration_form()]
@@ -101,7 +102,7 @@ def test_the_execution_path_shows_waits_and_retries() -> None:
         entered("SucceedStateEntered", "Results Stored"),
     ]
 
-    assert demo._path(history) == [
+    assert demo._path(execution_path(history)) == [
         "Start Polling",
         "Check Task Status ✗ AsposeUnavailableError ↻",
         "Wait 1s",

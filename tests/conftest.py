@@ -11,7 +11,3 @@ from infra.local_cloud.lambda_worker import LambdaContext
 def lambda_context() -> LambdaContext:
     """The context object Lambda's Python runtime passes, as the local runtime builds it."""
     return LambdaContext()
-
-
-#: The name the unit tests import (the same class).
-FakeLambdaContext = LambdaContext

@@ -25,7 +25,7 @@ from infra.waiting import wait_until
 from ocr_fetch.events import SOURCE as OUTCOME_SOURCE
 from ocr_fetch.events import EventPublisher
 from ocr_fetch.layout import task_prefix
-from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, SubmittedTask
+from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, SubmittedTask, parse_timestamp
 
 ClientFactory = Callable[[str], Any]
 #: The Choice state that routes each poll's answer: its input holds the poll just made.
@@ -168,7 +168,7 @@ class TaskOutcome:
         """When the outcome event was put on the bus."""
         if self.event is None:
             return None
-        return datetime.fromisoformat(str(self.event["time"]).replace("Z", "+00:00"))
+        return parse_timestamp(self.event["time"])
 
     @property
     def status(self) -> str | None:

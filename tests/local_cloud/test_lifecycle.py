@@ -10,12 +10,12 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
-from moto.awslambda.models import LambdaFunction
 
-from infra.local_cloud import LocalCloud
+from infra.local_cloud import LocalCloud, moto_internals
 from infra.waiting import wait_until
 from tests.local_cloud.conftest import MINI_TEMPLATE, invoke
 
@@ -45,18 +45,16 @@ def workers_of(parent: int) -> set[int]:
 def test_stop_restores_environment_and_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_PROFILE", "someone-real")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    original = LambdaFunction.__dict__["_invoke_lambda"]
-
     with LocalCloud() as cloud:
         assert os.environ["AWS_ENDPOINT_URL"] == cloud.endpoint
         assert os.environ["MOTO_PORT"] == str(cloud.port)
         assert "AWS_PROFILE" not in os.environ  # a real account can never be reached
-        assert LambdaFunction.__dict__["_invoke_lambda"] is not original
+        assert moto_internals.lambda_invoker_installed()
         assert cloud.client("sts").get_caller_identity()["Account"] == "123456789012"
 
     assert "AWS_ENDPOINT_URL" not in os.environ
     assert os.environ["AWS_PROFILE"] == "someone-real"
-    assert LambdaFunction.__dict__["_invoke_lambda"] is original
+    assert not moto_internals.lambda_invoker_installed()
 
 
 def test_deploy_needs_a_started_cloud() -> None:
@@ -96,7 +94,7 @@ def test_stop_leaves_no_worker_behind() -> None:
     assert workers_of(os.getpid()) == set()
 
 
-def start_make_local(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
+def start_make_local(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     """``make local`` with the fixture stack, as a user runs it; its state once deployed."""
     state_file = tmp_path / "stack.json"
     process = subprocess.Popen(  # noqa: S603 - this repository's own module
@@ -119,7 +117,7 @@ def start_make_local(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str,
         stderr=subprocess.DEVNULL,
     )
     wait_until(state_file.exists, timeout=60, what="make local to write its state")
-    state: dict[str, object] = json.loads(state_file.read_text())
+    state: dict[str, Any] = json.loads(state_file.read_text())
     return process, state
 
 
@@ -137,7 +135,7 @@ def test_a_stopped_or_killed_local_cloud_leaves_no_worker_behind(
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
-        functions = state["stack"]["functions"]  # type: ignore[index]
+        functions = state["stack"]["functions"]
         lambda_client.invoke(FunctionName=functions["ProbeFunction"], Payload=b"{}")
         assert workers_of(process.pid)
         # When it gets Ctrl-C, or is killed outright

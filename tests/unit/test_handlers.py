@@ -12,9 +12,9 @@ import pytest
 import responses
 from moto import mock_aws
 
+from infra.local_cloud.lambda_worker import LambdaContext
 from ocr_fetch.handlers import check_status, record_outcome, starter, store_results, wiring
 from ocr_fetch.settings import get_settings
-from tests.conftest import FakeLambdaContext
 from tests.unit.fixtures_aws import (
     BUCKET,
     REGION,
@@ -96,7 +96,7 @@ def aspose(body: Any, status: int = 200, **kw: Any) -> None:
 def check(polls: int = 0) -> dict[str, Any]:
     result: dict[str, Any] = check_status.handler(
         {"taskId": TASK, "submittedAt": "2099-01-01T00:00:00Z", "polls": polls},
-        FakeLambdaContext(),
+        LambdaContext(),
     )
     return result
 
@@ -183,7 +183,7 @@ def test_check_gives_up_at_the_deadline(
     aspose({"id": TASK, "taskStatus": "Processing"})
     result = check_status.handler(
         {"taskId": TASK, "submittedAt": "2000-01-01T00:00:00Z", "polls": 1},
-        FakeLambdaContext(),
+        LambdaContext(),
     )
     assert (result["giveUp"], result["giveUpReason"]) == (True, "DeadlineReached")
 
@@ -199,7 +199,7 @@ def test_check_an_answer_for_another_task_is_a_protocol_error(aws: dict[str, Any
 def test_check_rejects_malformed_input(aws: dict[str, Any]) -> None:
     with pytest.raises(Exception, match="not a GUID"):
         check_status.handler(
-            {"taskId": "x", "submittedAt": "2026-01-01T00:00:00Z"}, FakeLambdaContext()
+            {"taskId": "x", "submittedAt": "2026-01-01T00:00:00Z"}, LambdaContext()
         )
 
 
@@ -209,7 +209,7 @@ def test_check_rejects_a_submission_time_that_is_not_iso_8601(
 ) -> None:
     with pytest.raises(Exception, match="submittedAt must be ISO 8601") as info:
         check_status.handler(
-            {"taskId": TASK, "submittedAt": submitted_at, "polls": 0}, FakeLambdaContext()
+            {"taskId": TASK, "submittedAt": submitted_at, "polls": 0}, LambdaContext()
         )
     assert type(info.value).__name__ == "InvalidEventError"
 
@@ -245,7 +245,7 @@ def test_store_decodes_stores_and_reports_the_corrupt_region(aws: dict[str, Any]
         Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
     )
 
-    out = store_results.handler(state(), FakeLambdaContext())
+    out = store_results.handler(state(), LambdaContext())
 
     assert out["kind"] == "Completed"
     assert out["recorded"] is True
@@ -264,7 +264,7 @@ def test_store_decodes_stores_and_reports_the_corrupt_region(aws: dict[str, Any]
 
 def test_store_without_a_raw_response_fails_by_name(aws: dict[str, Any]) -> None:
     with pytest.raises(Exception, match="no raw response") as info:
-        store_results.handler(state(), FakeLambdaContext())
+        store_results.handler(state(), LambdaContext())
     assert type(info.value).__name__ == "RawResponseMissingError"
 
 
@@ -319,7 +319,7 @@ def test_record_names_each_outcome(
     aws: dict[str, Any], kind: str, reason: str, recorded_state: dict[str, Any], error: str
 ) -> None:
     event = state(**recorded_state)
-    out = record_outcome.handler({**event, "kind": kind, "reason": reason}, FakeLambdaContext())
+    out = record_outcome.handler({**event, "kind": kind, "reason": reason}, LambdaContext())
     assert (out["kind"], out["error"], out["recorded"]) == (kind, error, True)
     assert out["detail"]["error"]["name"] == error
     assert out["detail"]["correlationId"] == "corr-1"
@@ -333,14 +333,14 @@ def test_a_late_timeout_does_not_downgrade_a_completed_task(aws: dict[str, Any])
     aws["s3"].put_object(
         Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
     )
-    store_results.handler(state(), FakeLambdaContext())
+    store_results.handler(state(), LambdaContext())
     out = record_outcome.handler(
         {
             **state(poll={"polls": 40, "giveUpReason": "DeadlineReached"}),
             "kind": "TimedOut",
             "reason": "GaveUp",
         },
-        FakeLambdaContext(),
+        LambdaContext(),
     )
     assert out["recorded"] is False
     item = aws["ddb"].get_item(TableName=TABLE, Key={"taskId": {"S": TASK}})["Item"]
@@ -349,9 +349,7 @@ def test_a_late_timeout_does_not_downgrade_a_completed_task(aws: dict[str, Any])
 
 def test_record_rejects_an_unknown_kind(aws: dict[str, Any]) -> None:
     with pytest.raises(Exception, match="unknown outcome kind"):
-        record_outcome.handler(
-            {**state(), "kind": "Great", "reason": "GaveUp"}, FakeLambdaContext()
-        )
+        record_outcome.handler({**state(), "kind": "Great", "reason": "GaveUp"}, LambdaContext())
 
 
 # --- starter ---------------------------------------------------------------------------------
@@ -386,7 +384,7 @@ def submitted(task_id: str = TASK, **detail: Any) -> str:
 
 
 def test_starter_starts_one_execution_named_after_the_task(aws: dict[str, Any]) -> None:
-    out = starter.handler(sqs_event(submitted(regions=[{"name": "surname"}])), FakeLambdaContext())
+    out = starter.handler(sqs_event(submitted(regions=[{"name": "surname"}])), LambdaContext())
     assert out == {"batchItemFailures": []}
     executions = aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"]
     assert [e["name"] for e in executions] == [TASK]
@@ -396,7 +394,7 @@ def test_starter_starts_one_execution_named_after_the_task(aws: dict[str, Any]) 
 
 def test_starter_sends_malformed_events_to_the_dlq_with_the_reason(aws: dict[str, Any]) -> None:
     bad = submitted(task_id="not-a-guid")
-    out = starter.handler(sqs_event(bad, submitted()), FakeLambdaContext())
+    out = starter.handler(sqs_event(bad, submitted()), LambdaContext())
     assert out == {"batchItemFailures": []}
     messages = aws["sqs"].receive_message(
         QueueUrl=aws["dlq"], MessageAttributeNames=["All"], MaxNumberOfMessages=10
@@ -426,7 +424,7 @@ def test_starter_transient_failure_is_a_batch_item_failure(
     monkeypatch.setattr(starter._starter().sfn, "start_execution", throttled)
     out = starter.handler(
         sqs_event(submitted(), submitted(other)),
-        FakeLambdaContext(),
+        LambdaContext(),
     )
     assert out == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
 
@@ -456,7 +454,7 @@ def test_a_caught_states_error_ends_under_a_name_a_fail_state_may_carry(
     failure = {"Error": "States.Runtime", "Cause": "The JSONPath '$.x' could not be found"}
     out = record_outcome.handler(
         {**state(poll={"polls": 0}, failure=failure), "kind": "Failed", "reason": "WorkflowError"},
-        FakeLambdaContext(),
+        LambdaContext(),
     )
     assert out["error"] == "Workflow.Runtime"
     assert out["detail"]["error"]["name"] == "States.Runtime"  # consumers see what happened

@@ -9,57 +9,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from samtranslator.translator.transform import transform
+
+from infra.local_cloud.packaging import load_template, translate
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 DEFINITION = ROOT / "statemachine" / "region_results.asl.json"
 
 
-class NoManagedPolicies:
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-class CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags (!Ref, !GetAtt...) as plain data."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-CfnLoader.add_multi_constructor("!", _tag)
-
-
 @pytest.fixture(scope="module")
-def translated(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
-    template = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+def translated() -> dict[str, Any]:
+    template = load_template(TEMPLATE)
     # As `sam package` would: local code and definition become S3 locations.
     for resource in template["Resources"].values():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::StateMachine":
             props["DefinitionUri"] = {"Bucket": "deploy", "Key": "definition.json"}
     template["Globals"]["Function"]["CodeUri"] = "s3://deploy/code.zip"
-    result: dict[str, Any] = transform(template, {}, NoManagedPolicies())
-    return result
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module() -> Any:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        yield patch
+    return translate(template, {}, "us-east-1")
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -1,0 +1,132 @@
+"""How the code may depend on itself: no import cycle, layers that import downwards only, moto's
+private API in one module, and a Lambda package that never reaches for the tools around it."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The local cloud's layers, lowest first: each module may import only those before it.
+LOCAL_CLOUD_LAYERS = [
+    {"infra.local_cloud.moto_internals", "infra.local_cloud.lambda_worker"},
+    {"infra.local_cloud.packaging", "infra.local_cloud.faults"},
+    {"infra.local_cloud.deployer", "infra.local_cloud.lambda_runtime"},
+    {"infra.local_cloud.event_sources"},
+    {"infra.local_cloud.cloud"},
+    {"infra.local_cloud.session"},
+    {"infra.local_cloud", "infra.local_cloud.__main__"},
+]
+
+
+def modules() -> dict[str, Path]:
+    """Every module of the Lambda package and of infra/, by dotted name."""
+    found = {}
+    for base, package in ((ROOT / "functions", "ocr_fetch"), (ROOT, "infra")):
+        for path in (base / package).rglob("*.py"):
+            parts = path.relative_to(base).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            found[name] = path
+    return found
+
+
+def imports(path: Path) -> Iterator[tuple[str, bool]]:
+    """``(module, only_for_type_checking)`` for every import in the file, lazy ones included.
+
+    ``from package import module`` imports that module (and, as every import of a submodule
+    does, runs the package's ``__init__`` first: that implicit import is not counted).
+    """
+    known = modules()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    checking: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            checking |= {id(child) for child in ast.walk(node)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, id(node) in checking
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            submodules = [f"{node.module}.{a.name}" for a in node.names]
+            named = [m for m in submodules if m in known]
+            for module in named or [node.module]:
+                yield module, id(node) in checking
+            if named and len(named) < len(submodules):
+                yield node.module, id(node) in checking
+
+
+def graph(*, with_type_checking: bool) -> dict[str, set[str]]:
+    """Which of our modules each of our modules imports (a package import counts as its
+    ``__init__``)."""
+    known = modules()
+    edges: dict[str, set[str]] = {}
+    for name, path in known.items():
+        targets = set()
+        for imported, type_only in imports(path):
+            if type_only and not with_type_checking:
+                continue
+            if imported in known and imported != name:
+                targets.add(imported)
+        edges[name] = targets
+    return edges
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(edges.get(node, ())):
+            if state.get(target) == 1:
+                return [*stack[stack.index(target) :], target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_scan_sees_the_modules_and_their_imports() -> None:
+    edges = graph(with_type_checking=True)
+    assert "infra.local_cloud.moto_internals" in edges["infra.local_cloud.cloud"]
+    assert "ocr_fetch.errors" in edges["ocr_fetch.client"]
+    assert find_cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
+
+
+def test_there_is_no_import_cycle() -> None:
+    # Runtime imports and type-only ones alike: a cycle in either is a tangle.
+    assert find_cycle(graph(with_type_checking=True)) is None
+
+
+def test_the_lambda_package_imports_nothing_of_the_tools_around_it() -> None:
+    for name, targets in graph(with_type_checking=True).items():
+        if name.startswith("ocr_fetch"):
+            assert not {t for t in targets if t.startswith("infra")}, name
+
+
+@pytest.mark.parametrize("layer", range(len(LOCAL_CLOUD_LAYERS)))
+def test_the_local_cloud_imports_downwards_only(layer: int) -> None:
+    below = set().union(*LOCAL_CLOUD_LAYERS[:layer])
+    edges = graph(with_type_checking=True)
+    local = {name for name in edges if name.startswith("infra.local_cloud")}
+    assert local == set().union(*LOCAL_CLOUD_LAYERS), "a module is missing from the layers"
+    for name in LOCAL_CLOUD_LAYERS[layer]:
+        upward = {t for t in edges[name] if t in local and t not in below}
+        assert not upward, f"{name} imports {upward}, which are not below it"
+
+
+def test_only_moto_internals_touches_moto() -> None:
+    allowed = {"infra.local_cloud.moto_internals"}
+    for name, path in modules().items():
+        reached = {imported for imported, _ in imports(path) if imported.split(".")[0] == "moto"}
+        assert name in allowed or not reached, f"{name} imports {reached}"

@@ -1,8 +1,11 @@
 """Aspose.OCR Cloud v5.0 client: bearer tokens, region-recognition submit, fetch and cancel.
 
-Every call has connect and read timeouts. HTTP failures become the typed errors of
-:mod:`ocr_fetch.errors`; their messages name the status and the service's problem title, never a
-token, a secret or a response body that could hold recognised text.
+Every request has a deadline: connect and read timeouts, and a total time derived from what the
+caller has left (a Lambda invocation's remaining time), so a slow answer becomes a transient
+failure rather than a killed function. Answers are streamed and capped (``max_response_bytes``,
+on the wire and once inflated), redirects are never followed (the token request carries the
+client secret), and every failure becomes a typed error of :mod:`ocr_fetch.errors` whose message
+names the request and the status, never a token, a secret or anything the service sent.
 """
 
 from __future__ import annotations
@@ -15,19 +18,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
 from ocr_fetch.errors import (
-    MAX_PROBLEM_CHARS,
     AsposeAuthError,
     AsposeBadRequestError,
     AsposeProtocolError,
     AsposeThrottledError,
     AsposeUnavailableError,
     ConfigurationError,
-    clip,
+    CredentialsNotConfigured,
+    CredentialsUnavailableError,
+    ResponseTooLarge,
+    is_transient,
 )
 from ocr_fetch.model import OcrResponse
 
@@ -35,6 +40,45 @@ RECOGNIZE_REGIONS_PATH = "/v5.0/ocr/RecognizeRegions"
 USER_AGENT = "ocr-region-results/0.1"
 #: (connect, read) seconds, as requests takes them.
 DEFAULT_TIMEOUT = (3.05, 20.0)
+#: The largest answer read, on the wire or inflated (the template's MaxResponseBytes).
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+_CHUNK_BYTES = 256 * 1024
+#: The client id a freshly deployed stack's secret holds until someone puts the real one in.
+PLACEHOLDER_CLIENT_ID = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long each request may take and how large its answer may be."""
+
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT  # (connect, read) seconds
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A point in time (``time.monotonic``) by which a request must be over."""
+
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    @classmethod
+    def none(cls) -> Deadline:
+        """No deadline but the timeouts of each request."""
+        return cls(float("inf"))
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def timeout(self, limits: tuple[float, float], what: str) -> tuple[float, float]:
+        """``limits`` shortened to the time left; AsposeUnavailableError when none is."""
+        left = self.remaining()
+        if left <= 0.05:
+            raise AsposeUnavailableError(f"{what} was not sent: no time left in this invocation")
+        return (min(limits[0], left), min(limits[1], left))
 
 
 @dataclass(frozen=True)
@@ -48,32 +92,73 @@ class Credentials:
     def from_mapping(cls, value: Mapping[str, Any], source: str) -> Credentials:
         client_id = value.get("clientId") or value.get("client_id")
         secret = value.get("clientSecret") or value.get("client_secret")
-        if not isinstance(client_id, str) or not client_id:
-            raise ConfigurationError(f"{source} has no clientId")
+        if not isinstance(client_id, str) or client_id == PLACEHOLDER_CLIENT_ID:
+            raise CredentialsNotConfigured(
+                f"{source} has no clientId: put the Aspose client id and secret in it"
+            )
         if not isinstance(secret, str) or not secret:
-            raise ConfigurationError(f"{source} has no clientSecret")
+            raise CredentialsNotConfigured(f"{source} has no clientSecret")
         return cls(client_id, secret)
 
 
-def secret_credentials(
-    secret_name: str, max_age_seconds: int = 300, provider: Any = None
-) -> Callable[[], Credentials]:
-    """A loader reading ``{"clientId", "clientSecret"}`` from Secrets Manager, cached.
+class CredentialSource(Protocol):
+    """Gives the current credentials; ``forget()`` makes the next call read them afresh."""
 
-    Each loader has its own Powertools provider (and so its own client and cache), bound to the
-    environment it was created in, rather than the process-wide default provider.
+    def __call__(self) -> Credentials: ...
+
+    def forget(self) -> None: ...
+
+
+class FixedCredentials:
+    """Credentials known up front (tests, the CLI, the demo)."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        self._credentials = credentials
+
+    def __call__(self) -> Credentials:
+        return self._credentials
+
+    def forget(self) -> None:
+        """Nothing to read again."""
+
+
+class SecretCredentials:
+    """``{"clientId", "clientSecret"}`` from Secrets Manager, cached ``max_age_seconds``.
+
+    After the service refuses a token, :meth:`forget` makes the next call read the secret again,
+    so a rotated secret is picked up at once. Each source has its own Powertools provider (its own
+    client and cache), bound to the environment it was created in.
     """
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    secrets = provider or SecretsProvider()
+    def __init__(self, secret_name: str, max_age_seconds: int = 300, provider: Any = None) -> None:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    def load() -> Credentials:
-        value = secrets.get(secret_name, transform="json", max_age=max_age_seconds)
+        self._name = secret_name
+        self._max_age = max_age_seconds
+        self._secrets = provider or SecretsProvider()
+        self._stale = False
+
+    def __call__(self) -> Credentials:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        try:
+            value = self._secrets.get(
+                self._name, transform="json", max_age=self._max_age, force_fetch=self._stale
+            )
+        except GetParameterError as error:
+            cause = error.__cause__
+            if cause is not None and is_transient(cause):
+                raise CredentialsUnavailableError(
+                    f"secret {self._name} could not be read right now"
+                ) from None
+            raise ConfigurationError(f"secret {self._name} could not be read") from None
+        self._stale = False
         if not isinstance(value, dict):
-            raise ConfigurationError(f"secret {secret_name} must hold a JSON object")
-        return Credentials.from_mapping(value, f"secret {secret_name}")
+            raise CredentialsNotConfigured(f"secret {self._name} must hold a JSON object")
+        return Credentials.from_mapping(value, f"secret {self._name}")
 
-    return load
+    def forget(self) -> None:
+        self._stale = True
 
 
 @dataclass(frozen=True)
@@ -147,7 +232,7 @@ class TokenProvider:
     def __init__(
         self,
         token_url: str,
-        credentials: Callable[[], Credentials],
+        credentials: CredentialSource,
         *,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (3.05, 10.0),
@@ -162,28 +247,31 @@ class TokenProvider:
         self._token: str | None = None
         self._expires_at = 0.0
 
-    def token(self) -> str:
+    def token(self, deadline: Deadline) -> str:
         with self._lock:
             if self._token is not None and self._clock() < self._expires_at:
                 return self._token
-            self._token, lifetime = self._request_token()
+            self._token, lifetime = self._request_token(deadline)
             # Refresh a margin before expiry, but never treat a short-lived token as expired.
             margin = min(self.REFRESH_MARGIN_SECONDS, lifetime / 2)
             self._expires_at = self._clock() + lifetime - margin
             return self._token
 
     def invalidate(self, token: str) -> None:
-        """Forget ``token`` (the service refused it), unless another caller already replaced it."""
+        """Forget ``token`` (the service refused it), unless another caller already replaced it,
+        and read the credentials afresh for the next one (the secret may have been rotated)."""
         with self._lock:
             if self._token == token:
                 self._token = None
+                self._credentials.forget()
 
-    def _request_token(self) -> tuple[str, float]:
+    def _request_token(self, deadline: Deadline) -> tuple[str, float]:
         creds = self._credentials()
         response = _send(
             self._session,
             "POST",
             self._token_url,
+            deadline=deadline,
             timeout=self._timeout,
             data={
                 "grant_type": "client_credentials",
@@ -193,18 +281,20 @@ class TokenProvider:
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
         )
         if response.status_code in (400, 401, 403):
+            response.close()
             raise AsposeAuthError(
                 f"token endpoint refused the client credentials (HTTP {response.status_code})"
             )
         _raise_for_status(response, "token request")
+        body = _read_body(response, deadline, "token request", 64 * 1024)
         try:
-            payload = response.json()
+            payload = json.loads(body)
             token = payload["access_token"]
             lifetime = float(payload.get("expires_in", 3600))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError):
             raise AsposeProtocolError(
                 "token endpoint answered 200 without a JSON access_token"
-            ) from exc
+            ) from None
         if not isinstance(token, str) or not token:
             raise AsposeProtocolError("token endpoint answered an empty access_token")
         return token, max(lifetime, 0.0)
@@ -219,12 +309,12 @@ class AsposeClient:
         tokens: TokenProvider,
         *,
         session: requests.Session | None = None,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        limits: Limits = Limits(),
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._tokens = tokens
         self._session = session or requests.Session()
-        self._timeout = timeout
+        self._limits = limits
 
     @classmethod
     def create(
@@ -232,79 +322,84 @@ class AsposeClient:
         *,
         base_url: str,
         token_url: str,
-        credentials: Callable[[], Credentials],
+        credentials: CredentialSource | Credentials,
         session: requests.Session | None = None,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        limits: Limits = Limits(),
     ) -> AsposeClient:
         """A client and its token provider sharing one session and the same timeouts."""
         session = session or requests.Session()
-        tokens = TokenProvider(token_url, credentials, session=session, timeout=timeout)
-        return cls(base_url, tokens, session=session, timeout=timeout)
+        source = (
+            FixedCredentials(credentials) if isinstance(credentials, Credentials) else credentials
+        )
+        tokens = TokenProvider(token_url, source, session=session, timeout=limits.timeout)
+        return cls(base_url, tokens, session=session, limits=limits)
 
-    def fetch_result(self, task_id: str) -> FetchResult:
+    def fetch_result(self, task_id: str, deadline: Deadline | None = None) -> FetchResult:
         """``GET /v5.0/ocr/RecognizeRegions?id=``: the task's status and, when done, results."""
-        response = self._call("GET", RECOGNIZE_REGIONS_PATH, params={"id": task_id})
-        return FetchResult(_parse_ocr_response(response), response.content)
+        body = self._call("GET", RECOGNIZE_REGIONS_PATH, deadline, params={"id": task_id})
+        return FetchResult(_parse_ocr_response(body), body)
 
     def submit_regions(
         self,
         image: bytes,
         regions: Sequence[Rect],
         settings: RecognitionSettings | None = None,
+        deadline: Deadline | None = None,
     ) -> str:
         """``POST /v5.0/ocr/RecognizeRegions``: submit an image and regions; return the task id."""
-        body = {
+        payload = {
             "image": base64.b64encode(image).decode("ascii"),
             "settings": (settings or RecognitionSettings()).to_json(regions),
         }
-        response = self._call("POST", RECOGNIZE_REGIONS_PATH, json_body=body)
-        task_id = response.text.strip().strip('"')
+        body = self._call("POST", RECOGNIZE_REGIONS_PATH, deadline, json_body=payload)
+        task_id = body.decode("utf-8", errors="replace").strip().strip('"')
         if not task_id:
             raise AsposeProtocolError("submit answered 200 without a task id")
         return task_id
 
-    def cancel(self, task_id: str) -> None:
+    def cancel(self, task_id: str, deadline: Deadline | None = None) -> None:
         """``DELETE /v5.0/ocr/RecognizeRegions?id=``: cancel a task and delete its results."""
-        self._call("DELETE", RECOGNIZE_REGIONS_PATH, params={"id": task_id})
+        self._call("DELETE", RECOGNIZE_REGIONS_PATH, deadline, params={"id": task_id})
 
     def _call(
         self,
         method: str,
         path: str,
+        deadline: Deadline | None,
         *,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
-    ) -> requests.Response:
-        url = self._base_url + path
-        token = self._tokens.token()
-        response = self._send_authorised(method, url, token, params, json_body)
+    ) -> bytes:
+        deadline = deadline or Deadline.none()
+        request = _Request(method, self._base_url + path, params, json_body)
+        token = self._tokens.token(deadline)
+        response = self._send_authorised(request, token, deadline)
         if response.status_code == 401:
             # The token expired or was revoked: refresh once, then it is a real auth failure.
+            response.close()
             self._tokens.invalidate(token)
-            token = self._tokens.token()
-            response = self._send_authorised(method, url, token, params, json_body)
+            token = self._tokens.token(deadline)
+            response = self._send_authorised(request, token, deadline)
             if response.status_code == 401:
+                response.close()
                 raise AsposeAuthError(f"{method} {path} refused a fresh token (HTTP 401)")
         if response.status_code == 403:
+            response.close()
             raise AsposeAuthError(f"{method} {path} is forbidden for these credentials (HTTP 403)")
         _raise_for_status(response, f"{method} {path}")
-        return response
+        return _read_body(response, deadline, f"{method} {path}", self._limits.max_response_bytes)
 
     def _send_authorised(
-        self,
-        method: str,
-        url: str,
-        token: str,
-        params: Mapping[str, str] | None,
-        json_body: Any,
+        self, request: _Request, token: str, deadline: Deadline
     ) -> requests.Response:
         return _send(
             self._session,
-            method,
-            url,
-            timeout=self._timeout,
-            params=params,
-            json=json_body,
+            request.method,
+            request.url,
+            deadline=deadline,
+            timeout=self._limits.timeout,
+            params=request.params,
+            json=request.json_body,
             headers={
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/json, text/plain",
@@ -313,49 +408,91 @@ class AsposeClient:
         )
 
 
-def _send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    url: str
+    params: Mapping[str, str] | None
+    json_body: Any
+
+
+def _send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    deadline: Deadline,
+    timeout: tuple[float, float],
+    **kwargs: Any,
+) -> requests.Response:
+    """Send one request; the body is read later, by :func:`_read_body`. No redirect is followed:
+    the token request carries the client secret, and no endpoint of this API redirects."""
+    what = f"{method} {_path(url)}"
     try:
-        return session.request(method, url, **kwargs)
-    except requests.Timeout as exc:
-        raise AsposeUnavailableError(f"{method} {_path(url)} timed out") from exc
-    except requests.ConnectionError as exc:
-        raise AsposeUnavailableError(f"{method} {_path(url)} could not connect") from exc
+        return session.request(
+            method,
+            url,
+            timeout=deadline.timeout(timeout, what),
+            allow_redirects=False,
+            stream=True,
+            **kwargs,
+        )
+    except requests.Timeout:
+        raise AsposeUnavailableError(f"{what} timed out") from None
+    except requests.RequestException:
+        # No text of the exception: some quote what the server sent.
+        raise AsposeUnavailableError(f"{what} failed before an answer came") from None
+
+
+def _read_body(response: requests.Response, deadline: Deadline, what: str, cap: int) -> bytes:
+    """The whole answer, at most ``cap`` bytes on the wire and once inflated, by the deadline."""
+    try:
+        declared = int(response.headers.get("Content-Length", "0") or 0)
+    except ValueError:
+        declared = 0
+    chunks: list[bytes] = []
+    received = 0
+    try:
+        if declared > cap:
+            raise ResponseTooLarge(f"{what} answered {declared} bytes, over the {cap}-byte cap")
+        for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
+            received += len(chunk)
+            if received > cap:
+                raise ResponseTooLarge(f"{what} answered more than the {cap}-byte cap")
+            if deadline.remaining() <= 0:
+                raise AsposeUnavailableError(f"{what} answered slower than the time left")
+            chunks.append(chunk)
+    except requests.RequestException:
+        # A dropped, truncated or undecodable answer; its text may quote what was sent.
+        raise AsposeUnavailableError(f"{what} answer was cut off or garbled") from None
+    finally:
+        response.close()
+    return b"".join(chunks)
 
 
 def _raise_for_status(response: requests.Response, what: str) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
+    response.close()  # nothing the service said goes any further than its status
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         raise AsposeThrottledError(f"{what} was throttled (HTTP 429)", retry_after=retry_after)
     if status >= 500 or status == 408:
         raise AsposeUnavailableError(f"{what} failed with HTTP {status}")
-    raise AsposeBadRequestError(f"{what} was rejected with HTTP {status}{_problem_title(response)}")
+    if 300 <= status < 400:
+        raise AsposeProtocolError(f"{what} answered a redirect (HTTP {status}), not followed")
+    raise AsposeBadRequestError(f"{what} was rejected with HTTP {status}")
 
 
-def _problem_title(response: requests.Response) -> str:
-    """The ProblemDetails title and detail, which describe the request, never the results."""
+def _parse_ocr_response(body: bytes) -> OcrResponse:
     try:
-        problem = response.json()
+        payload = json.loads(body)
     except ValueError:
-        return ""
-    if not isinstance(problem, dict):
-        return ""
-    parts = [str(problem[k]) for k in ("title", "detail") if isinstance(problem.get(k), str)]
-    text = clip(": ".join(parts), MAX_PROBLEM_CHARS)
-    return f" ({text})" if text else ""
-
-
-def _parse_ocr_response(response: requests.Response) -> OcrResponse:
-    try:
-        payload = json.loads(response.content)
-    except ValueError as exc:
-        content_type = response.headers.get("Content-Type", "unknown")
-        raise AsposeProtocolError(
-            f"expected an OCRResponse JSON body, got {len(response.content)} bytes of "
-            f"{content_type} that is not JSON"
-        ) from exc
+        # A proxy's error page, say: not an answer about the task, so not a final one.
+        raise AsposeUnavailableError(
+            f"GET {RECOGNIZE_REGIONS_PATH} answered {len(body)} bytes that are not JSON"
+        ) from None
     return OcrResponse.from_json(payload)
 
 

@@ -63,7 +63,11 @@ class AsposeThrottledError(TransientError):
 
 
 class AsposeUnavailableError(TransientError):
-    """HTTP 5xx, a timeout or a connection error."""
+    """HTTP 5xx or 408, a timeout, a dropped or truncated answer, or a body that is not JSON."""
+
+
+class CredentialsUnavailableError(TransientError):
+    """The Aspose credentials could not be read from Secrets Manager right now."""
 
 
 # --- Aspose.OCR Cloud: permanent ---------------------------------------------------------------
@@ -76,7 +80,18 @@ class AsposeBadRequestError(PermanentError):
 
 
 class AsposeProtocolError(PermanentError):
-    """A 200 whose body is not the documented JSON."""
+    """A 200 whose JSON is not the documented shape, or an answer no client should follow."""
+
+
+class ResponseTooLarge(PermanentError):
+    """An answer larger than the configured cap (``MaxResponseBytes``), on the wire or inflated.
+
+    Named as the outcome's reason, like ``DeadlineReached``: the task ends ``Failed`` with it.
+    """
+
+
+class CredentialsNotConfigured(PermanentError):
+    """The stack's Aspose secret still holds its placeholder, or no usable client id and secret."""
 
 
 # --- Product --------------------------------------------------------------------------------

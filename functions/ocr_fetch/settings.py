@@ -7,6 +7,7 @@ variable raises :class:`ConfigurationError` naming it, at the first invocation o
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,6 +19,7 @@ from ocr_fetch.polling import PollingPolicy
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.aspose.cloud"
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class Settings:
     dead_letter_queue_url: str | None = None
     connect_timeout_seconds: float = 3.05
     read_timeout_seconds: float = 20.0
+    max_response_bytes: int = 64 * 1024 * 1024
+    cancel_on_give_up: bool = False
+    start_queue_max_receives: int = 5
     secret_cache_seconds: int = 300
     max_region_bytes: int = 10 * 1024 * 1024
     retention_days: int = 30
@@ -66,6 +71,9 @@ class Settings:
             dead_letter_queue_url=reader.optional("DEAD_LETTER_QUEUE_URL"),
             connect_timeout_seconds=reader.number("HTTP_CONNECT_TIMEOUT_SECONDS", 3.05, float),
             read_timeout_seconds=reader.number("HTTP_READ_TIMEOUT_SECONDS", 20.0, float),
+            max_response_bytes=reader.number("MAX_RESPONSE_BYTES", 64 * 1024 * 1024, int),
+            cancel_on_give_up=reader.flag("CANCEL_ON_GIVE_UP"),
+            start_queue_max_receives=reader.number("START_QUEUE_MAX_RECEIVES", 5, int),
             secret_cache_seconds=reader.number("SECRET_CACHE_SECONDS", 300, int),
             max_region_bytes=reader.number("MAX_REGION_BYTES", 10 * 1024 * 1024, int),
             retention_days=reader.number("RESULTS_RETENTION_DAYS", 30, int),
@@ -118,10 +126,24 @@ class _Reader:
         return value
 
     def url(self, name: str, default: str) -> str:
+        """An https URL; plain http only to this machine (a local emulator): the token request
+        carries the client secret and every other request a bearer token."""
         value = self.optional(name) or default
-        if not value.startswith(("https://", "http://")):
-            self._errors.append(f"{name} must be an http(s) URL, got {value!r}")
+        parts = urllib.parse.urlsplit(value)
+        local = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
+        if parts.scheme != "https" and not local:
+            self._errors.append(
+                f"{name} must be an https URL (plain http only for localhost), got {value!r}"
+            )
+        elif not parts.hostname:
+            self._errors.append(f"{name} has no host, got {value!r}")
         return value.rstrip("/")
+
+    def flag(self, name: str) -> bool:
+        raw = (self.optional(name) or "false").lower()
+        if raw not in ("true", "false"):
+            self._errors.append(f"{name} must be true or false, got {raw!r}")
+        return raw == "true"
 
     def number(self, name: str, default: T, kind: Callable[[str], T]) -> T:
         raw = self.optional(name)

@@ -77,7 +77,7 @@ class AsposeAccess:
         return AsposeClient.create(
             base_url=self.base_url,
             token_url=self.token_url,
-            credentials=lambda: Credentials(self.client_id, self.client_secret),
+            credentials=Credentials(self.client_id, self.client_secret),
         )
 
 

@@ -14,6 +14,9 @@ from responses import matchers
 from ocr_fetch.client import (
     AsposeClient,
     Credentials,
+    Deadline,
+    FixedCredentials,
+    Limits,
     RecognitionSettings,
     Rect,
     TokenProvider,
@@ -25,7 +28,9 @@ from ocr_fetch.errors import (
     AsposeProtocolError,
     AsposeThrottledError,
     AsposeUnavailableError,
+    CredentialsNotConfigured,
     PermanentError,
+    ResponseTooLarge,
     TransientError,
 )
 from ocr_fetch.model import TaskStatus
@@ -45,15 +50,35 @@ class Clock:
         return self.now
 
 
-def make_client(clock: Clock | None = None) -> AsposeClient:
+class Rotating(FixedCredentials):
+    """Credentials whose secret changes each time they are forgotten (a rotated secret)."""
+
+    def __init__(self) -> None:
+        super().__init__(Credentials("client-1", SECRET))
+        self.reads = 0
+        self.generation = 0
+
+    def __call__(self) -> Credentials:
+        self.reads += 1
+        return Credentials("client-1", f"{SECRET}-{self.generation}")
+
+    def forget(self) -> None:
+        self.generation += 1
+
+
+def make_client(
+    clock: Clock | None = None,
+    limits: Limits | None = None,
+    credentials: FixedCredentials | None = None,
+) -> AsposeClient:
     session = requests.Session()
     tokens = TokenProvider(
         TOKEN_URL,
-        lambda: Credentials("client-1", SECRET),
+        credentials or FixedCredentials(Credentials("client-1", SECRET)),
         session=session,
         clock=clock or Clock(),
     )
-    return AsposeClient(BASE, tokens, session=session)
+    return AsposeClient(BASE, tokens, session=session, limits=limits or Limits())
 
 
 def token_ok(token: str = "tok-1", expires_in: int = 3600) -> None:
@@ -212,36 +237,107 @@ def test_http_errors_become_typed_errors(
 
 
 @responses.activate
-def test_bad_request_names_the_problem_details() -> None:
+def test_a_rejection_names_the_status_never_what_the_service_said() -> None:
+    # A ProblemDetails title or detail may quote the request, or anything: it goes nowhere.
     token_ok()
-    responses.post(
+    responses.get(
         FETCH,
         status=400,
-        json={"type": "about:blank", "title": "Bad image", "status": 400, "detail": "not a PNG"},
+        json={"type": "about:blank", "title": "ERIKA MUSTERMANN", "status": 400, "detail": "x"},
     )
-    with pytest.raises(AsposeBadRequestError, match="Bad image: not a PNG"):
-        make_client().submit_regions(b"x", [Rect(0, 0, 1, 1)])
+    with pytest.raises(AsposeBadRequestError) as info:
+        make_client().fetch_result(TASK)
+    assert str(info.value) == "GET /v5.0/ocr/RecognizeRegions was rejected with HTTP 400"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        requests.ConnectTimeout("slow"),
+        requests.ConnectionError("reset by ERIKA"),
+        requests.exceptions.ChunkedEncodingError("Connection broken: b'ERIKA MUSTERMANN'"),
+        requests.exceptions.ContentDecodingError("bad gzip near b'ERIKA'"),
+    ],
+    ids=["timeout", "dropped", "truncated", "undecodable"],
+)
+@responses.activate
+def test_timeouts_drops_and_truncations_are_unavailable_and_quote_nothing(
+    failure: Exception,
+) -> None:
+    token_ok()
+    responses.get(FETCH, body=failure)
+    with pytest.raises(AsposeUnavailableError) as info:
+        make_client().fetch_result(TASK)
+    assert "ERIKA" not in str(info.value)
+    assert info.value.__cause__ is None  # the original, with its text, is not chained either
 
 
 @responses.activate
-def test_timeouts_and_connection_errors_are_unavailable() -> None:
+def test_a_200_that_is_not_json_is_not_yet_an_answer() -> None:
     token_ok()
-    responses.get(FETCH, body=requests.ConnectTimeout("slow"))
-    responses.get(FETCH, body=requests.ConnectionError("reset"))
-    client = make_client()
-    with pytest.raises(AsposeUnavailableError, match="timed out"):
-        client.fetch_result(TASK)
-    with pytest.raises(AsposeUnavailableError, match="could not connect"):
-        client.fetch_result(TASK)
+    responses.get(FETCH, body=b"<html>502 Bad Gateway</html>", content_type="text/html")
+    with pytest.raises(AsposeUnavailableError, match="not JSON"):
+        make_client().fetch_result(TASK)
 
 
-@pytest.mark.parametrize("body", [b"<html>gateway</html>", b"[1, 2]", b"", b'{"results": 5}'])
+@pytest.mark.parametrize("body", [b"[1, 2]", b'{"results": 5}'])
 @responses.activate
-def test_a_200_that_is_not_an_ocr_response_is_a_protocol_error(body: bytes) -> None:
+def test_json_that_is_not_an_ocr_response_is_a_protocol_error(body: bytes) -> None:
     token_ok()
-    responses.get(FETCH, body=body, content_type="text/html")
+    responses.get(FETCH, body=body, content_type="application/json")
     with pytest.raises(AsposeProtocolError):
         make_client().fetch_result(TASK)
+
+
+@responses.activate
+def test_an_answer_over_the_cap_is_too_large_declared_or_not() -> None:
+    token_ok()
+    responses.get(FETCH, body=b"x" * 2048, headers={"Content-Length": "2048"})
+    responses.get(FETCH, body=b"y" * 2048, auto_calculate_content_length=False)
+    client = make_client(limits=Limits(max_response_bytes=1024))
+    with pytest.raises(ResponseTooLarge, match="2048 bytes"):
+        client.fetch_result(TASK)
+    with pytest.raises(ResponseTooLarge):
+        client.fetch_result(TASK)
+
+
+@responses.activate
+def test_no_time_left_means_no_request() -> None:
+    token_ok()
+    responses.get(FETCH, json=completed_body())
+    with pytest.raises(AsposeUnavailableError, match="no time left"):
+        make_client().fetch_result(TASK, Deadline.after(0.0))
+    assert len(responses.calls) == 0
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@responses.activate
+def test_a_token_redirect_is_refused_and_the_secret_goes_nowhere_else(status: int) -> None:
+    responses.post(TOKEN_URL, status=status, headers={"Location": "https://elsewhere.test/token"})
+    responses.post("https://elsewhere.test/token", json={"access_token": "stolen"})
+    with pytest.raises(AsposeProtocolError, match=f"HTTP {status}"):
+        make_client().fetch_result(TASK)
+    assert [c.request.url for c in responses.calls] == [TOKEN_URL]
+
+
+@responses.activate
+def test_after_a_401_the_secret_is_read_again() -> None:
+    # Given a secret that was rotated after the first token was issued
+    responses.post(TOKEN_URL, json={"access_token": "old", "expires_in": 3600})
+    responses.post(TOKEN_URL, json={"access_token": "new", "expires_in": 3600})
+    responses.get(FETCH, status=401)
+    responses.get(FETCH, json=completed_body())
+    credentials = Rotating()
+    make_client(credentials=credentials).fetch_result(TASK)
+    # Then the second token request carried the new secret, read afresh
+    token_requests = [c.request.body for c in responses.calls if c.request.url == TOKEN_URL]
+    assert f"{SECRET}-0" in str(token_requests[0])
+    assert f"{SECRET}-1" in str(token_requests[1])
+
+
+def test_placeholder_credentials_are_not_configured() -> None:
+    with pytest.raises(CredentialsNotConfigured, match="no clientId"):
+        Credentials.from_mapping({"clientId": "", "clientSecret": "generated"}, "secret s")
 
 
 @responses.activate
@@ -296,8 +392,8 @@ def test_a_created_client_uses_its_timeouts_for_tokens_and_calls() -> None:
     client = AsposeClient.create(
         base_url=BASE,
         token_url=TOKEN_URL,
-        credentials=lambda: Credentials("client-1", SECRET),
-        timeout=(1.5, 7.0),
+        credentials=Credentials("client-1", SECRET),
+        limits=Limits(timeout=(1.5, 7.0)),
     )
 
     # A request with other timeouts would match neither and fail as a connection error.

@@ -20,12 +20,15 @@ def results_store() -> ResultStore:
 @cache
 def aspose_client() -> AsposeClient:
     # Only the check function calls Aspose: the others do not import requests at all.
-    from ocr_fetch.client import AsposeClient, secret_credentials
+    from ocr_fetch.client import AsposeClient, Limits, SecretCredentials
 
     settings = get_settings()
     return AsposeClient.create(
         base_url=settings.aspose_base_url,
         token_url=settings.aspose_token_url,
-        credentials=secret_credentials(settings.aspose_secret_name, settings.secret_cache_seconds),
-        timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds),
+        credentials=SecretCredentials(settings.aspose_secret_name, settings.secret_cache_seconds),
+        limits=Limits(
+            timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds),
+            max_response_bytes=settings.max_response_bytes,
+        ),
     )

@@ -51,7 +51,7 @@ EMULATOR_TIMING = Timing(queue_delay_s=5.0, per_region_s=0.2)
 #: The deadline plus room for the last poll, decoding and storing.
 TASK_TIMEOUT_S = 150.0
 PROGRESS_EVERY_S = 0.25
-RUNNING_STATUSES = {"Pending", "Processing", "Throttled", "NotChecked"}
+RUNNING_STATUSES = {"Pending", "Processing", "Throttled", "Unavailable", "NotChecked"}
 ARROW = " → "
 
 
@@ -226,6 +226,9 @@ def _step_lines(step: Step) -> list[tuple[str, int]]:
     if step.poll is not None:
         status = str(step.poll.get("status"))
         line = f"poll {step.poll.get('polls')}: {status}"
+        cause = step.poll.get("transientCause")
+        if isinstance(cause, dict):
+            line += f" ({cause.get('message')})"
         if status in RUNNING_STATUSES and not step.poll.get("giveUp"):
             line += f", next poll in {step.poll.get('waitSeconds')} s"
         lines.append((line, -1))

@@ -113,7 +113,7 @@ def execution_path(history: list[dict[str, Any]]) -> tuple[Step, ...]:
     errors: list[str] = []
     for event in history:
         kind = str(event["type"])
-        if kind in ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed") and steps:
+        if kind in ("TaskFailed", "LambdaFunctionFailed") and steps:
             details: dict[str, Any] = next(
                 (v for k, v in event.items() if k.endswith("EventDetails")), {}
             )
@@ -338,7 +338,7 @@ class StackSession:
         answer = self.client("stepfunctions").start_execution(
             stateMachineArn=self.outputs.state_machine_arn,
             name=task.execution_name,
-            input=json.dumps(task.execution_input()),
+            input=task.execution_input_json(),
         )
         arn: str = answer["executionArn"]
         return arn
@@ -604,9 +604,10 @@ def _dead_letter(message: dict[str, Any]) -> DeadLetter:
 
 
 def _published(session: StackSession, execution_arn: str) -> bool:
-    """Whether the ended execution published its outcome event (which is then due)."""
-    names = [step.name for step in execution_path(session.history(execution_arn))]
-    return "Publish Outcome Event" in names and "Outcome Not Published" not in names
+    """Whether the ended execution published its outcome event (which is then due): the state
+    after ``Publish Outcome Event`` was entered."""
+    steps = execution_path(session.history(execution_arn))
+    return any(step.name == "Is Recognition Completed?" for step in steps)
 
 
 def _json(value: Any) -> Any:

@@ -103,21 +103,23 @@ def runs(stack: LocalStack) -> dict[str, Run]:
     scenario("corrupt_region", task)
 
     task = stack.submit(CARD)
-    admin.inject("not_json", task_id=task)
+    # JSON, but not an OCRResponse: a definite answer, and a wrong one.
+    admin.inject("http_status", task_id=task, status=200, body='{"results": 5}')
     scenario("lambda_failure", task)
 
-    # Lambda's own failures, as AWS reports them: a timeout and a crash of the poll.
+    # Lambda's own failures, as AWS reports them: a poll that times out once (retried), and one
+    # that crashes on every attempt (caught once the Retry gives up).
     task = stack.submit(CARD)
     faults.inject("lambda_timeout", target="CheckStatusFunction", match=task)
     scenario("check_timed_out", task)
 
     task = stack.submit(CARD)
-    faults.inject("lambda_crash", target="CheckStatusFunction", match=task)
+    faults.inject("lambda_crash", target="CheckStatusFunction", match=task, times=3)
     scenario("check_crashed", task)
 
-    # The outcome cannot be recorded: the recording function crashes (not retried).
+    # The outcome cannot be recorded: the recording function crashes on every attempt.
     task = str(uuid.uuid4())
-    faults.inject("lambda_crash", target="RecordOutcomeFunction", match=task)
+    faults.inject("lambda_crash", target="RecordOutcomeFunction", match=task, times=3)
     scenario("not_recorded", task)
 
     # The outcome cannot be published: every PutEvents attempt of the state machine fails.
@@ -275,12 +277,17 @@ def test_429_and_503_are_survived(stack: LocalStack, runs: dict[str, Run]) -> No
     assert statuses[-1] == 200
     # 429: waited out as a Throttled poll, honouring Retry-After (2 s, longer than the policy's 1 s)
     assert run.execution.waits()[0] == 2
-    # 503: the Lambda failed with AsposeUnavailableError and the Task's Retry tried again
-    failures = [e for e in run.execution.history if e["type"] == "TaskFailed"]
-    assert [e["taskFailedEventDetails"]["error"] for e in failures] == [
-        "AsposeUnavailableError",
-        "AsposeUnavailableError",
+    # 503: not an answer about the task either: an Unavailable poll, waited out the same way
+    polls = run.execution.polls()
+    assert [p["status"] for p in polls] == [
+        "Throttled",
+        "Throttled",
+        "Unavailable",
+        "Unavailable",
+        "Completed",
     ]
+    assert polls[2]["transientCause"]["name"] == "AsposeUnavailableError"
+    assert not [e for e in run.execution.history if e["type"] == "TaskFailed"]
     event = only_event(stack, run)
     assert event["detail-type"] == "Region Recognition Completed"
     assert_no_recognised_text(stack, run)
@@ -335,37 +342,45 @@ def test_a_lambda_failure_is_caught_and_recorded(stack: LocalStack, runs: dict[s
     event = only_event(stack, run)
     assert event["detail-type"] == "Region Recognition Failed"
     assert event["detail"]["error"]["name"] == "AsposeProtocolError"
-    assert "not JSON" in event["detail"]["error"]["message"]
+    assert "results must be a list" in event["detail"]["error"]["message"]
     item = stack.session.item(run.task_id)
     assert item is not None
     assert (item["status"], item["errorName"]) == ("Failed", "AsposeProtocolError")
 
 
 # --- Lambda's own failures and the outcome's last steps ---------------------------------------
-@pytest.mark.parametrize(
-    ("name", "error"),
-    [("check_timed_out", "Sandbox.Timedout"), ("check_crashed", "Runtime.ExitError")],
-)
-def test_a_poll_that_times_out_or_crashes_is_caught_under_lambdas_error_name(
-    stack: LocalStack, runs: dict[str, Run], name: str, error: str
+def test_a_poll_that_times_out_is_retried_under_lambdas_error_name(
+    stack: LocalStack, runs: dict[str, Run]
 ) -> None:
-    # Given a CheckStatus invocation that ran past its Timeout, or whose process died
-    run = runs[name]
+    # Given a CheckStatus invocation that ran past its Timeout once
+    run = runs["check_timed_out"]
     failures = [
         e["taskFailedEventDetails"] for e in run.execution.history if e["type"] == "TaskFailed"
     ]
-    # Then Step Functions saw the error AWS reports (no Retry lists it today) and caught it
-    assert [f["error"] for f in failures] == [error]
-    assert json.loads(failures[0]["cause"])["errorType"] == error
+    # Then Step Functions saw the error AWS reports, its Retry ran the poll again, and it completed
+    assert [f["error"] for f in failures] == ["Sandbox.Timedout"]
+    assert json.loads(failures[0]["cause"])["errorType"] == "Sandbox.Timedout"
+    assert run.execution.status == "SUCCEEDED"
+    assert only_event(stack, run)["detail-type"] == "Region Recognition Completed"
+
+
+def test_a_poll_that_crashes_beyond_its_retries_fails_the_task_naming_it(
+    stack: LocalStack, runs: dict[str, Run]
+) -> None:
+    # Given a CheckStatus whose process dies on every attempt
+    run = runs["check_crashed"]
+    failures = [e for e in run.execution.history if e["type"] == "TaskFailed"]
+    # Then it was tried three times, then caught and recorded under Lambda's error name
+    assert [e["taskFailedEventDetails"]["error"] for e in failures] == ["Runtime.ExitError"] * 3
     assert "Record Workflow Failure" in run.execution.states_entered()
     assert run.execution.status == "FAILED"
-    assert run.execution.error == error
+    assert run.execution.error == "Runtime.ExitError"
     event = only_event(stack, run)
     assert event["detail-type"] == "Region Recognition Failed"
-    assert event["detail"]["error"]["name"] == error
+    assert event["detail"]["error"]["name"] == "Runtime.ExitError"
     item = stack.session.item(run.task_id)
     assert item is not None
-    assert (item["status"], item["errorName"]) == ("Failed", error)
+    assert (item["status"], item["errorName"]) == ("Failed", "Runtime.ExitError")
 
 
 def test_an_outcome_that_cannot_be_recorded_fails_the_execution_by_name(
@@ -386,11 +401,13 @@ def test_an_outcome_that_cannot_be_published_fails_the_execution_by_name(
 ) -> None:
     # Given a completed task whose every PutEvents attempt is refused by EventBridge
     run = runs["not_published"]
-    # Then Publish was retried, then the workflow ended in Outcome Not Published
+    # Then Publish was retried, then left uncaught: the execution failed there, named, so an
+    # alarm sees it and a redrive publishes the recorded outcome
     publish = next(s for s in run.execution.steps if s.name == "Publish Outcome Event")
-    assert publish.errors == ("EventBridge.FailedEntry",) * 5  # the first try and 4 retries
-    assert run.execution.states_entered()[-1] == "Outcome Not Published"
-    assert run.execution.error == "OutcomeNotPublished"
+    assert publish.errors == ("EventBridge.FailedEntry",) * 7  # the first try and 6 retries
+    assert run.execution.states_entered()[-1] == "Publish Outcome Event"
+    assert run.execution.status == "FAILED"
+    assert run.execution.error == "EventBridge.FailedEntry"
     # And the results and the record are there; only the announcement is missing
     item = stack.session.item(run.task_id)
     assert item is not None

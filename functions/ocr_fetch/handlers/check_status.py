@@ -2,8 +2,15 @@
 
 Input ``{"taskId", "submittedAt", "polls"}``; output (every key always present, for the state
 machine's ResultSelector) ``{"status", "taskStatus", "responseStatusCode", "polls", "waitSeconds",
-"giveUp", "giveUpReason", "elapsedSeconds", "rawKey", "error"}``. ``status`` is a TaskStatus value
-or ``Throttled`` (HTTP 429: waited out like a running task, honouring ``Retry-After``).
+"giveUp", "giveUpReason", "elapsedSeconds", "rawKey", "error", "transientCause"}``.
+
+``status`` is a TaskStatus value, or the poll got no answer about the task: ``Throttled`` (HTTP
+429) or ``Unavailable`` (5xx, a timeout, a dropped or truncated answer, a body that is not JSON,
+the credentials unreadable for now). Those are "not yet", like a running task: the state machine
+waits (honouring ``Retry-After``) and polls again until the deadline or the poll budget, and a
+task that gives up that way ends TimedOut naming the last such cause. Only a definite answer ends
+a task early. Every request must be over ``_MARGIN_SECONDS`` before the invocation's own timeout,
+so a slow service is a transient answer, never a killed function.
 """
 
 from __future__ import annotations
@@ -16,12 +23,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ocr_fetch.client import AsposeClient
+from ocr_fetch.client import AsposeClient, Deadline
 from ocr_fetch.errors import (
     MAX_STATUS_CHARS,
     AsposeProtocolError,
     AsposeThrottledError,
     InvalidEventError,
+    TransientError,
     clip,
 )
 from ocr_fetch.handlers.wiring import aspose_client, results_store
@@ -33,7 +41,10 @@ from ocr_fetch.storage import ResultStore
 from ocr_fetch.submission import parse_timestamp, validate_task_id
 
 THROTTLED = "Throttled"
+UNAVAILABLE = "Unavailable"
 _FINAL_WITH_BODY = (TaskStatus.COMPLETED, TaskStatus.ERROR, TaskStatus.UNKNOWN)
+#: Left at the end of an invocation for storing a final answer (one S3 PUT) and returning.
+_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ class PollResult:
     response_status_code: str | None = None
     raw_key: str | None = None
     error: dict[str, str] | None = None
+    #: Why this poll got no answer about the task (``Throttled``/``Unavailable`` only).
+    transient_cause: dict[str, str] | None = None
 
     def to_state(self) -> dict[str, Any]:
         """The handler's output: every key always present."""
@@ -82,57 +95,101 @@ class PollResult:
             "elapsedSeconds": int(self.elapsed_seconds),
             "rawKey": self.raw_key,
             "error": self.error,
+            "transientCause": self.transient_cause,
         }
 
 
-def check_task(
-    request: CheckRequest,
-    *,
-    client: AsposeClient,
-    store: ResultStore,
-    policy: PollingPolicy,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Checker:
+    """What one poll needs besides the request: the service, the store and the policy."""
+
+    client: AsposeClient
+    store: ResultStore
+    policy: PollingPolicy
+    cancel_on_give_up: bool = False
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> dict[str, Any]:
     """Poll once and decide what comes next."""
     polls = request.polls + 1
+    metrics.add_metric(name="Polls", unit=MetricUnit.Count, value=1)
     try:
-        fetched = client.fetch_result(request.task_id)
-    except AsposeThrottledError as exc:
-        elapsed = (now() - request.submitted_at).total_seconds()
-        decision = next_poll(policy, polls, elapsed, exc.retry_after)
-        logger.warning(
-            "poll throttled",
-            extra={"polls": polls, "retry_after": exc.retry_after, "wait": decision.wait_seconds},
-        )
-        return PollResult(THROTTLED, polls, elapsed, decision).to_state()
+        fetched = checker.client.fetch_result(request.task_id, deadline)
+    except TransientError as exc:
+        return _not_yet(request, checker, deadline, polls, exc).to_state()
     response = fetched.response
     if response.task_id is not None and response.task_id.lower() != request.task_id.lower():
         raise AsposeProtocolError("the service answered for a different task id")
-    elapsed = (now() - request.submitted_at).total_seconds()
+    elapsed = (checker.now() - request.submitted_at).total_seconds()
     status = response.task_status
-    raw_key = store.put_raw(request.task_id, fetched.body) if status in _FINAL_WITH_BODY else None
+    raw_key = (
+        checker.store.put_raw(request.task_id, fetched.body) if status in _FINAL_WITH_BODY else None
+    )
+    decision = next_poll(checker.policy, polls, elapsed) if status.is_running else None
     result = PollResult(
         status.value,
         polls,
         elapsed,
-        decision=next_poll(policy, polls, elapsed) if status.is_running else None,
+        decision=decision,
         task_status=response.raw_task_status,
         response_status_code=response.response_status_code,
         raw_key=raw_key,
         error=_error(response),
     )
-    metrics.add_metric(name="Polls", unit=MetricUnit.Count, value=1)
     logger.info(
         "polled",
         extra={
             "polls": polls,
             "task_status": status.value,
             "response_status_code": response.response_status_code,
-            "wait": result.decision.wait_seconds if result.decision else 0,
-            "give_up": result.decision.give_up_reason if result.decision else None,
+            "wait": decision.wait_seconds if decision else 0,
+            "give_up": decision.give_up_reason if decision else None,
         },
     )
+    if decision is not None and decision.give_up:
+        _cancel_when_asked(request, checker, deadline)
     return result.to_state()
+
+
+def _not_yet(
+    request: CheckRequest, checker: Checker, deadline: Deadline, polls: int, exc: TransientError
+) -> PollResult:
+    """No answer about the task this time: wait (at least Retry-After) and poll again."""
+    retry_after = exc.retry_after if isinstance(exc, AsposeThrottledError) else None
+    elapsed = (checker.now() - request.submitted_at).total_seconds()
+    decision = next_poll(checker.policy, polls, elapsed, retry_after)
+    cause = {"name": type(exc).__name__, "message": str(exc)}
+    metrics.add_metric(name="PollsNotAnswered", unit=MetricUnit.Count, value=1)
+    logger.warning(
+        "poll not answered",
+        extra={
+            "polls": polls,
+            "cause": cause["name"],
+            "retry_after": retry_after,
+            "wait": decision.wait_seconds,
+            "give_up": decision.give_up_reason,
+        },
+    )
+    if decision.give_up:
+        _cancel_when_asked(request, checker, deadline)
+    status = THROTTLED if isinstance(exc, AsposeThrottledError) else UNAVAILABLE
+    return PollResult(status, polls, elapsed, decision, transient_cause=cause)
+
+
+def _cancel_when_asked(request: CheckRequest, checker: Checker, deadline: Deadline) -> None:
+    """Cancel a task we gave up on (``CancelOnGiveUp``): best effort, never changes the outcome.
+
+    Off by default: cancelling deletes results that a deliberate re-fetch could still find.
+    """
+    if not checker.cancel_on_give_up:
+        return
+    try:
+        checker.client.cancel(request.task_id, deadline)
+    except Exception as exc:  # the outcome is TimedOut either way
+        logger.warning("cancel on give-up failed", extra={"cause": type(exc).__name__})
+    else:
+        logger.info("cancelled on give-up")
 
 
 def _error(response: OcrResponse) -> dict[str, str] | None:
@@ -152,6 +209,9 @@ def _error(response: OcrResponse) -> dict[str, str] | None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = CheckRequest.parse(event)
-    return check_task(
-        request, client=aspose_client(), store=results_store(), policy=get_settings().polling
+    settings = get_settings()
+    checker = Checker(
+        aspose_client(), results_store(), settings.polling, settings.cancel_on_give_up
     )
+    left = context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
+    return check_task(request, checker, Deadline.after(left))

@@ -34,11 +34,7 @@ def build_outcome(kind: OutcomeKind, reason: str, state: WorkflowState, bucket: 
         name = "TaskNotFound"
         message = "Aspose.OCR Cloud has no such task: the id is wrong or its results expired"
     elif reason == "GaveUp":
-        name = str(poll.get("giveUpReason") or "GaveUp")
-        message = (
-            f"gave up after {state.polls} polls and {poll.get('elapsedSeconds')} s; "
-            f"the task was still {poll.get('taskStatus') or poll.get('status')}"
-        )
+        name, message = _gave_up(state)
     else:
         name = str(error.get("name") or reason)
         message = str(error.get("message") or reason)
@@ -58,6 +54,18 @@ def build_outcome(kind: OutcomeKind, reason: str, state: WorkflowState, bucket: 
         correlation_id=state.correlation_id,
         metadata=state.metadata,
     )
+
+
+def _gave_up(state: WorkflowState) -> tuple[str, str]:
+    """Why the workflow stopped polling: the deadline or the poll budget; when the last poll got
+    no answer about the task, named after that cause (the service was unavailable, say)."""
+    poll = state.poll
+    reason = str(poll.get("giveUpReason") or "GaveUp")
+    spent = f"gave up ({reason}) after {state.polls} polls and {poll.get('elapsedSeconds')} s"
+    cause = poll.get("transientCause")
+    if isinstance(cause, dict) and cause.get("name"):
+        return str(cause["name"]), f"{spent}; the last poll got no answer: {cause.get('message')}"
+    return reason, f"{spent}; the task was still {poll.get('taskStatus') or poll.get('status')}"
 
 
 def record(event: Any, *, store: ResultStore) -> dict[str, Any]:

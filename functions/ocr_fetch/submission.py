@@ -8,20 +8,29 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ocr_fetch.errors import InvalidEventError
 
 SUBMITTED_DETAIL_TYPE = "Region Recognition Submitted"
+#: An announcement larger than this (UTF-8 bytes) is refused.
 MAX_EVENT_BYTES = 64 * 1024
+#: The execution input (UTF-8 bytes, as sent): state data grows from it and must stay far under
+#: Step Functions' 256 KiB.
+MAX_EXECUTION_INPUT_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 2048
+#: Levels of nesting inside metadata (DynamoDB allows 32 in an item; the item adds its own).
+MAX_METADATA_DEPTH = 16
+#: DynamoDB numbers hold 38 significant digits.
+MAX_NUMBER_DIGITS = 38
 MAX_REGIONS = 500
 MAX_REGION_NAME_CHARS = 64
 MAX_CORRELATION_ID_CHARS = 128
 _REFETCH = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,10 @@ class SubmittedTask:
         """The task id, so a person finds the execution by it; ``<id>-<refetch>`` for a re-fetch."""
         return f"{self.task_id}-{self.refetch}" if self.refetch else self.task_id
 
+    def execution_input_json(self) -> str:
+        """The execution input exactly as sent to StartExecution (UTF-8, compact)."""
+        return json.dumps(self.execution_input(), ensure_ascii=False, separators=(",", ":"))
+
     def execution_input(self) -> dict[str, Any]:
         """State data: ids, labels and counters only (every key present, for JSONPath)."""
         return {
@@ -58,9 +71,15 @@ class SubmittedTask:
 
 
 def parse_submitted_event(body: str | bytes) -> SubmittedTask:
-    """Validate an EventBridge event (as delivered to SQS); raise InvalidEventError naming why."""
-    if len(body) > MAX_EVENT_BYTES:
-        raise InvalidEventError(f"event is {len(body)} bytes, more than {MAX_EVENT_BYTES}")
+    """Validate an EventBridge event (as delivered to SQS); raise InvalidEventError naming why.
+
+    Whatever is accepted can be carried to a recorded outcome: every text is valid Unicode, the
+    metadata fits DynamoDB (numbers, depth) and the execution input fits its limit, counted in
+    UTF-8 bytes of what is actually sent.
+    """
+    size = len(body.encode("utf-8", errors="surrogatepass") if isinstance(body, str) else body)
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEventError(f"event is {size} bytes, more than {MAX_EVENT_BYTES}")
     try:
         event = json.loads(body)
     except ValueError as exc:
@@ -75,8 +94,9 @@ def parse_submitted_event(body: str | bytes) -> SubmittedTask:
     detail = event.get("detail")
     if not isinstance(detail, dict):
         raise InvalidEventError("detail must be a JSON object")
+    _require_unicode(event)
     source = event.get("source")
-    return SubmittedTask(
+    task = SubmittedTask(
         task_id=validate_task_id(detail.get("taskId")),
         region_names=_region_names(detail.get("regions")),
         correlation_id=_correlation_id(detail.get("correlationId")),
@@ -85,20 +105,30 @@ def parse_submitted_event(body: str | bytes) -> SubmittedTask:
         refetch=_refetch(detail.get("refetch")),
         source=source if isinstance(source, str) else None,
     )
+    sent = len(task.execution_input_json().encode("utf-8"))
+    if sent > MAX_EXECUTION_INPUT_BYTES:
+        raise InvalidEventError(
+            f"the execution input would be {sent} bytes, more than {MAX_EXECUTION_INPUT_BYTES} "
+            "(shorter or fewer region names, smaller metadata)"
+        )
+    return task
 
 
 def validate_task_id(value: object) -> str:
+    """A task id in canonical form: a GUID's 36 characters with hyphens, in lower case.
+
+    Any case is accepted and lowered, so every spelling of one task names one execution; other
+    forms (``urn:uuid:``, braces, no hyphens) are refused rather than guessed.
+    """
     if value is None:
         raise InvalidEventError("detail.taskId is missing")
     if not isinstance(value, str):
         raise InvalidEventError("detail.taskId must be a string")
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise InvalidEventError("detail.taskId is not a GUID") from None
-    if len(value) != 36:
-        raise InvalidEventError("detail.taskId must be a GUID in its 36-character form")
-    return value
+    if not _GUID.match(value):
+        raise InvalidEventError(
+            "detail.taskId is not a GUID in its 36-character form (8-4-4-4-12 hex digits)"
+        )
+    return value.lower()
 
 
 def _region_names(value: object) -> tuple[str | None, ...] | None:
@@ -137,12 +167,58 @@ def _metadata(value: object) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict):
         raise InvalidEventError("detail.metadata must be an object")
-    size = len(json.dumps(value, separators=(",", ":")))
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     if size > MAX_METADATA_BYTES:
         raise InvalidEventError(
             f"detail.metadata is {size} bytes, more than {MAX_METADATA_BYTES} (keep it small)"
         )
+    _storable(value, "detail.metadata", 1)
     return value
+
+
+def _storable(value: Any, where: str, depth: int) -> None:
+    """Raise InvalidEventError unless DynamoDB and EventBridge can hold ``value`` as it is."""
+    if depth > MAX_METADATA_DEPTH:
+        raise InvalidEventError(f"{where} is nested more than {MAX_METADATA_DEPTH} levels deep")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not key:
+                raise InvalidEventError(f"{where} has an empty key")
+            _storable(item, f"{where}.{key[:40]}", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _storable(item, f"{where}[{index}]", depth + 1)
+    elif isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    elif isinstance(value, int | float):
+        _storable_number(value, where)
+
+
+def _storable_number(value: int | float, where: str) -> None:
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except InvalidOperation:
+        raise InvalidEventError(f"{where} is not a finite number") from None
+    if not number.is_finite():
+        raise InvalidEventError(f"{where} is not a finite number")
+    digits = len(number.normalize().as_tuple().digits) if number else 1
+    exponent = number.adjusted() if number else 0
+    if digits > MAX_NUMBER_DIGITS or not -130 <= exponent <= 125:
+        raise InvalidEventError(
+            f"{where} has more than {MAX_NUMBER_DIGITS} significant digits or is out of range "
+            "(send it as a string)"
+        )
+
+
+def _require_unicode(event: Any) -> None:
+    """Every text in the event must be valid Unicode (a JSON escape can make a lone surrogate,
+    which nothing downstream can encode)."""
+    try:
+        json.dumps(event, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidEventError(
+            "the event holds text that is not valid Unicode (a lone surrogate)"
+        ) from None
 
 
 def _refetch(value: object) -> str | None:

@@ -360,7 +360,7 @@ def sqs_event(*bodies: str) -> dict[str, Any]:
                 "messageId": f"m{i}",
                 "receiptHandle": f"r{i}",
                 "body": body,
-                "attributes": {},
+                "attributes": {"ApproximateReceiveCount": "1"},
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",

@@ -9,7 +9,6 @@ queue for another try.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -37,6 +36,9 @@ class Starter:
 
     state_machine_arn: str
     dead_letter_queue_url: str
+    #: The start queue's maxReceiveCount: on the last receive a failure is dead-lettered here,
+    #: with its reason, rather than by SQS without one.
+    max_receives: int = 5
     sfn: Any = None
     sqs: Any = None
 
@@ -44,14 +46,28 @@ class Starter:
         self.sfn = self.sfn or boto3.client("stepfunctions")
         self.sqs = self.sqs or boto3.client("sqs")
 
-    def handle(self, body: str, message_id: str | None = None) -> str:
-        """Start the workflow for one message; return ``started``, ``duplicate`` or ``rejected``."""
+    def handle(self, body: str, message_id: str | None = None, receives: int = 1) -> str:
+        """Start the workflow for one message; return ``started``, ``duplicate`` or ``rejected``.
+
+        A transient failure raises, so the message comes back for another try; on its last
+        receive it goes to the dead-letter queue with the reason instead.
+        """
         try:
             task = parse_submitted_event(body)
         except InvalidEventError as exc:
             self._dead_letter(body, str(exc), message_id)
             return "rejected"
-        return self.start(task)
+        try:
+            return self.start(task)
+        except ClientError as exc:
+            if receives < self.max_receives:
+                raise
+            reason = (
+                f"StartExecution failed on each of {receives} deliveries, last with "
+                f"{aws_error_code(exc)}"
+            )
+            self._dead_letter(body, reason, message_id)
+            return "rejected"
 
     def start(self, task: SubmittedTask) -> str:
         logger.set_correlation_id(task.task_id)
@@ -59,7 +75,7 @@ class Starter:
             answer = self.sfn.start_execution(
                 stateMachineArn=self.state_machine_arn,
                 name=task.execution_name,
-                input=json.dumps(task.execution_input()),
+                input=task.execution_input_json(),
             )
         except ClientError as exc:
             if aws_error_code(exc) == "ExecutionAlreadyExists":
@@ -75,9 +91,7 @@ class Starter:
         return "started"
 
     def _dead_letter(self, body: str, reason: str, message_id: str | None) -> None:
-        logger.warning(
-            "malformed submission sent to the dead-letter queue", extra={"reason": reason}
-        )
+        logger.warning("submission sent to the dead-letter queue", extra={"reason": reason})
         metrics.add_metric(name="MalformedSubmissions", unit=MetricUnit.Count, value=1)
         attributes = {
             "reason": {"DataType": "String", "StringValue": clip(reason, MAX_ERROR_MESSAGE_CHARS)}
@@ -93,15 +107,17 @@ class Starter:
 
 @cache
 def _starter() -> Starter:
-    state_machine_arn, dlq_url = get_settings().require_starter()
-    return Starter(state_machine_arn, dlq_url)
+    settings = get_settings()
+    state_machine_arn, dlq_url = settings.require_starter()
+    return Starter(state_machine_arn, dlq_url, settings.start_queue_max_receives)
 
 
 _processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def _record_handler(record: SQSRecord) -> str:
-    return _starter().handle(record.body, record.message_id)
+    receives = int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount") or 1)
+    return _starter().handle(record.body, record.message_id, receives)
 
 
 @logger.inject_lambda_context

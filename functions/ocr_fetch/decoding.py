@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -77,7 +76,6 @@ class DecodedRegion:
     extension: str
     data: bytes = field(repr=False)
     size: int
-    sha256: str
 
     def to_record(self, s3_key: str | None) -> RegionRecord:
         return RegionRecord(
@@ -87,7 +85,6 @@ class DecodedRegion:
             content_type=self.content_type,
             s3_key=s3_key,
             size=self.size,
-            sha256=self.sha256,
         )
 
 
@@ -147,7 +144,6 @@ def decode_result(
         extension=fmt.extension,
         data=data,
         size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
     )
 
 

@@ -53,12 +53,11 @@ class RegionRecord:
     content_type: str | None = None
     s3_key: str | None = None
     size: int | None = None
-    sha256: str | None = None
     error: str | None = None  # a short reason code, e.g. "invalid_base64"
     error_message: str | None = None  # names what was wrong, never the data itself
 
     def as_published(self) -> dict[str, Any]:
-        """The region in an outcome event: every field, null when unknown, and no digest."""
+        """The region in an outcome event: every field, null when unknown."""
         return {name: getattr(self, attr) for attr, name, _ in _REGION_FIELDS if name}
 
     def as_stored(self) -> dict[str, Any]:
@@ -69,7 +68,8 @@ class RegionRecord:
 
 #: The one definition of a region's fields, in order: (attribute, name in an outcome event, name
 #: in the manifest and the table item). Both are public contracts (docs/schemas/ and the README):
-#: the size is ``size`` in events and ``bytes`` when stored, and events leave out the digest.
+#: the size is ``size`` in events and ``bytes`` when stored. No digest of the bytes is kept
+#: anywhere: a plain hash of a short field (a date of birth) gives the field back by brute force.
 _REGION_FIELDS: tuple[tuple[str, str | None, str], ...] = (
     ("index", "index", "index"),
     ("name", "name", "name"),
@@ -77,7 +77,6 @@ _REGION_FIELDS: tuple[tuple[str, str | None, str], ...] = (
     ("content_type", "contentType", "contentType"),
     ("s3_key", "s3Key", "s3Key"),
     ("size", "size", "bytes"),
-    ("sha256", None, "sha256"),
     ("error", "error", "error"),
     ("error_message", "errorMessage", "errorMessage"),
 )

@@ -172,7 +172,6 @@ def test_too_many_regions_are_cut_to_fit_eventbridge() -> None:
             content_type="text/plain; charset=utf-8",
             s3_key=f"results/{TASK}/{i}-region-{i:05d}-" + "n" * 40 + ".txt",
             size=100,
-            sha256="0" * 64,
         )
         for i in range(5000)
     )

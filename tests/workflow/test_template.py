@@ -103,6 +103,8 @@ def test_policies_are_least_privilege(translated: dict[str, Any]) -> None:
     assert policy_actions(translated, "StoreResultsFunction") == {
         "s3:GetObject",
         "s3:PutObject",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
         "dynamodb:UpdateItem",
     }
     check = policy_actions(translated, "CheckStatusFunction")

@@ -96,6 +96,14 @@ class EmulatorAdmin:
         """Change queue_delay_s, per_region_s, token_lifetime_s, retention_s or lockout_s."""
         return dict(self._call("PUT", "timing", changes))
 
+    def issued_tokens(self) -> list[str]:
+        """Every bearer token the emulator has issued (to scan outputs for leaks)."""
+        return list(self._call("GET", "tokens")["tokens"])
+
+    def rotate_secret(self, client_secret: str) -> None:
+        """Accept only ``client_secret`` from now on, as a rotated secret is."""
+        self._call("PUT", "credentials", {"client_secret": client_secret})
+
     def revoke_tokens(self) -> None:
         self._call("POST", "tokens/revoke")
 

@@ -42,6 +42,7 @@ class TokenIssuer:
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}
+        self._issued: list[str] = []
         self._failures: dict[str, int] = {}
         self._locked_until: dict[str, float] = {}
 
@@ -72,6 +73,7 @@ class TokenIssuer:
             self._failures.pop(client_id, None)
             token = secrets.token_urlsafe(32)
             self._tokens[token] = now + lifetime_s
+            self._issued.append(token)
             # Forget expired tokens so a long benchmark does not grow the table forever.
             if len(self._tokens) > 1024:
                 self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
@@ -81,6 +83,16 @@ class TokenIssuer:
         with self._lock:
             expiry = self._tokens.get(token)
         return expiry is not None and self._clock() < expiry
+
+    def issued(self) -> list[str]:
+        """Every token issued, expired and revoked ones included."""
+        with self._lock:
+            return list(self._issued)
+
+    def rotate_secret(self, client_secret: str) -> None:
+        """From now on only ``client_secret`` is accepted (issued tokens stay valid)."""
+        with self._lock:
+            self._client_secret = client_secret
 
     def revoke_all(self) -> None:
         with self._lock:

@@ -106,6 +106,8 @@ class Emulator:
             "tasks/*": self._admin_task,
             "reset": self._admin_reset,
             "tokens/revoke": self._admin_revoke,
+            "tokens": self._admin_tokens,
+            "credentials": self._admin_credentials,
         }
 
     # ----- entry point -------------------------------------------------------------------
@@ -307,13 +309,29 @@ class Emulator:
         if call.method != "POST":
             return _admin_not_found(call)
         self.reset()
-        return json_reply(200, {"ok": True, "recognizer": self.recognizer_name})
+        return json_reply(200, {"ok": True})
+
+    def _admin_tokens(self, call: _AdminCall) -> Reply:
+        """Every token issued so far (for a test that scans outputs for leaked tokens)."""
+        if call.method != "GET":
+            return _admin_not_found(call)
+        return json_reply(200, {"tokens": self.tokens.issued()})
+
+    def _admin_credentials(self, call: _AdminCall) -> Reply:
+        """Rotate the client secret: ``PUT {"client_secret": "..."}``; tokens issued stay valid."""
+        if call.method != "PUT":
+            return _admin_not_found(call)
+        secret = call.payload.get("client_secret")
+        if not isinstance(secret, str) or not secret:
+            return problem(400, "client_secret must be a non-empty string.", call.path)
+        self.tokens.rotate_secret(secret)
+        return json_reply(200, {"ok": True})
 
     def _admin_revoke(self, call: _AdminCall) -> Reply:
         if call.method != "POST":
             return _admin_not_found(call)
         self.tokens.revoke_all()
-        return json_reply(200, {"ok": True, "recognizer": self.recognizer_name})
+        return json_reply(200, {"ok": True})
 
     def _inject(self, spec: dict[str, Any], path: str) -> Reply:
         spec = dict(spec)

@@ -140,7 +140,7 @@ def _invoke(handler: Any, request: dict[str, Any]) -> dict[str, Any]:
         # What the runtime logs and reports: the handler's frames, not this loop's.
         frames = error.__traceback__.tb_next if error.__traceback__ else None
         print(f"[ERROR] {type(error).__name__}: {error}", file=sys.stderr)
-        traceback.print_exception(type(error), error, frames, file=sys.stderr)
+        traceback.print_exception(type(error), error, frames, file=sys.stderr, chain=False)
         outcome = {"kind": "error", "payload": _error_payload(error, frames, request_id)}
     else:
         outcome = _result(result, request_id)

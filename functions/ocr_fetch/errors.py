@@ -134,6 +134,9 @@ TRANSIENT_AWS_CODES = frozenset(
         "RequestLimitExceeded",
         "InternalServerError",
         "InternalError",
+        "InternalFailure",
+        "InternalServiceError",  # Secrets Manager's 500
+        "InternalException",
         "ServiceUnavailable",
         "ServiceUnavailableException",
         "SlowDown",

@@ -184,7 +184,7 @@ def _storable(value: Any, where: str, depth: int) -> None:
         for key, item in value.items():
             if not key:
                 raise InvalidEventError(f"{where} has an empty key")
-            _storable(item, f"{where}.{key[:40]}", depth + 1)
+            _storable(item, f"{where}.{_quoted(key)}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _storable(item, f"{where}[{index}]", depth + 1)
@@ -194,6 +194,12 @@ def _storable(value: Any, where: str, depth: int) -> None:
         _storable_number(value, where)
 
 
+def _quoted(key: str) -> str:
+    """A metadata key as a reason quotes it: bounded and ASCII (a dead letter's reason is an SQS
+    attribute, where control characters are not allowed)."""
+    return json.dumps(key[:40])
+
+
 def _storable_number(value: int | float, where: str) -> None:
     try:
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
@@ -201,7 +207,8 @@ def _storable_number(value: int | float, where: str) -> None:
         raise InvalidEventError(f"{where} is not a finite number") from None
     if not number.is_finite():
         raise InvalidEventError(f"{where} is not a finite number")
-    digits = len(number.normalize().as_tuple().digits) if number else 1
+    # As written: boto3 refuses a 50-digit integer even when it is 10**49 (Rounded).
+    digits = len(number.as_tuple().digits)
     exponent = number.adjusted() if number else 0
     if digits > MAX_NUMBER_DIGITS or not -130 <= exponent <= 125:
         raise InvalidEventError(

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 import responses
 from moto import mock_aws
 
@@ -458,3 +459,106 @@ def test_a_caught_states_error_ends_under_a_name_a_fail_state_may_carry(
     )
     assert out["error"] == "Workflow.Runtime"
     assert out["detail"]["error"]["name"] == "States.Runtime"  # consumers see what happened
+
+
+# --- transient answers, cancel on give-up, the last delivery ---------------------------------
+@pytest.mark.parametrize(
+    ("answer", "cause"),
+    [
+        ({"status": 503}, "AsposeUnavailableError"),
+        ({"body": "<html>Bad Gateway</html>"}, "AsposeUnavailableError"),
+        ({"body": requests.ConnectionError("reset")}, "AsposeUnavailableError"),
+    ],
+    ids=["503", "not-json", "dropped"],
+)
+@responses.activate
+def test_check_an_answer_about_nothing_is_not_yet(
+    aws: dict[str, Any], answer: dict[str, Any], cause: str
+) -> None:
+    responses.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 3600})
+    responses.get(FETCH, **answer)
+    result = check(polls=1)
+    # Then it is waited out like a running task, naming why, and counted as a poll
+    assert (result["status"], result["polls"], result["giveUp"]) == ("Unavailable", 2, False)
+    assert result["waitSeconds"] == 6  # the policy's growing wait (3 s doubling)
+    assert result["transientCause"]["name"] == cause
+    assert result["rawKey"] is None
+
+
+@responses.activate
+def test_check_unreadable_credentials_are_not_yet(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.exceptions import ClientError
+
+    outage = ClientError({"Error": {"Code": "InternalServiceError"}}, "GetSecretValue")
+
+    def unavailable(*_: Any, **__: Any) -> Any:
+        raise GetParameterError("secret unreadable") from outage
+
+    monkeypatch.setattr(
+        "aws_lambda_powertools.utilities.parameters.SecretsProvider.get", unavailable
+    )
+    result = check()
+    assert result["status"] == "Unavailable"
+    assert result["transientCause"]["name"] == "CredentialsUnavailableError"
+
+
+@responses.activate
+def test_giving_up_cancels_the_task_only_when_asked(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    responses.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 3600})
+    responses.get(FETCH, json={"id": TASK, "taskStatus": "Processing"})
+    responses.delete(FETCH, status=500)  # a failed cancel changes nothing
+    stale = {"taskId": TASK, "submittedAt": "2000-01-01T00:00:00Z", "polls": 1}
+    assert check_status.handler(stale, LambdaContext())["giveUp"] is True
+    assert not [c for c in responses.calls if c.request.method == "DELETE"]
+
+    monkeypatch.setenv("CANCEL_ON_GIVE_UP", "true")
+    clear_warm_state()
+    result = check_status.handler(stale, LambdaContext())
+    assert (result["giveUp"], result["giveUpReason"]) == (True, "DeadlineReached")
+    assert [c.request.method for c in responses.calls].count("DELETE") == 1
+
+
+def test_giving_up_after_no_answers_is_named_after_the_last_cause(aws: dict[str, Any]) -> None:
+    poll = {
+        "status": "Unavailable",
+        "polls": 12,
+        "giveUp": True,
+        "giveUpReason": "DeadlineReached",
+        "elapsedSeconds": 3600,
+        "transientCause": {
+            "name": "AsposeUnavailableError",
+            "message": "GET /v5.0/ocr/RecognizeRegions failed with HTTP 503",
+        },
+    }
+    out = record_outcome.handler(
+        {**state(poll=poll), "kind": "TimedOut", "reason": "GaveUp"}, LambdaContext()
+    )
+    error = out["detail"]["error"]
+    assert error["name"] == "AsposeUnavailableError"
+    assert "DeadlineReached" in error["message"]
+    assert "HTTP 503" in error["message"]
+
+
+def test_starter_dead_letters_a_start_that_failed_on_its_last_delivery(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    def throttled(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ThrottlingException"}}, "StartExecution")
+
+    monkeypatch.setattr(starter._starter().sfn, "start_execution", throttled)
+    record = sqs_event(submitted())
+    record["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"
+    out = starter.handler(record, LambdaContext())
+    assert out == {"batchItemFailures": []}  # not left for SQS to move without a reason
+    message = aws["sqs"].receive_message(QueueUrl=aws["dlq"], MessageAttributeNames=["All"])[
+        "Messages"
+    ][0]
+    reason = message["MessageAttributes"]["reason"]["StringValue"]
+    assert reason == "StartExecution failed on each of 5 deliveries, last with ThrottlingException"

@@ -131,12 +131,22 @@ def test_missing_variables_are_all_named() -> None:
         ("POLL_MAX_POLLS", "many"),
         ("POLL_INITIAL_SECONDS", "-1"),
         ("ASPOSE_BASE_URL", "ftp://x"),
+        ("ASPOSE_BASE_URL", "http://ocr.example.com"),
+        ("ASPOSE_TOKEN_URL", "http://169.254.169.254/token"),
+        ("CANCEL_ON_GIVE_UP", "yes"),
         ("MAX_REGION_BYTES", "1.5"),
     ],
 )
 def test_malformed_variables_are_named(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         Settings.from_env({**REQUIRED, name: value})
+
+
+def test_plain_http_is_allowed_to_this_machine_only() -> None:
+    settings = Settings.from_env(
+        {**REQUIRED, "ASPOSE_BASE_URL": "http://127.0.0.1:8085", "ASPOSE_TOKEN_URL": ""}
+    )
+    assert settings.aspose_token_url == "http://127.0.0.1:8085/connect/token"
 
 
 def test_inconsistent_polling_fails_at_start() -> None:
@@ -164,6 +174,28 @@ def event(detail: Any, **extra: Any) -> str:
             **extra,
         }
     )
+
+
+def nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": 1}
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
+def test_an_upper_case_task_id_is_the_same_task() -> None:
+    # One execution per task, whatever the spelling: the name is the canonical (lower-case) id.
+    task = parse_submitted_event(event({"taskId": TASK.upper()}))
+    assert task.task_id == task.execution_name == TASK
+
+
+def test_the_execution_input_is_counted_as_sent() -> None:
+    # Emoji names: ASCII-escaped each is 12 characters; sent as UTF-8, 4 bytes.
+    names = [{"name": "\U0001f600" * 8} for _ in range(500)]
+    task = parse_submitted_event(event({"taskId": TASK, "regions": names}))
+    sent = task.execution_input_json()
+    assert "\\u" not in sent
+    assert len(sent.encode("utf-8")) * 2 < len(json.dumps(task.execution_input()))
 
 
 def test_a_full_submission_becomes_the_execution_input() -> None:
@@ -216,6 +248,17 @@ def test_a_refetch_gets_its_own_execution_name() -> None:
         (json.dumps({"detail-type": "Other", "detail": {"taskId": TASK}}), "detail-type"),
         (event({"taskId": TASK, "pad": "x" * 70_000}), "bytes, more than"),
         (event({"taskId": TASK}, time="yesterday"), "event time is not an ISO 8601"),
+        (event({"taskId": f"urn:uuid:{TASK}"}), "not a GUID"),
+        (event({"taskId": "{" + TASK + "}"}), "not a GUID"),
+        (event({"taskId": "urn:" + TASK.replace("-", "")}), "not a GUID"),
+        (event({"taskId": TASK, "metadata": {"n": 10**49}}), r"metadata\.\"n\" has more than 38"),
+        (event({"taskId": TASK, "metadata": {"x": 1e300}}), "out of range"),
+        (event({"taskId": TASK, "metadata": {"": 1}}), "empty key"),
+        (event({"taskId": TASK, "metadata": nested(20)}), "nested more than 16"),
+        (event({"taskId": TASK, "metadata": {"k": "\ud800"}}), "lone surrogate"),
+        (event({"taskId": TASK, "regions": [{"name": "\udfff"}]}), "lone surrogate"),
+        # 500 names of 64 emoji: 33,000 characters, but 128 KB as EventBridge delivers them.
+        (event({"taskId": TASK, "regions": [{"name": "\U0001f600" * 64}] * 500}), "bytes, more"),
     ],
 )
 def test_malformed_submissions_name_what_was_wrong(body: str, reason: str) -> None:

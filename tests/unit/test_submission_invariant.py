@@ -49,8 +49,10 @@ SCALARS = (
 )
 JSON_VALUES = st.recursive(
     SCALARS,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(ANY_TEXT.filter(bool), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(ANY_TEXT.filter(bool), children, max_size=4)
+    ),
     max_leaves=20,
 )
 TASK_IDS = (

@@ -146,7 +146,8 @@ class SecretCredentials:
                 self._name, transform="json", max_age=self._max_age, force_fetch=self._stale
             )
         except GetParameterError as error:
-            cause = error.__cause__
+            # Powertools raises it while handling boto's error, without ``from``.
+            cause = error.__cause__ or error.__context__
             if cause is not None and is_transient(cause):
                 raise CredentialsUnavailableError(
                     f"secret {self._name} could not be read right now"
@@ -251,7 +252,13 @@ class TokenProvider:
         with self._lock:
             if self._token is not None and self._clock() < self._expires_at:
                 return self._token
-            self._token, lifetime = self._request_token(deadline)
+            try:
+                self._token, lifetime = self._request_token(deadline)
+            except AsposeAuthError:
+                # The credentials may have been rotated since they were read: read them again
+                # and try once more; refused again, they are wrong.
+                self._credentials.forget()
+                self._token, lifetime = self._request_token(deadline)
             # Refresh a margin before expiry, but never treat a short-lived token as expired.
             margin = min(self.REFRESH_MARGIN_SECONDS, lifetime / 2)
             self._expires_at = self._clock() + lifetime - margin

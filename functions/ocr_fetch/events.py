@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ocr_fetch import aws
 from ocr_fetch.errors import (
     MAX_ERROR_MESSAGE_CHARS,
     EventPublishError,
@@ -117,7 +117,7 @@ class EventPublisher:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("events")
+            self._client = aws.client("events")
         return self._client
 
     def publish(

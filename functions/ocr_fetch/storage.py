@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
+from ocr_fetch import aws
 from ocr_fetch.decoding import DecodedRegion, DecodeReport
 from ocr_fetch.errors import (
     MAX_ERROR_MESSAGE_CHARS,
@@ -74,13 +74,13 @@ class ResultStore:
     @property
     def s3(self) -> Any:
         if self._s3 is None:
-            self._s3 = boto3.client("s3")
+            self._s3 = aws.client("s3")
         return self._s3
 
     @property
     def dynamodb(self) -> Any:
         if self._dynamodb is None:
-            self._dynamodb = boto3.client("dynamodb")
+            self._dynamodb = aws.client("dynamodb")
         return self._dynamodb
 
     # --- S3 ---------------------------------------------------------------------------------------

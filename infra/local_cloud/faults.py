@@ -24,8 +24,9 @@ part matches any):
 - ``events_failed_entry``: ``PutEvents`` answers 200 with every entry failed (``ErrorCode``
   ``code``, default ``InternalFailure``), as EventBridge reports a transient failure.
 
-Every fault takes ``match``: it then fires only for an invocation or request whose payload contains
-that text (a task id, say), so concurrent scenarios each get their own faults.
+Every fault takes ``match``: it then fires only for an invocation or request whose payload (for an
+API call, its path and body) contains that text (a task id, say), so concurrent scenarios each get
+their own faults.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import io
 import itertools
 import json
 import threading
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,7 +190,7 @@ class FaultInjectingApp:
         if str(environ.get("PATH_INFO", "")).startswith(_ADMIN_PATH):
             return self._admin(environ, start_response)
         operation = operation_of(environ)
-        fault = self._faults.take(AWS_FAULTS, (operation,), lambda: _read_body(environ))
+        fault = self._faults.take(AWS_FAULTS, (operation,), lambda: _request_text(environ))
         if fault is None:
             return self._app(environ, start_response)
         if fault.kind == "events_failed_entry":
@@ -225,6 +227,12 @@ class FaultInjectingApp:
             times=int(request.get("times", 1)),
             **params,
         )
+
+
+def _request_text(environ: dict[str, Any]) -> str:
+    """What ``match`` looks in: the path (an S3 key holds the task id) and the body."""
+    where = f"{environ.get('PATH_INFO', '')}?{environ.get('QUERY_STRING', '')}"
+    return f"{urllib.parse.unquote(where)}\n{_read_body(environ)}"
 
 
 def _read_body(environ: dict[str, Any]) -> str:

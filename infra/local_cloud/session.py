@@ -184,13 +184,27 @@ class TaskOutcome:
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A submitted event that started nothing, with why (``None``: moved by SQS redrive)."""
+    """A submitted event that started nothing, and why.
+
+    The starter sets ``reason`` when it refuses an event, or when starting it failed on its last
+    delivery. A message SQS moved by itself (every delivery failed, the starter crashed, say) has
+    none: :attr:`why` then says what is known.
+    """
 
     message_id: str
     body: str
     reason: str | None
     receive_count: int
     attributes: dict[str, str]
+
+    @property
+    def why(self) -> str:
+        if self.reason:
+            return self.reason
+        return (
+            "no reason recorded: moved by SQS once its deliveries had all failed (the starter "
+            "crashed, timed out or was throttled each time); see the starter's logs"
+        )
 
 
 class OutcomeSubscription:

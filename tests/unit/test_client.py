@@ -438,3 +438,15 @@ def test_retry_after_parses_seconds_and_http_dates() -> None:
     assert parse_retry_after("Tue, 24 Nov 2026 12:00:30 GMT", now=lambda: now) == 30
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+@responses.activate
+def test_refused_credentials_are_read_again_once_before_giving_up() -> None:
+    # Given credentials read before the secret was rotated, and no token to be refused yet
+    responses.post(TOKEN_URL, status=400, json={"error": "invalid_client"})
+    responses.post(TOKEN_URL, json={"access_token": "new", "expires_in": 3600})
+    responses.get(FETCH, json=completed_body())
+    credentials = Rotating()
+    # When the token endpoint refuses them, they are read again: the rotated secret works
+    make_client(credentials=credentials).fetch_result(TASK)
+    assert credentials.generation == 1

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -24,6 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from ocr_fetch import aws
 from ocr_fetch.errors import MAX_ERROR_MESSAGE_CHARS, InvalidEventError, aws_error_code, clip
 from ocr_fetch.observability import logger, metrics
 from ocr_fetch.settings import get_settings
@@ -43,8 +43,8 @@ class Starter:
     sqs: Any = None
 
     def __post_init__(self) -> None:
-        self.sfn = self.sfn or boto3.client("stepfunctions")
-        self.sqs = self.sqs or boto3.client("sqs")
+        self.sfn = self.sfn or aws.client("stepfunctions")
+        self.sqs = self.sqs or aws.client("sqs")
 
     def handle(self, body: str, message_id: str | None = None, receives: int = 1) -> str:
         """Start the workflow for one message; return ``started``, ``duplicate`` or ``rejected``.
@@ -100,9 +100,18 @@ class Starter:
             attributes["originalMessageId"] = {"DataType": "String", "StringValue": message_id}
         self.sqs.send_message(
             QueueUrl=self.dead_letter_queue_url,
-            MessageBody=body or "(empty)",
+            MessageBody=_sendable(body) or "(empty)",
             MessageAttributes=attributes,
         )
+
+
+def _sendable(body: str) -> str:
+    """The event as SQS takes it: a lone surrogate (refused as not Unicode) is escaped."""
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:
+        return body.encode("utf-8", "backslashreplace").decode("utf-8")
+    return body
 
 
 @cache

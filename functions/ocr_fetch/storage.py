@@ -198,21 +198,17 @@ class ResultStore:
         except ClientError as exc:
             if aws_error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            return self._already_recorded(outcome.task_id, exc, digest)
+            return _already_recorded(exc, digest)
         return True
 
-    def _already_recorded(self, task_id: str, exc: ClientError, digest: str) -> bool:
-        """After a failed condition: True when this very outcome is what is recorded."""
-        item = exc.response.get("Item")
-        if item is None:
-            item = _call(
-                self.dynamodb.get_item,
-                TableName=self.table,
-                Key={"taskId": {"S": task_id}},
-                ConsistentRead=True,
-            ).get("Item", {})
-        recorded: str | None = item.get(_DIGEST, {}).get("S")
-        return recorded == digest
+
+def _already_recorded(exc: ClientError, digest: str) -> bool:
+    """After a failed condition: True when this very outcome is what is recorded."""
+    # ReturnValuesOnConditionCheckFailure=ALL_OLD: the error carries the item, so no read (and no
+    # dynamodb:GetItem in the role) is needed.
+    item = exc.response.get("Item", {})
+    recorded: str | None = item.get(_DIGEST, {}).get("S")
+    return recorded == digest
 
 
 def outcome_attributes(outcome: Outcome) -> dict[str, Any]:

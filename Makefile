@@ -1,10 +1,20 @@
-# Verbs: make test | make demo | make local | make emulator | make lint | make bench | make stress
+# Verbs: make test | make demo | make build | make local | make emulator | make lint | make bench
+#        make stress
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Heavy tools live in their own pinned environments, apart from the product's dependencies.
+TOOLS := .tools
+SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+# What the Lambda runtime provides (its boto3), for running the built artifact locally.
+RUNTIME_SITE := $(TOOLS)/lambda-runtime
+BUILT := .aws-sam/build/template.yaml
+BUILD_INPUTS := template.yaml statemachine/region_results.asl.json functions/requirements.txt \
+	$(shell find functions/ocr_fetch -name '*.py')
 
-.PHONY: venv test lint typecheck unit emulator local demo bench stress clean fmt
+.PHONY: venv test lint typecheck unit emulator local demo bench stress clean fmt build tools
 
 $(STAMP): requirements.txt functions/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +24,25 @@ $(STAMP): requirements.txt functions/requirements.txt pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+$(TOOLS)/%/.installed: infra/tools/%.txt
+	rm -rf $(TOOLS)/$*
+	$(PYTHON) -m venv $(TOOLS)/$*
+	$(TOOLS)/$*/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+$(RUNTIME_SITE)/.installed: infra/tools/lambda-runtime.txt $(STAMP)
+	$(PY) -m infra.build --runtime-site $(RUNTIME_SITE)
+	touch $@
+
+tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(RUNTIME_SITE)/.installed
+
+# sam build with the runtime's Python; prints each artifact's zipped size.
+build: $(STAMP) $(TOOLS)/sam/.installed $(RUNTIME_SITE)/.installed
+	$(PY) -m infra.build --sam $(SAM)
+
+$(BUILT): $(BUILD_INPUTS) | $(STAMP) $(TOOLS)/sam/.installed $(RUNTIME_SITE)/.installed
+	$(PY) -m infra.build --sam $(SAM)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -27,7 +56,7 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-unit: $(STAMP)
+unit: $(STAMP) $(BUILT)
 	$(VENV)/bin/pytest
 
 test: lint typecheck unit
@@ -49,4 +78,4 @@ stress: $(STAMP)
 	$(PY) -m infra.stress $(ARGS)
 
 clean:
-	rm -rf $(VENV) .local .mypy_cache .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(TOOLS) .local .mypy_cache .pytest_cache .ruff_cache .aws-sam

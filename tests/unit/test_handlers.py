@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -14,6 +14,7 @@ import responses
 from moto import mock_aws
 
 from infra.local_cloud.lambda_worker import LambdaContext
+from ocr_fetch.errors import CredentialsNotConfigured
 from ocr_fetch.handlers import check_status, record_outcome, starter, store_results, wiring
 from ocr_fetch.settings import get_settings
 from tests.unit.fixtures_aws import (
@@ -118,7 +119,9 @@ def completed() -> dict[str, Any]:
 # --- check status ----------------------------------------------------------------------------
 @responses.activate
 def test_check_completed_stores_the_raw_response_and_passes_only_its_key(
-    aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    aws: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    product_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     aspose(completed())
 
@@ -130,10 +133,12 @@ def test_check_completed_stores_the_raw_response_and_passes_only_its_key(
     stored = aws["s3"].get_object(Bucket=BUCKET, Key=result["rawKey"])["Body"].read()
     assert json.loads(stored) == completed()
     assert SURNAME not in json.dumps(result)
-    logs = capsys.readouterr()
+    written = capsys.readouterr()  # metrics
+    logs = json.dumps(product_logs())
+    assert "polled" in logs
     for secret in (SURNAME, SECRET, "tok"):
-        assert secret not in logs.out.replace("token", "")
-        assert secret not in logs.err.replace("token", "")
+        for output in (written.out, written.err, logs):
+            assert secret not in output.replace("token", "")
 
 
 @responses.activate
@@ -503,6 +508,31 @@ def test_check_unreadable_credentials_are_not_yet(
     result = check()
     assert result["status"] == "Unavailable"
     assert result["transientCause"]["name"] == "CredentialsUnavailableError"
+
+
+@responses.activate
+def test_check_with_the_placeholder_secret_fails_named_and_counted(
+    aws: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    product_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    # Given the stack's secret as deployed: the template's placeholder, no clientId yet
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId="aspose-creds", SecretString=json.dumps({"clientId": "", "clientSecret": "x"})
+    )
+    # Then the poll fails with the named error (the task ends Failed with it), no request leaves
+    with pytest.raises(CredentialsNotConfigured):
+        check()
+    assert not responses.calls
+    # And the metric the stack's alarm watches is written, beside one clear log line
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [m["Name"] for m in emf[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == [
+        "Polls",
+        "CredentialsNotConfigured",
+    ]
+    assert [line["message"] for line in product_logs() if line["level"] == "ERROR"] == [
+        "the stack's Aspose secret holds no usable clientId/clientSecret"
+    ]
 
 
 @responses.activate

@@ -28,6 +28,7 @@ from ocr_fetch.errors import (
     MAX_STATUS_CHARS,
     AsposeProtocolError,
     AsposeThrottledError,
+    CredentialsNotConfigured,
     InvalidEventError,
     TransientError,
     clip,
@@ -118,6 +119,11 @@ def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> d
         fetched = checker.client.fetch_result(request.task_id, deadline)
     except TransientError as exc:
         return _not_yet(request, checker, deadline, polls, exc).to_state()
+    except CredentialsNotConfigured:
+        # Every task would fail the same way: a metric the stack alarms on, and one clear line.
+        metrics.add_metric(name="CredentialsNotConfigured", unit=MetricUnit.Count, value=1)
+        logger.error("the stack's Aspose secret holds no usable clientId/clientSecret")
+        raise
     response = fetched.response
     if response.task_id is not None and response.task_id.lower() != request.task_id.lower():
         raise AsposeProtocolError("the service answered for a different task id")

@@ -44,10 +44,12 @@ build: $(STAMP) $(TOOLS)/sam/.installed $(RUNTIME_SITE)/.installed
 $(BUILT): $(BUILD_INPUTS) | $(STAMP) $(TOOLS)/sam/.installed $(RUNTIME_SITE)/.installed
 	$(PY) -m infra.build --sam $(SAM)
 
-lint: $(STAMP)
+lint: $(STAMP) $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template-file template.yaml
+	$(PY) -m infra.scan --checkov $(CHECKOV)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from infra.local_cloud.packaging import load_template, translate
+from infra.local_cloud.packaging import (
+    load_template,
+    resolve_language_extensions,
+    translate_for_review,
+)
+from ocr_fetch.observability import NAMESPACE, SERVICE
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -19,14 +24,7 @@ DEFINITION = ROOT / "statemachine" / "region_results.asl.json"
 
 @pytest.fixture(scope="module")
 def translated() -> dict[str, Any]:
-    template = load_template(TEMPLATE)
-    # As `sam package` would: local code and definition become S3 locations.
-    for resource in template["Resources"].values():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::Serverless::StateMachine":
-            props["DefinitionUri"] = {"Bucket": "deploy", "Key": "definition.json"}
-    template["Globals"]["Function"]["CodeUri"] = "s3://deploy/code.zip"
-    return translate(template, {}, "us-east-1")
+    return translate_for_review(load_template(TEMPLATE), {}, "us-east-1")
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -54,14 +52,117 @@ def test_transform_yields_the_expected_resources(translated: dict[str, Any]) -> 
         props = fn["Properties"]
         assert props["Timeout"] > 0
         assert props["MemorySize"] >= 128
-        assert props["Runtime"] in {"python3.12", "python3.13"}
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["arm64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
     assert len(resources_of(translated, "AWS::StepFunctions::StateMachine")) == 1
     assert len(resources_of(translated, "AWS::Events::EventBus")) == 1
-    assert len(resources_of(translated, "AWS::SQS::Queue")) == 2
+    assert len(resources_of(translated, "AWS::SQS::Queue")) == 3
     assert len(resources_of(translated, "AWS::Lambda::EventSourceMapping")) == 1
     mapping = next(iter(resources_of(translated, "AWS::Lambda::EventSourceMapping").values()))
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # The mapping delivers to the live alias, never to $LATEST
+    assert mapping["Properties"]["FunctionName"] == {"Ref": "StarterFunctionAliaslive"}
+
+
+def test_executions_invoke_the_live_alias_of_each_function(translated: dict[str, Any]) -> None:
+    aliases = resources_of(translated, "AWS::Lambda::Alias")
+    assert {a["Properties"]["Name"] for a in aliases.values()} == {"live"}
+    assert len(aliases) == len(resources_of(translated, "AWS::Lambda::Function"))
+    machine = next(iter(resources_of(translated, "AWS::StepFunctions::StateMachine").values()))
+    substitutions = machine["Properties"]["DefinitionSubstitutions"]
+    assert substitutions["CheckStatusFunctionArn"] == {"Ref": "CheckStatusFunctionAliaslive"}
+    assert substitutions["StoreResultsFunctionArn"] == {"Ref": "StoreResultsFunctionAliaslive"}
+    assert substitutions["RecordOutcomeFunctionArn"] == {"Ref": "RecordOutcomeFunctionAliaslive"}
+    role = translated["Resources"]["StateMachineRole"]["Properties"]
+    invoke = [
+        statement
+        for policy in role["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Action"] == "lambda:InvokeFunction"
+    ]
+    assert [s["Resource"] for s in invoke] == [
+        [
+            {"Ref": f"{name}FunctionAliaslive"}
+            for name in ("CheckStatus", "StoreResults", "RecordOutcome")
+        ]
+    ]
+
+
+def test_each_function_logs_to_its_own_group_with_retention(translated: dict[str, Any]) -> None:
+    functions = resources_of(translated, "AWS::Lambda::Function")
+    groups = resources_of(translated, "AWS::Logs::LogGroup")
+    for logical_id, function in functions.items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, (
+            logical_id
+        )
+    assert translated["Parameters"]["LogRetentionDays"]["Default"] == 30
+
+
+def test_every_alarm_notifies_the_alarm_topic(translated: dict[str, Any]) -> None:
+    alarms = resources_of(translated, "AWS::CloudWatch::Alarm")
+    assert {
+        "ExecutionsFailedAlarm",
+        "ExecutionsTimedOutAlarm",
+        "ExecutionsAbortedAlarm",
+        "FunctionErrorsAlarm",
+        "FunctionThrottlesAlarm",
+        "DeadLetterAlarm",
+        "StartQueueAgeAlarm",
+        "CredentialsNotConfiguredAlarm",
+    } <= alarms.keys()
+    for logical_id, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], logical_id
+    subscription = translated["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+
+
+def test_the_credentials_alarm_watches_the_metric_the_function_writes(
+    translated: dict[str, Any],
+) -> None:
+    alarm = translated["Resources"]["CredentialsNotConfiguredAlarm"]["Properties"]
+    assert alarm["Namespace"] == NAMESPACE
+    assert alarm["MetricName"] == "CredentialsNotConfigured"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
+
+
+def test_undeliverable_submissions_are_kept_not_dropped(translated: dict[str, Any]) -> None:
+    target = translated["Resources"]["SubmittedRule"]["Properties"]["Targets"][0]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["UndeliveredQueue", "Arn"]}}
+    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 86400
+
+
+def test_the_bus_name_is_derived_from_the_stack_unless_given(translated: dict[str, Any]) -> None:
+    name = translated["Resources"]["Bus"]["Properties"]["Name"]
+    assert name == {
+        "Fn::If": [
+            "DeriveBusName",
+            {"Fn::Sub": "${AWS::StackName}-ocr-regions"},
+            {"Ref": "EventBusName"},
+        ]
+    }
+    assert translated["Parameters"]["EventBusName"]["Default"] == ""
+
+
+@pytest.mark.parametrize(
+    ("given", "policy"), [({}, "Retain"), ({"DataDeletionPolicy": "Delete"}, "Delete")]
+)
+def test_data_is_retained_unless_the_parameter_says_delete(
+    given: dict[str, str], policy: str
+) -> None:
+    resolved = resolve_language_extensions(load_template(TEMPLATE), given)
+    assert resolved["Transform"] == "AWS::Serverless-2016-10-31"
+    for logical_id in ("ResultsBucket", "ResultsTable", "AccessLogsBucket"):
+        resource = resolved["Resources"][logical_id]
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == (policy, policy)
+
+
+def test_language_extensions_beyond_policies_are_refused() -> None:
+    template = load_template(TEMPLATE)
+    template["Resources"]["Fn::ForEach::Queues"] = ["Name", ["A"], {}]
+    with pytest.raises(ValueError, match="Fn::ForEach"):
+        resolve_language_extensions(template, {})
 
 
 def test_outputs_are_the_public_contract(translated: dict[str, Any]) -> None:
@@ -88,36 +189,38 @@ def test_state_machine_logs_without_execution_data_and_traces(translated: dict[s
     }
 
 
-def policy_actions(translated: dict[str, Any], function_logical_id: str) -> set[str]:
-    role = translated["Resources"][f"{function_logical_id}Role"]["Properties"]
-    actions: set[str] = set()
-    for policy in role.get("Policies", []):
-        for statement in policy["PolicyDocument"]["Statement"]:
-            action = statement["Action"]
-            actions.update([action] if isinstance(action, str) else action)
-    return actions
+DATA_SERVICES = ("s3", "dynamodb", "sqs", "secretsmanager", "kms", "states", "lambda", "events")
 
 
-def test_policies_are_least_privilege(translated: dict[str, Any]) -> None:
-    assert policy_actions(translated, "RecordOutcomeFunction") == {"dynamodb:UpdateItem"}
-    assert policy_actions(translated, "StoreResultsFunction") == {
-        "s3:GetObject",
-        "s3:PutObject",
-        "kms:Decrypt",
-        "kms:GenerateDataKey",
-        "dynamodb:UpdateItem",
+def statements(translated: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(role logical id, statement)`` for every statement of every role."""
+    return [
+        (logical_id, statement)
+        for logical_id, role in resources_of(translated, "AWS::IAM::Role").items()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_no_role_grants_a_wildcard_action_or_data_on_any_resource(
+    translated: dict[str, Any],
+) -> None:
+    found = statements(translated)
+    assert {role for role, _ in found} == {
+        "StarterRole",
+        "CheckStatusRole",
+        "StoreResultsRole",
+        "RecordOutcomeRole",
+        "StateMachineRole",
     }
-    check = policy_actions(translated, "CheckStatusFunction")
-    assert "secretsmanager:GetSecretValue" in check
-    assert "s3:PutObject" in check
-    assert not any(a.startswith("dynamodb:") for a in check)
-    starter = policy_actions(translated, "StarterFunction")
-    assert "states:StartExecution" in starter
-    for actions in map(
-        lambda f: policy_actions(translated, f),
-        ["StarterFunction", "CheckStatusFunction", "StoreResultsFunction", "RecordOutcomeFunction"],
-    ):
-        assert not any(a.endswith(":*") or a == "*" for a in actions)
+    for role, statement in found:
+        actions = statement["Action"]
+        actions = [actions] if isinstance(actions, str) else actions
+        assert not any(a == "*" or a.endswith(":*") for a in actions), (role, actions)
+        if statement["Resource"] == "*":
+            assert not any(a.split(":")[0] in DATA_SERVICES for a in actions), (role, actions)
+    for function in resources_of(translated, "AWS::Lambda::Function").values():
+        assert "ManagedPolicyArns" not in str(function)
 
 
 def test_storage_is_private_encrypted_and_expires(translated: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.emulator import EmulatorConfig, EmulatorProcess, Timing
-from infra.local_cloud import LocalCloud, StackInfo
+from infra.local_cloud import LocalCloud, RuntimeOptions, StackInfo
 from infra.local_cloud.session import OutcomeSubscription, StackSession, TaskOutcome
 from infra.samples import SampleDocument
 from ocr_fetch.client import RecognitionSettings
@@ -69,11 +69,16 @@ class LocalStack:
 
 @contextmanager
 def local_stack(
-    parameters: dict[str, str] | None = None, timing: Timing | None = None
+    parameters: dict[str, str] | None = None,
+    timing: Timing | None = None,
+    *,
+    template: Path = TEMPLATE,
+    runtime: RuntimeOptions | None = None,
 ) -> Iterator[LocalStack]:
-    """Start the emulator and the local cloud, deploy template.yaml, subscribe to outcomes."""
+    """Start the emulator and the local cloud, deploy ``template`` (template.yaml, or a build of
+    it), subscribe to outcomes."""
     emulator = EmulatorConfig(timing=timing or Timing(queue_delay_s=1.0, per_region_s=0.3))
-    with LocalCloud(emulator=emulator) as cloud:
-        stack = cloud.deploy(TEMPLATE, parameters={**FAST_POLLING, **(parameters or {})})
+    with LocalCloud(emulator=emulator, runtime=runtime) as cloud:
+        stack = cloud.deploy(template, parameters={**FAST_POLLING, **(parameters or {})})
         session = StackSession.from_outputs(stack.outputs, cloud.client)
         yield LocalStack(cloud, stack, session, session.subscribe_outcomes("test-outcomes"))

@@ -153,10 +153,14 @@ class SecretCredentials:
                     f"secret {self._name} could not be read right now"
                 ) from None
             raise ConfigurationError(f"secret {self._name} could not be read") from None
-        self._stale = False
+        # Unusable credentials are not kept: the next call reads the secret again, so putting the
+        # real values in takes effect at the next poll, not when the cache expires.
+        self._stale = True
         if not isinstance(value, dict):
             raise CredentialsNotConfigured(f"secret {self._name} must hold a JSON object")
-        return Credentials.from_mapping(value, f"secret {self._name}")
+        credentials = Credentials.from_mapping(value, f"secret {self._name}")
+        self._stale = False
+        return credentials
 
     def forget(self) -> None:
         self._stale = True

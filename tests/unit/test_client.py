@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import requests
@@ -19,6 +20,7 @@ from ocr_fetch.client import (
     Limits,
     RecognitionSettings,
     Rect,
+    SecretCredentials,
     TokenProvider,
     parse_retry_after,
 )
@@ -338,6 +340,35 @@ def test_after_a_401_the_secret_is_read_again() -> None:
 def test_placeholder_credentials_are_not_configured() -> None:
     with pytest.raises(CredentialsNotConfigured, match="no clientId"):
         Credentials.from_mapping({"clientId": "", "clientSecret": "generated"}, "secret s")
+
+
+class RecordingProvider:
+    """A SecretsProvider stand-in: answers from ``values`` and records each ``force_fetch``."""
+
+    def __init__(self, *values: dict[str, str]) -> None:
+        self.values = list(values)
+        self.forced: list[bool] = []
+
+    def get(self, name: str, **options: Any) -> dict[str, str]:
+        self.forced.append(bool(options.get("force_fetch")))
+        return self.values.pop(0)
+
+
+def test_placeholder_credentials_are_read_again_until_the_real_ones_are_in() -> None:
+    # Given the secret as deployed, then as the user fixed it
+    provider = RecordingProvider(
+        {"clientId": "", "clientSecret": "generated"}, {"clientId": "cid", "clientSecret": "s"}
+    )
+    source = SecretCredentials("s", provider=provider)
+    with pytest.raises(CredentialsNotConfigured):
+        source()
+    # Then the very next call reads it afresh (not after the cache's five minutes)
+    assert source().client_id == "cid"
+    assert provider.forced == [False, True]
+    # And good credentials are cached again
+    provider.values.append({"clientId": "other", "clientSecret": "s"})
+    source()
+    assert provider.forced[-1] is False
 
 
 @responses.activate

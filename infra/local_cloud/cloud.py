@@ -113,7 +113,11 @@ class LocalCloud:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.faults = Faults()
         self.principals = Principals(ACCOUNT_ID)
-        self.calls = CallLog(self.principals, ACCOUNT_ID)
+        self.calls = CallLog(
+            self.principals,
+            ACCOUNT_ID,
+            kms_key_of=lambda bucket, key: moto_internals.s3_kms_key(self.region, bucket, key),
+        )
         self.emulator: EmulatorProcess | None = None
         self.aspose = aspose
         self.stacks: dict[str, StackInfo] = {}

@@ -9,7 +9,9 @@ the resource ARNs it touches. A least-privilege test compares those with each ro
 
 Exact resources for the services the product uses (S3, DynamoDB, SQS, Step Functions,
 EventBridge, Secrets Manager, Lambda, CloudWatch Logs, KMS); any other call is recorded with its
-operation as the action and ``("*",)`` as its resources.
+operation as the action and ``("*",)`` as its resources. What S3 asks of KMS for the caller
+(SSE-KMS with a customer key), which IAM evaluates against the caller's permissions, is recorded
+as the caller's too.
 """
 
 from __future__ import annotations
@@ -275,9 +277,9 @@ def _logs(operation: str, params: dict[str, Any], where: _Where) -> Iterable[str
         return ANY_RESOURCE
     arn = where.named("logs", f"log-group:{group}", group)
     stream = params.get("logStreamName")
-    if operation in {"PutLogEvents", "GetLogEvents"} and isinstance(stream, str):
-        return [f"{arn}:log-stream:{stream}"]
-    return [arn]
+    # A call on a stream (CreateLogStream, PutLogEvents) is authorized on the stream's ARN, which
+    # the group's ARN as GetAtt gives it (log-group:<name>:*) matches.
+    return [f"{arn}:log-stream:{stream}"] if isinstance(stream, str) else [arn]
 
 
 def _kms(operation: str, params: dict[str, Any], where: _Where) -> Iterable[str]:
@@ -350,6 +352,34 @@ def _s3(request: SignedRequest) -> Access:
     action = _s3_action(request.method, query, _S3_BUCKET_SUBRESOURCES, _S3_BUCKET)
     objects = action.endswith("Object")  # DeleteObjects: the keys are in the body
     return Access(f"s3:{action}", (f"arn:aws:s3:::{bucket}{'/*' if objects else ''}",))
+
+
+#: ``(bucket, object key or None) -> the customer KMS key S3 encrypts it with (None: none)``
+KmsKeyOf = Callable[[str, str | None], str | None]
+_S3_KMS = {
+    ("PUT", "s3:PutObject"): "kms:GenerateDataKey",
+    ("POST", "s3:PutObject"): "kms:GenerateDataKey",
+    ("GET", "s3:GetObject"): "kms:Decrypt",
+}
+
+
+def s3_kms_access(
+    request: SignedRequest, access: Access, kms_key_of: KmsKeyOf, account_id: str
+) -> Access | None:
+    """What S3 asks KMS for, with the caller's permissions, to write (``GenerateDataKey``) or
+    read (``Decrypt``) an object under SSE-KMS with a customer key; None for anything else."""
+    action = _S3_KMS.get((request.method, access.action))
+    scope = credential_scope(request)
+    if action is None or scope is None:
+        return None
+    bucket, _, key = request.path.lstrip("/").partition("/")
+    reading = request.method == "GET"
+    chosen = None if reading else request.headers.get("x-amz-server-side-encryption-aws-kms-key-id")
+    kms_key = chosen or kms_key_of(bucket, key if reading else None)
+    if not kms_key:
+        return None
+    where = _Where(scope.region, account_id)
+    return Access(action, (where.named("kms", f"key/{kms_key}", kms_key),))
 
 
 def _s3_action(
@@ -428,28 +458,44 @@ class AwsCall:
 class CallLog:
     """Every distinct :class:`AwsCall` seen, with how many times; thread-safe, bounded."""
 
-    def __init__(self, principals: Principals, account_id: str, limit: int = DEFAULT_LIMIT):
+    def __init__(
+        self,
+        principals: Principals,
+        account_id: str,
+        *,
+        kms_key_of: KmsKeyOf | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> None:
         self._principals = principals
         self._account_id = account_id
+        self._kms_key_of = kms_key_of
         self._limit = limit
         self._counts: dict[AwsCall, int] = {}
         self._lock = threading.Lock()
         self.dropped = 0
 
     def observe(self, request: SignedRequest) -> AwsCall | None:
-        """Record the call a request makes (None when it is not a signed AWS request)."""
+        """Record the call a request makes, and what S3 asks KMS for on its behalf (None when
+        it is not a signed AWS request)."""
         scope = credential_scope(request)
         access = access_of(request, self._account_id) if scope is not None else None
         if scope is None or access is None:
             return None
         principal, origin = self._principals.identify(scope.access_key_id)
         call = AwsCall(principal, access.action, access.resources, origin)
+        self._add(call)
+        if self._kms_key_of is not None and access.action.startswith("s3:"):
+            kms = s3_kms_access(request, access, self._kms_key_of, self._account_id)
+            if kms is not None:
+                self._add(AwsCall(principal, kms.action, kms.resources, origin))
+        return call
+
+    def _add(self, call: AwsCall) -> None:
         with self._lock:
             if call in self._counts or len(self._counts) < self._limit:
                 self._counts[call] = self._counts.get(call, 0) + 1
             else:
                 self.dropped += 1
-        return call
 
     def calls(self) -> list[AwsCall]:
         """Each distinct call, in the order first seen."""

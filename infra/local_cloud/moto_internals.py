@@ -206,6 +206,31 @@ def detach_sqs_event_source_mappings(region: str) -> None:
         queue.lambda_event_source_mappings.clear()
 
 
+# --- S3 -----------------------------------------------------------------------------------------
+def s3_kms_key(region: str, bucket_name: str, key_name: str | None) -> str | None:
+    """The customer KMS key S3 encrypts an object with (SSE-KMS): the one it was written with,
+    else the bucket's default encryption's; None without one. moto keeps both (``FakeKey``,
+    ``FakeBucket.encryption``) but never calls KMS, so the local cloud records what S3 would ask
+    KMS for on the caller's behalf from them."""
+    from moto.s3.exceptions import MissingBucket
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    try:
+        bucket = s3_backends[ACCOUNT_ID][get_partition(region)].get_bucket(bucket_name)
+    except MissingBucket:
+        return None
+    stored = bucket.keys.get(key_name) if key_name else None
+    if stored is not None and stored.encryption == "aws:kms" and stored.kms_key_id:
+        return str(stored.kms_key_id)
+    rule = (bucket.encryption or {}).get("Rule") or {}
+    default = (rule[0] if isinstance(rule, list) else rule).get(
+        "ApplyServerSideEncryptionByDefault"
+    ) or {}
+    key = default.get("KMSMasterKeyID") if default.get("SSEAlgorithm") == "aws:kms" else None
+    return str(key) if key else None
+
+
 # --- the server ----------------------------------------------------------------------------------
 def make_moto_server(host: str, port: int, wrap: Callable[[Any], Any]) -> Any:
     """A threaded werkzeug server serving moto's dispatcher wrapped by ``wrap(app)``.
@@ -405,11 +430,14 @@ def register_cloudformation_models() -> None:
       go), ``Architectures``, ``TracingConfig``; environment values kept as strings, as AWS keeps
       them (moto keeps a Number parameter as an int);
     - ``AWS::Lambda::EventSourceMapping``: moto's, keeping the alias ARN it was given as
-      ``FunctionArn`` (moto keeps the ARN of the version the alias pointed to then).
+      ``FunctionArn`` (moto keeps the ARN of the version the alias pointed to then);
+    - ``AWS::KMS::Key``: moto's, with ``KeyPolicy`` stored as the JSON text the API stores (moto
+      keeps the template's object, and ``DescribeKey`` then fails) and optional, as it is.
     """
     from moto.awslambda.models import EventSourceMapping, LambdaFunction
     from moto.cloudformation import parsing
     from moto.core.common_models import CloudFormationModel
+    from moto.kms.models import Key
 
     with _install_lock:
         if "models" in _installed:
@@ -423,6 +451,7 @@ def register_cloudformation_models() -> None:
             "AWS::Lambda::Version": (_VersionModel,),
             "AWS::Lambda::Alias": (_AliasModel,),
             "AWS::SecretsManager::Secret": (_SecretModel,),
+            "AWS::KMS::Key": (_KmsKeyModel, Key),
         }
         models = {
             kind: meta(
@@ -691,6 +720,44 @@ class _EventSourceMappingModel:
         if arn.count(":") == 7:  # arn:aws:lambda:<region>:<account>:function:<name>:<qualifier>
             mapping.function_arn = arn
         return mapping
+
+
+class _KmsKeyModel:
+    """moto's ``AWS::KMS::Key`` with its ``KeyPolicy`` as JSON text (see the registration)."""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region: str,
+        **kwargs: Any,
+    ) -> Any:
+        from moto.kms.models import Key
+
+        properties = cloudformation_json["Properties"]
+        policy = properties.get("KeyPolicy") or _default_key_policy(account_id)
+        properties["KeyPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
+        return Key.create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region, **kwargs
+        )
+
+
+def _default_key_policy(account_id: str) -> dict[str, Any]:
+    """The policy KMS gives a key created without one: the account administers it through IAM."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
 
 
 class StackInternals:

@@ -25,6 +25,7 @@ from infra.local_cloud.iam_calls import (
     Principals,
     SignedRequest,
     access_of,
+    s3_kms_access,
 )
 from infra.waiting import wait_until
 from tests.local_cloud.conftest import run_execution
@@ -201,7 +202,7 @@ CASES: list[tuple[str, str, dict[str, Any], Access]] = [
         "logs",
         "create_log_stream",
         {"logGroupName": "/aws/lambda/fn", "logStreamName": "s"},
-        Access("logs:CreateLogStream", (arn("logs", "log-group:/aws/lambda/fn"),)),
+        Access("logs:CreateLogStream", (arn("logs", "log-group:/aws/lambda/fn:log-stream:s"),)),
     ),
     (
         "kms",
@@ -221,6 +222,49 @@ def test_a_signed_request_maps_to_its_iam_action_and_resources(
 ) -> None:
     service, operation, params, expected = case
     assert access_of(signed(service, operation, **params), ACCOUNT) == expected
+
+
+KEY_ARN = arn("kms", "key/1234abcd")
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "expected"),
+    [
+        ("put_object", {"Key": "k", "Body": b"x"}, Access("kms:GenerateDataKey", (KEY_ARN,))),
+        ("get_object", {"Key": "k"}, Access("kms:Decrypt", (KEY_ARN,))),
+        ("head_object", {"Key": "k"}, None),
+        (
+            "put_object",
+            {"Key": "k", "Body": b"x", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "other"},
+            Access("kms:GenerateDataKey", (arn("kms", "key/other"),)),
+        ),
+    ],
+    ids=["write", "read", "head", "key-in-request"],
+)
+def test_s3_asks_kms_as_the_caller_under_sse_kms(
+    operation: str, params: dict[str, Any], expected: Access | None
+) -> None:
+    # Given a bucket whose default encryption is SSE-KMS with a customer key
+    asked: list[tuple[str, str | None]] = []
+
+    def kms_key_of(bucket: str, key: str | None) -> str | None:
+        asked.append((bucket, key))
+        return KEY_ARN
+
+    request = signed("s3", operation, Bucket="b", **params)
+    access = access_of(request, ACCOUNT)
+    assert access is not None
+    # Then writing needs GenerateDataKey, reading Decrypt, on that key (or the one asked for)
+    assert s3_kms_access(request, access, kms_key_of, ACCOUNT) == expected
+    if operation == "get_object":
+        assert asked == [("b", "k")]  # the key the object was written with
+
+
+def test_without_a_customer_key_s3_asks_nothing_of_kms() -> None:
+    request = signed("s3", "put_object", Bucket="b", Key="k", Body=b"x")
+    access = access_of(request, ACCOUNT)
+    assert access is not None
+    assert s3_kms_access(request, access, lambda bucket, key: None, ACCOUNT) is None
 
 
 def test_an_unsigned_request_is_no_aws_call() -> None:
@@ -332,6 +376,26 @@ def test_function_code_and_the_lambda_service_call_as_the_execution_role(
     assert ("lambda:InvokeFunction", (mini_stack.aliases["ConsumerFunction"],)) in calls_by(
         cloud, LAMBDA_SERVICE_PRINCIPAL, LAMBDA_SERVICE
     )
+
+
+def test_what_s3_asks_of_kms_is_recorded_as_the_callers(
+    cloud: LocalCloud, mini_stack: StackInfo
+) -> None:
+    # Given the bucket encrypts with the stack's KMS key by default (SSE-KMS)
+    bucket, key = mini_stack.outputs["BucketName"], f"kms/{uuid.uuid4()}"
+    s3 = cloud.client("s3")
+    # When an object is written and read back
+    s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    # Then the caller was recorded as asking KMS for a data key, then to decrypt it
+    admin = f"arn:aws:iam::{ACCOUNT}:root"
+    made = calls_by(cloud, admin, ADMIN)
+    key_arn = cloud.client("kms").describe_key(KeyId=mini_stack.resources["DataKey"])[
+        "KeyMetadata"
+    ]["Arn"]
+    assert ("s3:PutObject", (f"arn:aws:s3:::{bucket}/{key}",)) in made
+    assert ("kms:GenerateDataKey", (key_arn,)) in made
+    assert ("kms:Decrypt", (key_arn,)) in made
 
 
 def test_a_functions_code_gets_credentials_that_identify_its_role(

@@ -146,7 +146,7 @@ def test_a_secret_the_stack_generates(cloud: LocalCloud, mini_stack: StackInfo) 
     # And the secret has the template's name, description and KMS key
     described = secrets.describe_secret(SecretId=arn)
     assert described["Name"] == "mini-generated"
-    assert described["KmsKeyId"] == mini_stack.resources["SecretsKey"]
+    assert described["KmsKeyId"] == mini_stack.resources["DataKey"]
     assert mini_stack.secrets["GeneratedSecret"] == arn
 
 

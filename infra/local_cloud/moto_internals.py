@@ -432,12 +432,15 @@ def register_cloudformation_models() -> None:
     - ``AWS::Lambda::EventSourceMapping``: moto's, keeping the alias ARN it was given as
       ``FunctionArn`` (moto keeps the ARN of the version the alias pointed to then);
     - ``AWS::KMS::Key``: moto's, with ``KeyPolicy`` stored as the JSON text the API stores (moto
-      keeps the template's object, and ``DescribeKey`` then fails) and optional, as it is.
+      keeps the template's object, and ``DescribeKey`` then fails) and optional, as it is;
+    - ``AWS::Logs::LogGroup``: moto's, with ``GetAtt .Arn`` ending in ``:*`` as CloudFormation's
+      does (what a policy granting ``logs:PutLogEvents`` on it matches streams with).
     """
     from moto.awslambda.models import EventSourceMapping, LambdaFunction
     from moto.cloudformation import parsing
     from moto.core.common_models import CloudFormationModel
     from moto.kms.models import Key
+    from moto.logs.models import LogGroup
 
     with _install_lock:
         if "models" in _installed:
@@ -452,6 +455,7 @@ def register_cloudformation_models() -> None:
             "AWS::Lambda::Alias": (_AliasModel,),
             "AWS::SecretsManager::Secret": (_SecretModel,),
             "AWS::KMS::Key": (_KmsKeyModel, Key),
+            "AWS::Logs::LogGroup": (_LogGroupModel, LogGroup),
         }
         models = {
             kind: meta(
@@ -741,6 +745,31 @@ class _KmsKeyModel:
         properties["KeyPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
         return Key.create_from_cloudformation_json(
             resource_name, cloudformation_json, account_id, region, **kwargs
+        )
+
+
+class _LogGroupModel:
+    """moto's ``AWS::Logs::LogGroup`` whose ``GetAtt .Arn`` is CloudFormation's (see the
+    registration); ``Ref`` is still its name."""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region: str,
+        **kwargs: Any,
+    ) -> _Resource:
+        from moto.logs.models import LogGroup
+
+        group = LogGroup.create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region, **kwargs
+        )
+        return _Resource(
+            group.physical_resource_id,
+            {"Arn": f"{group.arn}:*"},
+            lambda: group.delete(account_id, region),
         )
 
 

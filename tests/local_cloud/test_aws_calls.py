@@ -358,20 +358,22 @@ def test_function_code_and_the_lambda_service_call_as_the_execution_role(
         return any(item["name"]["S"] == name for item in items)
 
     wait_until(consumed, timeout=15, what="the consumer to run")
-    cloud.flush_logs()
     role = role_of(cloud, mini_stack, "ConsumerFunction")
     # Then the handler's calls were made as the consumer's role, from its code
     code = calls_by(cloud, role, CODE)
     assert ("dynamodb:PutItem", (arn("dynamodb", f"table/{table}"),)) in code
     assert ("secretsmanager:GetSecretValue", (mini_stack.secrets["Credentials"],)) in code
-    # And the pollers' and the log delivery's as the same role, from the Lambda service
-    service = calls_by(cloud, role, LAMBDA_SERVICE)
+    # And the pollers' and the log delivery's as the same role, from the Lambda service (the
+    # batch is deleted, and the log shipped, once the invocation has returned)
     start_queue = queue_arn(mini_stack, "StartQueueUrl")
-    assert {
-        ("sqs:ReceiveMessage", (start_queue,)),
-        ("sqs:DeleteMessage", (start_queue,)),
-    } <= service
-    assert any(action == "logs:PutLogEvents" for action, _ in service)
+    expected = {("sqs:ReceiveMessage", (start_queue,)), ("sqs:DeleteMessage", (start_queue,))}
+
+    def delivered() -> set[tuple[str, tuple[str, ...]]] | None:
+        service = calls_by(cloud, role, LAMBDA_SERVICE)
+        shipped = any(action == "logs:PutLogEvents" for action, _ in service)
+        return service if expected <= service and shipped else None
+
+    wait_until(delivered, timeout=15, what="the mapping's and the log delivery's calls")
     # While the invocation itself is the Lambda service's own, which no role grants
     assert ("lambda:InvokeFunction", (mini_stack.aliases["ConsumerFunction"],)) in calls_by(
         cloud, LAMBDA_SERVICE_PRINCIPAL, LAMBDA_SERVICE

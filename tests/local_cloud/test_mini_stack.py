@@ -27,6 +27,7 @@ def test_stack_deploys_with_its_outputs(cloud: LocalCloud, mini_stack: StackInfo
         "EchoAliasArn",
         "EchoVersionArn",
         "EchoLogGroupName",
+        "EchoLogGroupArn",
     }
     assert all(mini_stack.outputs.values())
     assert mini_stack.outputs["EventBusName"] == "mini-bus"
@@ -212,6 +213,9 @@ def test_a_function_logs_to_the_log_group_its_logging_config_names(
     assert any(m.startswith("START RequestId: ") and m.endswith("Version: 1") for m in messages)
     (described,) = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert described["retentionInDays"] == 7
+    # GetAtt .Arn is CloudFormation's, which a policy on the group's streams uses
+    log_group_arn = f"arn:aws:logs:{cloud.region}:123456789012:log-group:{group}:*"
+    assert mini_stack.outputs["EchoLogGroupArn"] == log_group_arn
     default = f"/aws/lambda/{mini_stack.functions['EchoFunction']}"
     assert logs.describe_log_groups(logGroupNamePrefix=default)["logGroups"] == []
 

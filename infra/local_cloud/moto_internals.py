@@ -434,36 +434,37 @@ def register_cloudformation_models() -> None:
     - ``AWS::KMS::Key``: moto's, with ``KeyPolicy`` stored as the JSON text the API stores (moto
       keeps the template's object, and ``DescribeKey`` then fails) and optional, as it is;
     - ``AWS::Logs::LogGroup``: moto's, with ``GetAtt .Arn`` ending in ``:*`` as CloudFormation's
-      does (what a policy granting ``logs:PutLogEvents`` on it matches streams with).
+      does (what a policy granting ``logs:PutLogEvents`` on it matches streams with);
+    - ``AWS::IAM::Role`` (its ``Policies``) and ``AWS::IAM::Policy``: moto's, with policy
+      documents stored as the JSON text the API stores (moto keeps the template's objects, and
+      ``GetRolePolicy`` then answers Python's ``repr`` of them).
     """
-    from moto.awslambda.models import EventSourceMapping, LambdaFunction
     from moto.cloudformation import parsing
     from moto.core.common_models import CloudFormationModel
-    from moto.kms.models import Key
-    from moto.logs.models import LogGroup
 
     with _install_lock:
         if "models" in _installed:
             return
-        meta: Any = type(
-            CloudFormationModel
-        )  # moto tracks its model classes through this metaclass
-        bases = {
-            "AWS::Lambda::Function": (_FunctionModel, LambdaFunction),
-            "AWS::Lambda::EventSourceMapping": (_EventSourceMappingModel, EventSourceMapping),
-            "AWS::Lambda::Version": (_VersionModel,),
-            "AWS::Lambda::Alias": (_AliasModel,),
-            "AWS::SecretsManager::Secret": (_SecretModel,),
-            "AWS::KMS::Key": (_KmsKeyModel, Key),
-            "AWS::Logs::LogGroup": (_LogGroupModel, LogGroup),
-        }
+        # moto tracks its model classes through their metaclass.
+        meta: Any = type(CloudFormationModel)
+        amended = (
+            _FunctionModel,
+            _EventSourceMappingModel,
+            _KmsKeyModel,
+            _LogGroupModel,
+            _RoleModel,
+            _InlinePolicyModel,
+        )
+        # An amended model inherits the rest (type, name property, attributes) from moto's.
+        bases: list[tuple[Any, ...]] = [(model, model._moto_model()) for model in amended]
+        bases += [(model,) for model in (_VersionModel, _AliasModel, _SecretModel)]
         models = {
-            kind: meta(
-                f"LocalCloud{kind.rsplit('::', 1)[-1]}",
+            classes[-1].cloudformation_type(): meta(
+                f"LocalCloud{classes[0].__name__.strip('_').removesuffix('Model')}",
                 (*classes, CloudFormationModel),
                 {"__module__": __name__},
             )
-            for kind, classes in bases.items()
+            for classes in bases
         }
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cached.cache_clear()
@@ -667,110 +668,143 @@ def _generated_secret(backend: Any, generate: dict[str, Any]) -> str:
     return json.dumps(document)
 
 
+class _Amended:
+    """moto's model of a type with what it drops or gets wrong amended (see the registration):
+    the template's properties before moto creates the resource, the resource after."""
+
+    @staticmethod
+    def _moto_model() -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def _before(cls, properties: dict[str, Any], account_id: str) -> None:
+        """Amend the properties moto reads."""
+
+    @classmethod
+    def _after(cls, resource: Any, properties: dict[str, Any], account_id: str, region: str) -> Any:
+        """Amend what moto created (or stand in for it in the stack)."""
+        return resource
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json.setdefault("Properties", {})
+        cls._before(properties, account_id)
+        resource = cls._moto_model().create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region, **kwargs
+        )
+        return cls._after(resource, properties, account_id, region)
+
+
+def _json_text(document: Any) -> str:
+    """A policy document as the APIs store it: JSON text."""
+    return document if isinstance(document, str) else json.dumps(document)
+
+
 #: Function properties moto's model drops -> the attribute of its ``LambdaFunction`` they set.
 _FUNCTION_EXTRAS = {"Architectures": "architectures", "TracingConfig": "tracing_config"}
 
 
-class _FunctionModel:
-    """moto's ``AWS::Lambda::Function`` with what it drops (see register_cloudformation_models)."""
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region: str,
-        **kwargs: Any,
-    ) -> Any:
+class _FunctionModel(_Amended):
+    @staticmethod
+    def _moto_model() -> Any:
         from moto.awslambda.models import LambdaFunction
 
-        properties = cloudformation_json["Properties"]
+        return LambdaFunction
+
+    @classmethod
+    def _before(cls, properties: dict[str, Any], account_id: str) -> None:
         variables = (properties.get("Environment") or {}).get("Variables")
         if variables:
             strings = {key: _env_string(value) for key, value in variables.items()}
             properties["Environment"] = {"Variables": strings}
-        fn = LambdaFunction.create_from_cloudformation_json(
-            resource_name, cloudformation_json, account_id, region, **kwargs
-        )
+
+    @classmethod
+    def _after(cls, resource: Any, properties: dict[str, Any], account_id: str, region: str) -> Any:
         for prop, attribute in _FUNCTION_EXTRAS.items():
             if properties.get(prop):
-                setattr(fn, attribute, properties[prop])
+                setattr(resource, attribute, properties[prop])
         log_group = (properties.get("LoggingConfig") or {}).get("LogGroup")
         if log_group:
-            fn.logs_group_name = log_group  # moto's own runner writes there too
-        return fn
+            resource.logs_group_name = log_group  # moto's own runner writes there too
+        return resource
 
 
-class _EventSourceMappingModel:
-    """moto's ``AWS::Lambda::EventSourceMapping``, keeping a qualified ``FunctionName``'s ARN."""
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region: str,
-        **kwargs: Any,
-    ) -> Any:
+class _EventSourceMappingModel(_Amended):
+    @staticmethod
+    def _moto_model() -> Any:
         from moto.awslambda.models import EventSourceMapping
 
-        named = str(cloudformation_json["Properties"]["FunctionName"])
-        mapping = EventSourceMapping.create_from_cloudformation_json(
-            resource_name, cloudformation_json, account_id, region, **kwargs
-        )
-        arn = function_arn(named, None, region, account_id)
-        if arn.count(":") == 7:  # arn:aws:lambda:<region>:<account>:function:<name>:<qualifier>
-            mapping.function_arn = arn
-        return mapping
-
-
-class _KmsKeyModel:
-    """moto's ``AWS::KMS::Key`` with its ``KeyPolicy`` as JSON text (see the registration)."""
+        return EventSourceMapping
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region: str,
-        **kwargs: Any,
-    ) -> Any:
+    def _after(cls, resource: Any, properties: dict[str, Any], account_id: str, region: str) -> Any:
+        arn = function_arn(str(properties["FunctionName"]), None, region, account_id)
+        if arn.count(":") == 7:  # arn:aws:lambda:<region>:<account>:function:<name>:<qualifier>
+            resource.function_arn = arn
+        return resource
+
+
+class _KmsKeyModel(_Amended):
+    @staticmethod
+    def _moto_model() -> Any:
         from moto.kms.models import Key
 
-        properties = cloudformation_json["Properties"]
-        policy = properties.get("KeyPolicy") or _default_key_policy(account_id)
-        properties["KeyPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
-        return Key.create_from_cloudformation_json(
-            resource_name, cloudformation_json, account_id, region, **kwargs
-        )
-
-
-class _LogGroupModel:
-    """moto's ``AWS::Logs::LogGroup`` whose ``GetAtt .Arn`` is CloudFormation's (see the
-    registration); ``Ref`` is still its name."""
+        return Key
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region: str,
-        **kwargs: Any,
-    ) -> _Resource:
+    def _before(cls, properties: dict[str, Any], account_id: str) -> None:
+        policy = properties.get("KeyPolicy") or _default_key_policy(account_id)
+        properties["KeyPolicy"] = _json_text(policy)
+
+
+class _LogGroupModel(_Amended):
+    @staticmethod
+    def _moto_model() -> Any:
         from moto.logs.models import LogGroup
 
-        group = LogGroup.create_from_cloudformation_json(
-            resource_name, cloudformation_json, account_id, region, **kwargs
-        )
+        return LogGroup
+
+    @classmethod
+    def _after(cls, resource: Any, properties: dict[str, Any], account_id: str, region: str) -> Any:
         return _Resource(
-            group.physical_resource_id,
-            {"Arn": f"{group.arn}:*"},
-            lambda: group.delete(account_id, region),
+            resource.physical_resource_id,
+            {"Arn": f"{resource.arn}:*"},
+            lambda: resource.delete(account_id, region),
         )
+
+
+class _RoleModel(_Amended):
+    @staticmethod
+    def _moto_model() -> Any:
+        from moto.iam.models import Role
+
+        return Role
+
+    @classmethod
+    def _before(cls, properties: dict[str, Any], account_id: str) -> None:
+        properties["Policies"] = [
+            {**policy, "PolicyDocument": _json_text(policy["PolicyDocument"])}
+            for policy in properties.get("Policies") or []
+        ]
+
+
+class _InlinePolicyModel(_Amended):
+    @staticmethod
+    def _moto_model() -> Any:
+        from moto.iam.models import InlinePolicy
+
+        return InlinePolicy
+
+    @classmethod
+    def _before(cls, properties: dict[str, Any], account_id: str) -> None:
+        properties["PolicyDocument"] = _json_text(properties.get("PolicyDocument") or {})
 
 
 def _default_key_policy(account_id: str) -> dict[str, Any]:

@@ -220,6 +220,26 @@ def test_a_function_logs_to_the_log_group_its_logging_config_names(
     assert logs.describe_log_groups(logGroupNamePrefix=default)["logGroups"] == []
 
 
+def test_a_roles_inline_policies_read_back_as_documents(
+    cloud: LocalCloud, mini_stack: StackInfo
+) -> None:
+    # Given the state machine's role, whose policies SAM wrote inline (LambdaInvokePolicy...)
+    sfn = cloud.client("stepfunctions")
+    role_arn = sfn.describe_state_machine(stateMachineArn=mini_stack.outputs["StateMachineArn"])[
+        "roleArn"
+    ]
+    role = role_arn.rsplit("/", 1)[-1]
+    iam = cloud.client("iam")
+    # Then each reads back as the policy document it is, as from IAM
+    actions: set[str] = set()
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for statement in document["Statement"]:
+            action = statement["Action"]
+            actions.update([action] if isinstance(action, str) else action)
+    assert {"lambda:InvokeFunction", "events:PutEvents"} <= actions
+
+
 def test_no_value_leaves_a_property_out(cloud: LocalCloud, mini_stack: StackInfo) -> None:
     # Given !If [Condition, N, !Ref AWS::NoValue] for ReservedConcurrentExecutions and a variable
     lambda_client = cloud.client("lambda")

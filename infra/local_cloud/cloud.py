@@ -236,8 +236,9 @@ class LocalCloud:
     ) -> StackInfo:
         """Package, transform and create ``template`` as a CloudFormation stack here.
 
-        ``secrets`` maps a secret's logical id to its value (a dict is stored as JSON). Without
-        one, the Aspose credentials of this cloud fill any secret the template declares, and its
+        The stack creates its secrets; ``secrets`` maps a secret's logical id to the value then
+        put in it (a dict is stored as JSON), as a user does after ``sam deploy``. Without one,
+        the Aspose credentials of this cloud are put in any secret the template declares, and its
         Aspose URLs fill the ``AsposeBaseUrl``/``AsposeTokenUrl`` parameters if declared.
         """
         runtime, event_sources = self._runtime, self._event_sources

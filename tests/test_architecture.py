@@ -12,7 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: The local cloud's layers, lowest first: each module may import only those before it.
 LOCAL_CLOUD_LAYERS = [
-    {"infra.local_cloud.moto_internals", "infra.local_cloud.lambda_worker"},
+    {"infra.local_cloud.iam_calls", "infra.local_cloud.lambda_worker"},
+    {"infra.local_cloud.moto_internals"},
     {"infra.local_cloud.packaging", "infra.local_cloud.faults"},
     {"infra.local_cloud.deployer", "infra.local_cloud.lambda_runtime"},
     {"infra.local_cloud.event_sources"},

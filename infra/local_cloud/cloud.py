@@ -3,9 +3,11 @@
 ``with LocalCloud(emulator=EmulatorConfig()) as cloud: stack = cloud.deploy(Path("template.yaml"))``
 
 Everything that talks to AWS, in this process or a Lambda worker process, reaches moto through
-the standard ``AWS_ENDPOINT_URL`` plus dummy credentials: the handlers need no local-only
-branches. This process's environment is set once, at start, and restored at stop; nothing
-changes it while invocations run.
+the standard ``AWS_ENDPOINT_URL`` plus credentials: the handlers need no local-only branches.
+Function code, the Lambda service acting for a function, and the Step Functions interpreter each
+get credentials identifying the IAM role they act as, so every call is recorded with its
+principal (``cloud.aws_calls()``); anything else is the account's administrator. This process's
+environment is set once, at start, and restored at stop; nothing changes it while invocations run.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from infra.local_cloud import moto_internals
 from infra.local_cloud.deployer import Deployer, DeployRequest, StackInfo
 from infra.local_cloud.event_sources import EventSources
 from infra.local_cloud.faults import FaultInjectingApp, Faults
+from infra.local_cloud.iam_calls import LAMBDA_SERVICE, STATES, AwsCall, CallLog, Principals
 from infra.local_cloud.lambda_runtime import LambdaRuntime, RuntimeOptions
 
 if TYPE_CHECKING:
@@ -109,6 +112,12 @@ class LocalCloud:
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.faults = Faults()
+        self.principals = Principals(ACCOUNT_ID)
+        self.calls = CallLog(
+            self.principals,
+            ACCOUNT_ID,
+            kms_key_of=lambda bucket, key: moto_internals.s3_kms_key(self.region, bucket, key),
+        )
         self.emulator: EmulatorProcess | None = None
         self.aspose = aspose
         self.stacks: dict[str, StackInfo] = {}
@@ -143,24 +152,28 @@ class LocalCloud:
         self._set_environment()
         self._quiet_logs()
         self._server = moto_internals.make_moto_server(
-            "127.0.0.1", self.port, lambda app: FaultInjectingApp(app, self.faults)
+            "127.0.0.1", self.port, lambda app: FaultInjectingApp(app, self.faults, self.calls)
         )
         self._server_thread = threading.Thread(
             target=self._server.serve_forever, name="moto-server", daemon=True
         )
         self._server_thread.start()
         self._saved_sfn_config = moto_internals.stepfunctions_config()
-        moto_internals.speed_up_interpreter()
+        moto_internals.speed_up_interpreter(
+            lambda role: self.principals.credentials(role, STATES).boto()
+        )
+        moto_internals.register_cloudformation_models()
         self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
-        self._logs = _LogShipper(self.client("logs"))
+        self._logs = _LogShipper(self.client, self.principals)
         self._runtime = LambdaRuntime(
             endpoint=self.endpoint,
             faults=self.faults,
             log_sink=self._logs.ship,
+            principals=self.principals,
             options=self._runtime_options,
         )
         moto_internals.install_lambda_invoker(self._runtime.invoke)
-        self._event_sources = EventSources(self.client, self.region)
+        self._event_sources = EventSources(self.client, self.region, self.principals)
         if self._emulator_config is not None:
             from infra.emulator import EmulatorProcess
 
@@ -223,8 +236,9 @@ class LocalCloud:
     ) -> StackInfo:
         """Package, transform and create ``template`` as a CloudFormation stack here.
 
-        ``secrets`` maps a secret's logical id to its value (a dict is stored as JSON). Without
-        one, the Aspose credentials of this cloud fill any secret the template declares, and its
+        The stack creates its secrets; ``secrets`` maps a secret's logical id to the value then
+        put in it (a dict is stored as JSON), as a user does after ``sam deploy``. Without one,
+        the Aspose credentials of this cloud are put in any secret the template declares, and its
         Aspose URLs fill the ``AsposeBaseUrl``/``AsposeTokenUrl`` parameters if declared.
         """
         runtime, event_sources = self._runtime, self._event_sources
@@ -263,12 +277,20 @@ class LocalCloud:
 
     def client(self, service: str, **options: Any) -> Any:
         """A boto3 client for ``service`` bound to the local endpoint (``options``: e.g.
-        ``config=``)."""
-        return boto3.client(service, **self._boto_arguments(), **options)
+        ``config=``, or credentials other than the administrator's)."""
+        return boto3.client(service, **{**self._boto_arguments(), **options})
 
     def resource(self, service: str) -> Any:
         """A boto3 resource (``dynamodb``, ``s3``) bound to the local endpoint."""
         return boto3.resource(service, **self._boto_arguments())
+
+    def aws_calls(self) -> list[AwsCall]:
+        """Every distinct AWS call made since start (or :meth:`clear_aws_calls`): principal,
+        IAM action, resources, origin; in the order first seen. ``calls.counts()`` counts them."""
+        return self.calls.calls()
+
+    def clear_aws_calls(self) -> None:
+        self.calls.clear()
 
     def flush_logs(self) -> None:
         """Wait until every log line written so far is in CloudWatch Logs."""
@@ -330,18 +352,24 @@ class LocalCloud:
             response.read()
 
 
-class _LogShipper:
-    """Puts Lambda log lines into CloudWatch Logs from one thread, in order per stream."""
+_Lines = list[tuple[int, str]]
 
-    def __init__(self, logs: Any) -> None:
-        self._logs = logs
-        self._queue: queue.Queue[tuple[str, str, list[tuple[int, str]]] | None] = queue.Queue()
+
+class _LogShipper:
+    """Puts Lambda log lines into CloudWatch Logs from one thread, in order per stream, as the
+    Lambda service does: with the credentials of the function's execution role."""
+
+    def __init__(self, client: Any, principals: Principals) -> None:
+        self._client = client
+        self._principals = principals
+        self._clients: dict[str, Any] = {}
+        self._queue: queue.Queue[tuple[str, str, str, _Lines] | None] = queue.Queue()
         self._streams: set[tuple[str, str]] = set()
         self._thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
         self._thread.start()
 
-    def ship(self, group: str, stream: str, lines: list[tuple[int, str]]) -> None:
-        self._queue.put((group, stream, lines))
+    def ship(self, role: str, group: str, stream: str, lines: _Lines) -> None:
+        self._queue.put((role, group, stream, lines))
 
     def flush(self) -> None:
         self._queue.join()
@@ -358,28 +386,38 @@ class _LogShipper:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            streams: dict[tuple[str, str], list[tuple[int, str]]] = {}
+            streams: dict[tuple[str, str, str], _Lines] = {}
             for item in batch:
                 if item is not None:
-                    streams.setdefault((item[0], item[1]), []).extend(item[2])
-            for (group, stream), lines in streams.items():
+                    streams.setdefault(item[:3], []).extend(item[3])
+            for (role, group, stream), lines in streams.items():
                 with contextlib.suppress(Exception):  # logs never stop the cloud
-                    self._put(group, stream, lines)
+                    self._put(self._logs_as(role), group, stream, lines)
             for _ in batch:
                 self._queue.task_done()
             if None in batch:
                 return
 
-    def _put(self, group: str, stream: str, lines: list[tuple[int, str]]) -> None:
+    def _logs_as(self, role: str) -> Any:
+        if role not in self._clients:
+            credentials = self._principals.credentials(role, LAMBDA_SERVICE)
+            self._clients[role] = self._client("logs", **credentials.boto())
+        return self._clients[role]
+
+    def _put(self, logs: Any, group: str, stream: str, lines: _Lines) -> None:
         if (group, stream) not in self._streams:
-            with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
-                self._logs.create_log_group(logGroupName=group)
-            with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
-                self._logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            # The group is created only when missing (the template usually declares it), so the
+            # role is asked for logs:CreateLogGroup only when Lambda would ask for it.
+            try:
+                logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            except logs.exceptions.ResourceNotFoundException:
+                with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                    logs.create_log_group(logGroupName=group)
+                logs.create_log_stream(logGroupName=group, logStreamName=stream)
             self._streams.add((group, stream))
         events = [{"timestamp": t, "message": m or " "} for t, m in sorted(lines, key=_first)]
         for start in range(0, len(events), 1000):
-            self._logs.put_log_events(
+            logs.put_log_events(
                 logGroupName=group, logStreamName=stream, logEvents=events[start : start + 1000]
             )
 

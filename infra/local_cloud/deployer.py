@@ -2,9 +2,10 @@
 
 1. Package (:mod:`infra.local_cloud.packaging`): code and definitions to a deployment bucket.
 2. Translate the SAM template offline with ``samtranslator``.
-3. Create the stack in moto's CloudFormation and wait for ``CREATE_COMPLETE``.
-4. Fill moto's gaps from the translated template, never from a second description in Python:
-   secrets moto skipped are created through Secrets Manager and the references to them resolved;
+3. Create the stack in moto's CloudFormation (taught the types it lacks, see
+   ``moto_internals.register_cloudformation_models``) and wait for ``CREATE_COMPLETE``.
+4. Put the secrets' values, as a user does after ``sam deploy``.
+5. Fill moto's gaps from the translated template, never from a second description in Python:
    state machines are (re)created in the executing Step Functions backend with their
    ``DefinitionSubstitutions`` resolved; other skipped resources are reported as not emulated.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets as random_secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +45,11 @@ class StackInfo:
     functions: dict[str, str] = field(default_factory=dict)
     # logical id -> ARN of the executing state machine
     state_machines: dict[str, str] = field(default_factory=dict)
-    # logical id -> ARN of the secret created through the Secrets Manager API
+    # logical id -> ARN of each secret the stack created
     secrets: dict[str, str] = field(default_factory=dict)
+    # logical id of a function -> ARN of its alias (AutoPublishAlias), which runs the version
+    # published when the stack was created
+    aliases: dict[str, str] = field(default_factory=dict)
     # logical id -> resource type, for resources that exist in the template but not locally
     not_emulated: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -64,6 +67,7 @@ class StackInfo:
             "functions": self.functions,
             "stateMachines": self.state_machines,
             "secrets": self.secrets,
+            "aliases": self.aliases,
             "notEmulated": self.not_emulated,
             "warnings": self.warnings,
         }
@@ -74,8 +78,9 @@ class StackInfo:
         lines += [f"  {key:<22} {value}" for key, value in sorted(self.outputs.items())]
         sections = (
             ("Lambda functions (a worker process per execution environment):", self.functions),
+            ("Aliases (running the published version):", self.aliases),
             ("State machines (executing):", self.state_machines),
-            ("Secrets (created through the Secrets Manager API):", self.secrets),
+            ("Secrets:", self.secrets),
             (
                 "Not emulated (moto's CloudFormation skipped them; no local effect):",
                 self.not_emulated,
@@ -96,9 +101,10 @@ class DeployRequest:
     template: Path
     stack_name: str
     parameters: dict[str, str] = field(default_factory=dict)
-    #: logical id of a secret -> its value (a dict is stored as JSON)
+    #: logical id of a secret -> its value (a dict is stored as JSON), put after the stack is
+    #: created, as a user does after ``sam deploy``
     secrets: dict[str, Any] = field(default_factory=dict)
-    #: the value of any secret not in ``secrets`` (None: what the template says)
+    #: the value of any secret not in ``secrets`` (None: the one the template gave it)
     default_secret: Any = None
     #: values for parameters the template declares and ``parameters`` does not set
     parameter_defaults: dict[str, str] = field(default_factory=dict)
@@ -130,18 +136,9 @@ class Deployer:
             for logical_id, body in resources_json.items()
             if logical_id not in created and stack.condition_holds(body.get("Condition"))
         }
-        for logical_id, resource_type in skipped.items():
-            if resource_type == "AWS::SecretsManager::Secret":
-                value = request.secrets.get(logical_id, request.default_secret)
-                properties = resources_json[logical_id].get("Properties") or {}
-                arn = self._create_secret(stack, request.stack_name, logical_id, properties, value)
-                info.secrets[logical_id] = info.resources[logical_id] = arn
-            else:
-                info.not_emulated[logical_id] = resource_type
-        unknown = set(request.secrets) - set(info.secrets)
-        if unknown:
-            info.warnings.append(f"secrets given for unknown secret resources: {sorted(unknown)}")
-        self._fix_functions(stack, resources_json, set(skipped), info)
+        info.not_emulated.update(skipped)
+        self._put_secret_values(request, info)
+        self._name_functions(resources_json, set(skipped), info)
         self._create_state_machines(stack, resources_json, info)
         stack.refresh_outputs()
         info.outputs = self._outputs(stack_id)
@@ -167,6 +164,17 @@ class Deployer:
             },
             resources={k: _physical_id(r) for k, r in created.items()},
             resource_types={k: r["Type"] for k, r in resources_json.items()},
+            secrets={
+                k: _physical_id(r)
+                for k, r in created.items()
+                if resources_json[k]["Type"] == "AWS::SecretsManager::Secret"
+            },
+            aliases={
+                function: _physical_id(r)
+                for k, r in created.items()
+                if resources_json[k]["Type"] == "AWS::Lambda::Alias"
+                for function in _references(resources_json[k]["Properties"]["FunctionName"])
+            },
         )
 
     # -- the stack -------------------------------------------------------------------------------
@@ -209,68 +217,40 @@ class Deployer:
         return {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0].get("Outputs", [])}
 
     # -- secrets ---------------------------------------------------------------------------------
-    def _create_secret(
-        self,
-        stack: StackInternals,
-        stack_name: str,
-        logical_id: str,
-        properties: dict[str, Any],
-        value: Any,
-    ) -> str:
-        name = stack.resolve(properties.get("Name")) or f"{stack_name}-{logical_id}"
-        if value is None:
-            value = _template_secret_value(properties, stack)
-        secret_string = value if isinstance(value, str) else json.dumps(value)
+    def _put_secret_values(self, request: DeployRequest, info: StackInfo) -> None:
+        """Each secret's value, put as a new version (``PutSecretValue``)."""
+        unknown = set(request.secrets) - set(info.secrets)
+        if unknown:
+            info.warnings.append(f"secrets given for unknown secret resources: {sorted(unknown)}")
         client = self._client("secretsmanager")
-        description = stack.resolve(properties.get("Description")) or ""
-        try:
-            arn: str = client.create_secret(
-                Name=name, SecretString=secret_string, Description=description
-            )["ARN"]
-        except client.exceptions.ResourceExistsException:
-            arn = client.put_secret_value(SecretId=name, SecretString=secret_string)["ARN"]
-        stack.stand_in(logical_id, arn, {"Id": arn}, stack.delete_secret_later(arn))
-        return arn
+        for logical_id, arn in info.secrets.items():
+            value = request.secrets.get(logical_id, request.default_secret)
+            if value is not None:
+                text = value if isinstance(value, str) else json.dumps(value)
+                client.put_secret_value(SecretId=arn, SecretString=text)
 
     # -- functions -------------------------------------------------------------------------------
-    def _fix_functions(
-        self,
-        stack: StackInternals,
-        resources_json: dict[str, Any],
-        skipped: set[str],
-        info: StackInfo,
+    def _name_functions(
+        self, resources_json: dict[str, Any], skipped: set[str], info: StackInfo
     ) -> None:
-        """Name each function; resolve env vars that referred to skipped resources."""
+        """Name each function; warn of a variable left empty because it refers to a resource
+        that is not emulated."""
         lambda_client = self._client("lambda")
         for logical_id, body in resources_json.items():
             if body.get("Type") != "AWS::Lambda::Function" or logical_id not in info.resources:
                 continue
-            function_name = info.resources[logical_id]
-            info.functions[logical_id] = function_name
-            template_vars = ((body.get("Properties") or {}).get("Environment") or {}).get(
-                "Variables"
-            ) or {}
-            current = (
-                lambda_client.get_function_configuration(FunctionName=function_name)
-                .get("Environment", {})
-                .get("Variables", {})
-            )
-            # AWS stores every value as a string; moto keeps Number parameters as ints.
-            fixed = {key: _env_string(value) for key, value in current.items()}
-            for key, template_value in template_vars.items():
-                if current.get(key, "") != "" or not (_references(template_value) & skipped):
-                    continue
-                resolved = stack.resolve(template_value)
-                if isinstance(resolved, str) and resolved:
-                    fixed[key] = resolved
-                else:
-                    info.warnings.append(
-                        f"{logical_id}: {key} refers to a resource that is not emulated"
-                    )
-            if fixed != current:
-                lambda_client.update_function_configuration(
-                    FunctionName=function_name, Environment={"Variables": fixed}
-                )
+            name = info.functions[logical_id] = info.resources[logical_id]
+            variables = ((body.get("Properties") or {}).get("Environment") or {}).get("Variables")
+            suspects = [k for k, v in (variables or {}).items() if _references(v) & skipped]
+            if not suspects:
+                continue
+            deployed = lambda_client.get_function_configuration(FunctionName=name)
+            values = (deployed.get("Environment") or {}).get("Variables") or {}
+            info.warnings += [
+                f"{logical_id}: {key} refers to a resource that is not emulated"
+                for key in suspects
+                if not values.get(key)
+            ]
 
     # -- state machines --------------------------------------------------------------------------
     def _create_state_machines(
@@ -343,12 +323,6 @@ def _live_stack(cfn: Any, stack_name: str) -> bool:
     )
 
 
-def _env_string(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
-
-
 def _physical_id(resource: Any) -> str:
     """What Ref gives in AWS: moto's physical id, or the name where moto keeps none."""
     for attribute in ("physical_resource_id", "name", "arn"):
@@ -393,19 +367,6 @@ def _substitute(definition: str, substitutions: dict[str, Any]) -> str:
         return str(substitutions[key]) if key in substitutions else match.group(0)
 
     return _SUBSTITUTION.sub(replace, definition)
-
-
-def _template_secret_value(properties: dict[str, Any], stack: StackInternals) -> str:
-    """The value CloudFormation would have stored: SecretString, or a generated one."""
-    if properties.get("SecretString") is not None:
-        return str(stack.resolve(properties["SecretString"]))
-    generate = properties.get("GenerateSecretString")
-    password = random_secrets.token_urlsafe(24)
-    if isinstance(generate, dict) and generate.get("SecretStringTemplate"):
-        document = json.loads(generate["SecretStringTemplate"])
-        document[generate.get("GenerateStringKey", "password")] = password
-        return json.dumps(document)
-    return password if generate is not None else "{}"
 
 
 def _lower_keys(value: Any) -> Any:

@@ -13,6 +13,10 @@ then, as Lambda does:
 What is not deleted becomes visible again after the visibility timeout, is received again, and
 SQS moves it to the dead-letter queue once it has been received ``maxReceiveCount`` times. Only the
 public SQS and Lambda APIs are used; moto's own delivery (once, inside ``SendMessage``) is off.
+
+As on AWS, the pollers call SQS with the credentials of the function's execution role (which must
+allow ``ReceiveMessage``, ``DeleteMessage``, ``GetQueueAttributes``...), and invoke the function as
+the Lambda service itself (no role needs ``lambda:InvokeFunction`` for its own mapping).
 """
 
 from __future__ import annotations
@@ -26,12 +30,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from infra.local_cloud.iam_calls import LAMBDA_SERVICE, LAMBDA_SERVICE_PRINCIPAL, Principals
+
 #: Concurrent pollers per mapping (Lambda starts with five; ScalingConfig.MaximumConcurrency caps).
 DEFAULT_POLLERS = 5
 #: Long-poll wait per ReceiveMessage (AWS's pollers wait 20 s; an idle poller costs a call per
 #: wait). Stopping does not wait for it: the server's shutdown ends the call.
 _WAIT_SECONDS = 5
 _THROTTLE_BACKOFF_S = (0.1, 0.2, 0.5, 1.0)
+#: ``client(service, **boto3_client_arguments)``: a client of the local AWS.
+ClientFactory = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -62,9 +70,10 @@ class Mapping:
 class EventSources:
     """The pollers of every SQS mapping in one region; :meth:`sync` after each deployment."""
 
-    def __init__(self, client: Callable[[str], Any], region: str) -> None:
+    def __init__(self, client: ClientFactory, region: str, principals: Principals) -> None:
         self._client = client
         self._region = region
+        self._principals = principals
         self._pollers: dict[str, _MappingPollers] = {}
         self._lock = threading.Lock()
 
@@ -84,11 +93,26 @@ class EventSources:
             stopped = [self._pollers.pop(uuid) for uuid in gone]
             for uuid, mapping in found.items():
                 if uuid not in self._pollers:
-                    pollers = _MappingPollers(mapping, self._client)
+                    pollers = self._pollers_of(mapping)
                     self._pollers[uuid] = pollers
                     pollers.start()
         for pollers in stopped:
             pollers.stop()
+
+    def _pollers_of(self, mapping: Mapping) -> _MappingPollers:
+        """Pollers calling SQS as the function's role, invoking as the Lambda service."""
+        role = self._client("lambda").get_function_configuration(FunctionName=mapping.function_arn)[
+            "Role"
+        ]
+        as_role = self._principals.credentials(role, LAMBDA_SERVICE).boto()
+        as_lambda = self._principals.credentials(LAMBDA_SERVICE_PRINCIPAL, LAMBDA_SERVICE).boto()
+        queue_name = mapping.queue_arn.rsplit(":", 1)[-1]
+        return _MappingPollers(
+            mapping,
+            sqs=self._client("sqs", **as_role),
+            lambda_client=self._client("lambda", **as_lambda),
+            queue_url=self._client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"],
+        )
 
     def stop(self) -> None:
         with self._lock:
@@ -99,13 +123,11 @@ class EventSources:
 
 
 class _MappingPollers:
-    def __init__(self, mapping: Mapping, client: Callable[[str], Any]) -> None:
+    def __init__(self, mapping: Mapping, *, sqs: Any, lambda_client: Any, queue_url: str) -> None:
         self.mapping = mapping
-        self._sqs = client("sqs")
-        self._lambda = client("lambda")
-        self._queue_url = self._sqs.get_queue_url(QueueName=mapping.queue_arn.rsplit(":", 1)[-1])[
-            "QueueUrl"
-        ]
+        self._sqs = sqs
+        self._lambda = lambda_client
+        self._queue_url = queue_url
         attributes = self._sqs.get_queue_attributes(
             QueueUrl=self._queue_url, AttributeNames=["VisibilityTimeout"]
         )["Attributes"]

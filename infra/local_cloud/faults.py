@@ -40,6 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.local_cloud.iam_calls import CallLog, SignedRequest, credential_scope
+
 LAMBDA_FAULTS = frozenset({"lambda_timeout", "lambda_crash", "lambda_oom", "lambda_throttle"})
 AWS_FAULTS = frozenset({"aws_error", "events_failed_entry"})
 KINDS = LAMBDA_FAULTS | AWS_FAULTS
@@ -158,11 +160,29 @@ _S3_OPERATIONS = {
 }
 
 
+def signed_request(environ: dict[str, Any]) -> SignedRequest:
+    """What a WSGI request shows of the AWS call it is (the body read only when asked for)."""
+    headers = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    headers["content-type"] = str(environ.get("CONTENT_TYPE", ""))
+    # WSGI gives the path percent-decoded, as Latin-1 characters standing for its bytes.
+    path = str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", errors="replace")
+    return SignedRequest(
+        method=str(environ.get("REQUEST_METHOD", "")),
+        path=path,
+        query=str(environ.get("QUERY_STRING", "")),
+        headers=headers,
+        body=lambda: _body_bytes(environ),
+    )
+
+
 def operation_of(environ: dict[str, Any]) -> str:
     """``"<service>:<Operation>"`` of a signed AWS request, as far as the request shows it."""
-    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
-    scope = authorization.split("Credential=", 1)[-1].split(",", 1)[0].split("/")
-    service = scope[3] if len(scope) > 3 else ""
+    scope = credential_scope(signed_request(environ))
+    service = scope.service if scope is not None else ""
     target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
     if target:
         return f"{service}:{target.rsplit('.', 1)[-1]}"
@@ -177,18 +197,22 @@ def operation_of(environ: dict[str, Any]) -> str:
 
 
 class FaultInjectingApp:
-    """WSGI layer in front of the local AWS: fails calls that an ``aws_error`` fault targets,
-    in the service's own error format, and serves the fault registry at ``/_localcloud/faults``
-    (``GET`` lists, ``POST {"kind", "target", "times", "params"}`` arms, ``DELETE`` clears) for
-    tools outside this process."""
+    """WSGI layer in front of the local AWS: records each call in ``calls`` (who asked for which
+    action on which resources), fails calls that an ``aws_error`` fault targets, in the service's
+    own error format, and serves the fault registry at ``/_localcloud/faults`` (``GET`` lists,
+    ``POST {"kind", "target", "times", "params"}`` arms, ``DELETE`` clears) for tools outside
+    this process."""
 
-    def __init__(self, app: Any, faults: Faults) -> None:
+    def __init__(self, app: Any, faults: Faults, calls: CallLog | None = None) -> None:
         self._app = app
         self._faults = faults
+        self._calls = calls
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if str(environ.get("PATH_INFO", "")).startswith(_ADMIN_PATH):
             return self._admin(environ, start_response)
+        if self._calls is not None:  # a call failed by a fault was made all the same
+            self._calls.observe(signed_request(environ))
         operation = operation_of(environ)
         fault = self._faults.take(AWS_FAULTS, (operation,), lambda: _request_text(environ))
         if fault is None:
@@ -236,6 +260,10 @@ def _request_text(environ: dict[str, Any]) -> str:
 
 
 def _read_body(environ: dict[str, Any]) -> str:
+    return _body_bytes(environ).decode("utf-8", errors="replace")
+
+
+def _body_bytes(environ: dict[str, Any]) -> bytes:
     """The request body, read once and put back for the application behind."""
     cached = environ.get("localcloud.body")
     if cached is None:
@@ -243,7 +271,7 @@ def _read_body(environ: dict[str, Any]) -> str:
         cached = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(cached)
         environ["localcloud.body"] = cached
-    return bytes(cached).decode("utf-8", errors="replace")
+    return bytes(cached)
 
 
 def _failed_entries(fault: Fault, body: str, start_response: Any) -> list[bytes]:

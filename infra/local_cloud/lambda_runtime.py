@@ -15,8 +15,13 @@ warm by later invocations, one invocation at a time. So, as on AWS:
   ``Lambda.TooManyRequestsException`` in Step Functions). Without it the only cap is this
   machine's (``max_environments`` per function): excess invocations wait for a free environment
   rather than being throttled, as the account's far larger concurrency would let them run;
-- everything the handler writes to stdout/stderr reaches the function's CloudWatch Logs group,
-  one stream per environment, between ``START``/``END``/``REPORT`` lines.
+- everything the handler writes to stdout/stderr reaches the function's CloudWatch Logs group
+  (``LoggingConfig.LogGroup``, else ``/aws/lambda/<name>``), one stream per environment, between
+  ``START``/``END``/``REPORT`` lines, delivered as the Lambda service does it for the function's
+  execution role;
+- the code runs with credentials that identify the function's execution role (what Lambda hands
+  the runtime), so the local AWS knows, per call, which role made it;
+- each version (``$LATEST``, a published one behind an alias) has environments of its own.
 
 The errors a timed-out, crashed or out-of-memory invocation reports are those of the Python
 runtimes since late 2023 (``errorType`` in the payload, which Step Functions takes as the error
@@ -48,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.local_cloud.faults import LAMBDA_FAULTS, Fault, Faults
+from infra.local_cloud.iam_calls import CODE, Principals
 from infra.local_cloud.lambda_worker import LOG_END
 from infra.local_cloud.moto_internals import FunctionConfig, LambdaThrottled
 
@@ -63,8 +69,9 @@ _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _LOG_TAIL_WAIT_S = 2.0
 
 
-#: Ships one environment's log lines: ``(log_group, log_stream, [(epoch_ms, line), ...])``.
-LogSink = Callable[[str, str, list[tuple[int, str]]], None]
+#: Ships one environment's log lines, as the function's execution role:
+#: ``(role_arn, log_group, log_stream, [(epoch_ms, line), ...])``.
+LogSink = Callable[[str, str, str, list[tuple[int, str]]], None]
 
 
 @dataclass(frozen=True)
@@ -115,10 +122,12 @@ class LambdaRuntime:
         endpoint: str,
         faults: Faults,
         log_sink: LogSink,
+        principals: Principals,
         options: RuntimeOptions | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.faults = faults
+        self.principals = principals
         self.options = options or RuntimeOptions()
         self._log_sink = log_sink
         self._pools: dict[str, _Pool] = {}
@@ -135,8 +144,9 @@ class LambdaRuntime:
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-spawner")
 
     # -- invoking --------------------------------------------------------------------------------
-    def invoke(self, config: FunctionConfig, event: str) -> tuple[str, bool]:
-        """Run one invocation; ``(payload_json, errored)``, or :class:`LambdaThrottled`."""
+    def invoke(self, config: FunctionConfig, event: str, invoked_arn: str) -> tuple[str, bool]:
+        """Run one invocation of the version ``config`` (which ``invoked_arn``, the ARN the caller
+        named, resolved to); ``(payload_json, errored)``, or :class:`LambdaThrottled`."""
         if self._closed:
             raise RuntimeError("the local Lambda runtime is stopped")
         targets = (config.name, *self._aliases.get(config.name, ()))
@@ -146,7 +156,7 @@ class LambdaRuntime:
         pool = self._pool(config)
         environment = pool.acquire(config)
         try:
-            outcome = environment.invoke(config, event, fault)
+            outcome = environment.invoke(config, event, fault, invoked_arn)
         finally:
             pool.release(environment)
         self._invocations.append(outcome.invocation)
@@ -207,9 +217,9 @@ class LambdaRuntime:
                 staging.rename(root)
         return root
 
-    def ship_logs(self, group: str, stream: str, lines: list[tuple[int, str]]) -> None:
+    def ship_logs(self, config: FunctionConfig, stream: str, lines: list[tuple[int, str]]) -> None:
         with contextlib.suppress(Exception):  # logs never decide an invocation's outcome
-            self._log_sink(group, stream, lines)
+            self._log_sink(config.role, config.log_group, stream, lines)
 
 
 class _Pool:
@@ -223,7 +233,9 @@ class _Pool:
         self._condition = threading.Condition()
 
     def acquire(self, config: FunctionConfig) -> ExecutionEnvironment:
-        """A warm environment of this revision, else a new (cold) one."""
+        """A warm environment of this revision, else a new (cold) one. Idle environments of an
+        older revision of the same version (a redeployment) are discarded; those of another
+        version stay."""
         limit = self._runtime.options.max_environments
         with self._condition:
             reserved = config.reserved_concurrency
@@ -231,10 +243,13 @@ class _Pool:
                 raise LambdaThrottled("ReservedFunctionConcurrentInvocationLimitExceeded")
             self._condition.wait_for(lambda: self._busy < limit)
             self._busy += 1
-            stale = [e for e in self._idle if e.revision != config.revision]
+            stale = [e for e in self._idle if e.arn == config.arn and e.revision != config.revision]
             for environment in stale:
                 self._idle.remove(environment)
-            warm = next((e for e in reversed(self._idle) if e.alive()), None)
+            warm = next(
+                (e for e in reversed(self._idle) if e.revision == config.revision and e.alive()),
+                None,
+            )
             if warm is not None:
                 self._idle.remove(warm)
         for environment in stale:
@@ -297,6 +312,7 @@ class ExecutionEnvironment:
 
     def __init__(self, runtime: LambdaRuntime, config: FunctionConfig) -> None:
         self._runtime = runtime
+        self.arn = config.arn
         self.revision = config.revision
         self.pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -328,14 +344,16 @@ class ExecutionEnvironment:
             self._answers_fd = None
 
     # -- one invocation --------------------------------------------------------------------------
-    def invoke(self, config: FunctionConfig, event: str, fault: Fault | None) -> _Outcome:
+    def invoke(
+        self, config: FunctionConfig, event: str, fault: Fault | None, invoked_arn: str
+    ) -> _Outcome:
         request_id = str(uuid.uuid4())
         cold = self._process is None
         started = time.perf_counter()
         self._max_rss = 0
         answer = self._init(config, request_id) if cold else None
         if answer is None:
-            answer = self._run(config, request_id, event, fault)
+            answer = self._run(config, request_id, event, fault, invoked_arn)
         duration = (time.perf_counter() - started) * 1000 - (self._init_ms or 0 if cold else 0)
         invocation = Invocation(
             function_name=config.name,
@@ -399,14 +417,19 @@ class ExecutionEnvironment:
         return self._failure(config, request_id, timed_out=ready is None and self.alive())
 
     def _run(
-        self, config: FunctionConfig, request_id: str, event: str, fault: Fault | None
+        self,
+        config: FunctionConfig,
+        request_id: str,
+        event: str,
+        fault: Fault | None,
+        invoked_arn: str,
     ) -> _Answer:
         deadline = time.monotonic() + config.timeout_s
         request: dict[str, Any] = {
             "requestId": request_id,
             "event": event,
             "deadlineMs": (time.time() + config.timeout_s) * 1000,
-            "invokedFunctionArn": config.arn,
+            "invokedFunctionArn": invoked_arn,
             "traceId": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
         }
         if fault is not None:
@@ -484,7 +507,8 @@ class ExecutionEnvironment:
 
     def _environment(self, config: FunctionConfig, task_root: Path) -> dict[str, str]:
         """What the Lambda runtime sets, then the function's own variables; nothing inherited
-        from this process but the local AWS endpoint."""
+        from this process but the local AWS endpoint. The credentials identify the execution
+        role, as the role's temporary credentials do on AWS."""
         runtime_vars = {
             "AWS_REGION": config.region,
             "AWS_DEFAULT_REGION": config.region,
@@ -503,10 +527,7 @@ class ExecutionEnvironment:
             "TZ": ":UTC",
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "_HANDLER": config.handler,
-            # The execution role's credentials on AWS; the local AWS accepts any.
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
+            **self._runtime.principals.credentials(config.role, CODE).environment(),
             "AWS_ENDPOINT_URL": self._runtime.endpoint,
         }
         return {**runtime_vars, **config.environment}
@@ -558,7 +579,7 @@ class ExecutionEnvironment:
             (_now_ms(), f"END RequestId: {request_id}"),
             (_now_ms(), report),
         ]
-        self._runtime.ship_logs(self.log_group, self.log_stream, events)
+        self._runtime.ship_logs(config, self.log_stream, events)
 
 
 _RUNTIME_FAILURES = {

@@ -76,13 +76,39 @@ def test_redeploying_replaces_the_stack_its_local_additions_and_its_environments
         sfn = cloud.client("stepfunctions")
         names = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
         assert names == [second.outputs["StateMachineArn"]]
-        secrets = cloud.client("secretsmanager").list_secrets()["SecretList"]
-        assert [s["ARN"] for s in secrets] == [second.secrets["Credentials"]]
+        secrets = cloud.client("secretsmanager").list_secrets(IncludePlannedDeletion=True)
+        assert sorted(s["ARN"] for s in secrets["SecretList"]) == sorted(second.secrets.values())
         assert first.outputs["StateMachineArn"] != second.outputs["StateMachineArn"]
         # A new deployment means new execution environments, with the new configuration.
         answer = invoke(cloud, second.functions["ProbeFunction"], {})
         assert answer["pid"] != warm
         assert answer["environ"]["GREETING"] == "again"
+
+
+def test_deleting_the_stack_deletes_its_versions_aliases_and_secrets() -> None:
+    with LocalCloud() as cloud:
+        stack = cloud.deploy(MINI_TEMPLATE, stack_name="mini")
+        echo = stack.functions["EchoFunction"]
+        lambda_client = cloud.client("lambda")
+        assert lambda_client.get_alias(FunctionName=echo, Name="live")["FunctionVersion"] == "1"
+        # When the stack is deleted
+        cfn = cloud.client("cloudformation")
+        cfn.delete_stack(StackName="mini")
+        wait_until(
+            lambda: (
+                cfn.describe_stacks(StackName=stack.stack_id)["Stacks"][0]["StackStatus"]
+                == "DELETE_COMPLETE"
+            ),
+            timeout=30,
+            what="the stack's deletion",
+        )
+        # Then its functions, their versions and aliases, and its secrets are gone for good
+        with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+            lambda_client.get_alias(FunctionName=echo, Name="live")
+        assert lambda_client.list_versions_by_function(FunctionName=echo)["Versions"] == []
+        secrets = cloud.client("secretsmanager").list_secrets(IncludePlannedDeletion=True)
+        assert secrets["SecretList"] == []
+        assert lambda_client.list_event_source_mappings()["EventSourceMappings"] == []
 
 
 def test_stop_leaves_no_worker_behind() -> None:

@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from infra.local_cloud.moto_internals import ACCOUNT_ID, StackInternals
-from infra.local_cloud.packaging import load_template, package, translate
+from infra.local_cloud.packaging import (
+    load_template,
+    package,
+    resolve_language_extensions,
+    translate,
+)
 from infra.waiting import wait_until
 
 _SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
@@ -124,6 +129,7 @@ class Deployer:
         declared = sam_template.get("Parameters") or {}
         defaults = {k: v for k, v in request.parameter_defaults.items() if k in declared}
         parameters = {**defaults, **request.parameters}
+        sam_template = resolve_language_extensions(sam_template, parameters)
         packaged = package(sam_template, template_path.parent, self._client("s3"), self.region)
         translated = translate(packaged, parameters, self.region)
         stack_id = self._create_stack(request.stack_name, translated, parameters)

@@ -25,6 +25,7 @@ from infra.emulator import Timing
 from infra.local_cloud.session import DeadLetter, Execution, TaskOutcome
 from infra.samples import id_card, registration_form
 from infra.waiting import wait_until
+from tests.support.iam import calls_as, role_grants, ungranted, unused
 from tests.support.local_stack import LocalStack, local_stack
 
 pytestmark = pytest.mark.slow
@@ -313,6 +314,9 @@ def _shared_rows(stack: LocalStack, run: Matrix) -> None:
         capture.shutdown()
     run.notes["captured"] = capture.hits
     # The client secret rotated (in the service and in the stack's secret): Completed with it.
+    # (Later rows' tasks are submitted first: the test's own submitter keeps the old secret.)
+    for later in ("placeholder", "credentials_put"):
+        run.tasks[later] = _submit(stack)
     old = stack.emulator.client_secret
     new = f"rotated-{uuid.uuid4().hex}"
 
@@ -326,6 +330,18 @@ def _shared_rows(stack: LocalStack, run: Matrix) -> None:
 
     _one_task(stack, run, "secret_rotated", rotate)
     run.notes["secrets"] = [old, new]
+    # The secret as a fresh stack has it (the placeholder): Failed, named, counted for the alarm.
+    # Then the real values are put back and the very next task completes.
+    secrets = stack.cloud.client("secretsmanager")
+
+    def put_secret(value: dict[str, str]) -> None:
+        secret_id = stack.stack.outputs["AsposeCredentialsSecret"]
+        secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
+        admin.revoke_tokens()
+
+    _one_task(stack, run, "placeholder", lambda: put_secret({"clientId": "", "clientSecret": "x"}))
+    real = {"clientId": stack.emulator.client_id, "clientSecret": new}
+    _one_task(stack, run, "credentials_put", lambda: put_secret(real))
 
 
 def _recovery_rows(stack: LocalStack, run: Matrix) -> None:
@@ -535,10 +551,48 @@ def test_a_token_redirect_fails_and_the_secret_goes_nowhere(matrix: Matrix) -> N
     assert matrix.notes["captured"] == []
 
 
+def test_placeholder_credentials_fail_named_and_the_real_ones_work_at_once(
+    stack: LocalStack, matrix: Matrix
+) -> None:
+    failed(matrix.outcome("placeholder"), "CredentialsNotConfigured")
+    completed(matrix.outcome("credentials_put"))
+    # The metric the CredentialsNotConfigured alarm watches was written (EMF, in the logs)
+    places = outputs(stack, matrix)
+    functions_logs = "".join(
+        t for where, t in places.items() if where.startswith("logs /aws/lambda")
+    )
+    assert '"Name":"CredentialsNotConfigured"' in functions_logs
+
+
 def test_the_faults_that_were_armed_did_fire(matrix: Matrix) -> None:
     # A row that passes because its fault never happened proves nothing.
     assert matrix.notes["secrets_fault"].fired == 8
     assert matrix.notes["dynamodb_down_fault"].fired > 0
+
+
+# --- least privilege -------------------------------------------------------------------------
+def test_every_role_grants_exactly_the_calls_made_and_nothing_more(
+    stack: LocalStack, matrix: Matrix
+) -> None:
+    # Every path ran (completed, failed, not found, timed out, retried, dead-lettered, duplicate,
+    # re-fetched, credentials rotated): each call it made as a role is allowed by that role's
+    # deployed policies, and each grant was used (or is one the platform needs, listed with why).
+    lambda_client = stack.cloud.client("lambda")
+    roles = {
+        lambda_client.get_function_configuration(FunctionName=name)["Role"]: "function"
+        for name in stack.stack.functions.values()
+    }
+    machine = stack.cloud.client("stepfunctions").describe_state_machine(
+        stateMachineArn=stack.stack.outputs["StateMachineArn"]
+    )
+    roles[machine["roleArn"]] = "state machine"
+    iam = stack.cloud.client("iam")
+    grants = {role: role_grants(iam, role) for role in roles}
+    calls = calls_as(roles, stack.cloud.aws_calls())
+    assert {call.origin for call in calls} == {"code", "lambda-service", "states"}
+    assert len({call.role for call in calls}) == len(roles) == 5
+    assert ungranted(calls, grants) == []
+    assert unused(calls, grants, roles) == []
 
 
 # --- nothing leaked --------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from infra.local_cloud import AwsCall
+
 
 @dataclass(frozen=True)
 class Grant:
@@ -34,12 +36,23 @@ class Grant:
 
 @dataclass(frozen=True)
 class Call:
-    """A call made as a role: recorded by the local cloud, or implied by one it recorded."""
+    """A call made as a role on one resource, as the local cloud recorded it."""
 
     role: str
     action: str
     resource: str
-    why: str  # "code", "lambda-service", "states", or what implied it
+    origin: str  # "code", "lambda-service" (pollers, log delivery), "states" (the interpreter)
+
+
+def calls_as(roles: Iterable[str], recorded: Iterable[AwsCall]) -> list[Call]:
+    """The recorded calls made as one of ``roles``, one per resource."""
+    wanted = set(roles)
+    return [
+        Call(call.principal, call.action, resource, call.origin)
+        for call in recorded
+        if call.principal in wanted
+        for resource in call.resources
+    ]
 
 
 #: Grants the platform needs that no local call shows, by ``(role kind, action)``: AWS documents
@@ -49,9 +62,6 @@ PLATFORM: dict[tuple[str, str], str] = {
     # https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html
     ("function", "xray:PutTraceSegments"): "Lambda active tracing",
     ("function", "xray:PutTelemetryRecords"): "Lambda active tracing",
-    # An SQS event-source mapping reads the queue's attributes with the execution role.
-    # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
-    ("function", "sqs:GetQueueAttributes"): "SQS event-source mapping",
     # Step Functions X-Ray tracing.
     # https://docs.aws.amazon.com/step-functions/latest/dg/xray-iam.html
     ("state machine", "xray:PutTraceSegments"): "Step Functions tracing",

@@ -1,0 +1,17 @@
+"""``make bench``: every section, in order."""
+
+from __future__ import annotations
+
+from tests.bench.decoding import decoding_throughput
+from tests.bench.local_run import local_stack_run
+from tests.bench.polling import policy_table
+
+
+def main() -> None:
+    policy_table()
+    decoding_throughput()
+    local_stack_run()
+
+
+if __name__ == "__main__":
+    main()

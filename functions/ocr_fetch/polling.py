@@ -109,8 +109,9 @@ def next_poll(
     The next time of a learnt plan (:mod:`ocr_fetch.learning`) comes first; past the plan,
     :func:`growing_interval`; without a plan, the geometric :func:`base_interval`. Jitter moves
     the wait by up to half the policy's fraction either way, so tasks submitted together spread
-    their polls without waiting longer on average. A ``Retry-After`` from the service is honoured when it is longer. The last wait is shortened so
-    the final poll lands on the deadline, never past it.
+    their polls without waiting longer on average. A ``Retry-After`` from the service is honoured
+    when it is longer. The last wait is shortened so the final poll lands on the deadline, never
+    past it.
     """
     polls_done, elapsed_seconds = progress.polls_done, progress.elapsed_seconds
     retry_after_seconds = progress.retry_after_seconds

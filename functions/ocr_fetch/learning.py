@@ -28,12 +28,13 @@ at most ``max_first_wait_seconds``, and ages out.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ocr_fetch.polling import PollingPolicy, growing_interval
+from ocr_fetch.polling import PollingPolicy, base_interval, growing_interval, whole_wait
 
 #: Histogram edges in seconds; bin ``i`` holds durations in ``(EDGES[i], EDGES[i + 1]]``, the
 #: last one everything longer. Whole seconds where tasks usually finish, coarser after.
@@ -55,6 +56,14 @@ HISTORY_DAYS = 14
 HORIZON_SECONDS = 180
 #: Most polls a plan holds (it travels in the execution's state).
 MAX_PLAN_POLLS = 12
+#: Plans are made with delay priced at these multiples of ``1 / poll_worth_seconds`` in turn,
+#: until one is expected to be no later than the defaults.
+PRICE_FACTORS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+#: Delay on a task up to this long counts in full seconds; on longer ones in proportion.
+FELT_SECONDS = 10.0
+#: The least share of tasks a plan assumes may still be running at any time: history never
+#: rules out a task slower than all it has seen, so a poll after the last one seen is not free.
+UNSEEN_SHARE = 0.01
 
 
 _KIND_RANGES = ((13, 16), (17, 24), (25, 32), (33, 48), (49, 64), (65, 96), (97, 128))
@@ -186,6 +195,19 @@ class PlanSettings:
     poll_worth_seconds: float = 2.0
     max_first_wait_seconds: int = 60
     policy: PollingPolicy = field(default_factory=PollingPolicy)
+    #: With nothing learnt, the first poll comes this long after submission (or at once when the
+    #: task is older): the service queues each task about a second before working on it, so an
+    #: earlier poll could only answer "Pending".
+    first_poll_seconds: float = 1.0
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first inconsistent field."""
+        if not self.poll_worth_seconds > 0:
+            raise ValueError("poll_worth_seconds must be positive")
+        if self.max_first_wait_seconds < 0:
+            raise ValueError("max_first_wait_seconds must not be negative")
+        if not 0 <= self.first_poll_seconds <= self.max_first_wait_seconds:
+            raise ValueError("first_poll_seconds must be between 0 and max_first_wait_seconds")
 
 
 def plan_polls(
@@ -199,11 +221,26 @@ def plan_polls(
         return ()
     earliest = max(math.ceil(age_seconds), 0)
     horizon = max(HORIZON_SECONDS, earliest + 1)
-    plan = _Planner(summary.per_second(horizon), settings).cheapest(earliest)
+    planner = _Planner(summary.per_second(horizon), settings)
+    # Never later than the defaults: a plan whose expected (felt) delay exceeds the geometric
+    # defaults' over the same history is made again with delay priced higher.
+    default_delay = planner.delay(planner.defaults(earliest, settings.first_poll_seconds))
+    for factor in PRICE_FACTORS:
+        plan = planner.cheapest(earliest, planner.delay_cost * factor)
+        if planner.delay(plan) <= default_delay + 1e-9:
+            break
     first_latest = earliest + settings.max_first_wait_seconds
     if plan[0] > first_latest:
         plan = (first_latest, *(t for t in plan if t > first_latest))
     return plan[:MAX_PLAN_POLLS]
+
+
+def felt(seconds: float) -> float:
+    """How much a second of delay counts for a task finishing after ``seconds``: fully up to
+    :data:`FELT_SECONDS`, then less as the task is longer (one second late on a ten-minute task
+    is not what it is on a two-second one). So a plan over widely spread durations polls
+    sooner for the short ones and sparsely for the long, as a doubling loop does."""
+    return min(1.0, FELT_SECONDS / max(seconds, 1.0))
 
 
 class _Planner:
@@ -214,52 +251,79 @@ class _Planner:
         self.horizon = len(mass) - 1
         self.delay_cost = 1.0 / settings.poll_worth_seconds
         self.policy = settings.policy
-        # Prefix sums: finished share, and share-weighted finishing times (the middle of each
-        # second), for the delay between two polls in constant time.
-        self.finished, self.moment = [0.0], [0.0]
+        # Prefix sums, for the cost between two polls in constant time: the finished share; the
+        # share weighted by how much a second of its delay is felt (:func:`felt`); and that
+        # weighted by its finishing time (the middle of each second).
+        self.finished, self.felt, self.moment = [0.0], [0.0], [0.0]
         for second, share in enumerate(mass):
+            weighted = share * felt(second)
             self.finished.append(self.finished[-1] + share)
-            self.moment.append(self.moment[-1] + share * max(second - 0.5, 0.0))
+            self.felt.append(self.felt[-1] + weighted)
+            self.moment.append(self.moment[-1] + weighted * max(second - 0.5, 0.0))
 
     def left(self, after: int) -> float:
         """The share still running after the poll at ``after`` (-1: before any poll)."""
-        return 1.0 - self.finished[after + 1]
+        return max(1.0 - self.finished[after + 1], UNSEEN_SHARE)
 
-    def step(self, after: int, at: int) -> float:
-        """The cost of polling at ``at`` after polling at ``after``: the poll is made when the
-        task was still running, and delays whatever finished in between."""
+    def felt_delay(self, after: int, at: int) -> float:
+        """The felt delay of whatever finishes after the poll at ``after`` and by ``at``."""
         low = after + 1
-        found = self.finished[at + 1] - self.finished[low]
-        delay = at * found - (self.moment[at + 1] - self.moment[low])
-        return self.left(after) + self.delay_cost * delay
+        found = self.felt[at + 1] - self.felt[low]
+        return at * found - (self.moment[at + 1] - self.moment[low])
 
-    def after_plan(self, last: int) -> float:
+    def after_plan(self, last: int, price: float) -> float:
         """What the geometric policy costs after a plan ending at ``last``."""
-        cost, at = 0.0, last
-        while at < self.horizon:
-            wait = growing_interval(self.policy, 1, at)
-            following = min(math.ceil(at + wait), self.horizon)
-            cost += self.step(at, following)
-            at = following
+        times = self.extended([last])
+        cost = sum(
+            self.left(after) + price * self.felt_delay(after, at)
+            for after, at in itertools.pairwise(times)
+        )
         cap = self.policy.max_interval_seconds
-        return cost + self.left(self.horizon) * (1.0 + self.delay_cost * cap / 2)
+        return cost + self.left(self.horizon) * (1.0 + price * felt(self.horizon) * cap / 2)
 
-    def cheapest(self, earliest: int) -> tuple[int, ...]:
-        finished, moment, price = self.finished, self.moment, self.delay_cost
+    def delay(self, plan: Sequence[int]) -> float:
+        """The expected felt delay of polling at ``plan``, then by the geometric policy."""
+        times = [-1, *self.extended(plan)]
+        return sum(self.felt_delay(after, at) for after, at in itertools.pairwise(times))
+
+    def extended(self, plan: Sequence[int]) -> list[int]:
+        """``plan`` followed by the geometric policy's polls up to the horizon."""
+        times = [min(at, self.horizon) for at in plan]
+        while times[-1] < self.horizon:
+            wait = growing_interval(self.policy, len(times), times[-1])
+            times.append(min(math.ceil(times[-1] + wait), self.horizon))
+        return times
+
+    def defaults(self, earliest: int, first_poll_seconds: float) -> list[int]:
+        """Where the geometric defaults poll with nothing learnt, up to the horizon."""
+        times = [max(math.ceil(first_poll_seconds), earliest)]
+        while times[-1] < self.horizon:
+            wait = base_interval(self.policy, len(times))
+            times.append(min(math.ceil(times[-1] + wait), self.horizon))
+        return times
+
+    def cheapest(self, earliest: int, price: float) -> tuple[int, ...]:
+        finished, felt_, moment = self.finished, self.felt, self.moment
         best: dict[int, float] = {}
         previous: dict[int, int] = {}
-        for at in range(earliest, self.horizon + 1):
-            done_at, moment_at = finished[at + 1], moment[at + 1]
-            choice, cost = -1, 1.0 + price * (at * done_at - moment_at)
+        end = next(
+            (at for at in range(earliest, self.horizon) if self.left(at) <= UNSEEN_SHARE),
+            self.horizon,
+        )
+        for at in range(earliest, end + 1):
+            felt_at, moment_at = felt_[at + 1], moment[at + 1]
+            choice, cost = -1, 1.0 + price * (at * felt_at - moment_at)
             for after in range(earliest, at):
                 # self.step(after, at), inlined: this loop is the planner's whole cost.
-                done_after = finished[after + 1]
-                delay = at * (done_at - done_after) - (moment_at - moment[after + 1])
-                candidate = best[after] + (1.0 - done_after) + price * delay
+                delay = at * (felt_at - felt_[after + 1]) - (moment_at - moment[after + 1])
+                candidate = best[after] + max(1.0 - finished[after + 1], UNSEEN_SHARE)
+                candidate += price * delay
                 if candidate < cost:
                     choice, cost = after, candidate
             best[at], previous[at] = cost, choice
-        last = min(best, key=lambda at: best[at] + self.after_plan(at))
+        # The plan ends by the time all but the unseen share has finished: after that history
+        # knows nothing, and the geometric policy polls.
+        last = min(best, key=lambda at: best[at] + self.after_plan(at, price))
         plan = [last]
         while previous[plan[-1]] >= 0:
             plan.append(previous[plan[-1]])
@@ -268,12 +332,18 @@ class _Planner:
 
 @dataclass(frozen=True)
 class PollStart:
-    """How an execution starts polling: its kind (for learning), its plan, and the wait before
-    its first poll (0: at once)."""
+    """How an execution starts polling: its kind (for learning), its plan, and when its first
+    poll is due (seconds after submission; at once when the task is already that old)."""
 
     kind: str
     plan: tuple[int, ...] = ()
-    first_wait_seconds: int = 0
+    first_poll_at: float = 0.0
+    age_seconds: float = 0.0
+
+    @property
+    def first_wait_seconds(self) -> int:
+        """The whole seconds the Wait state waits (the check function makes up the fraction)."""
+        return whole_wait(self.first_poll_at, self.age_seconds)
 
     def to_state(self) -> dict[str, Any]:
         """The execution's initial ``poll`` state (the check function's output shape)."""
@@ -281,6 +351,7 @@ class PollStart:
             "status": "NotChecked",
             "polls": 0,
             "waitSeconds": self.first_wait_seconds,
+            "pollAt": round(max(self.first_poll_at, self.age_seconds), 3),
             "giveUp": False,
             "elapsedSeconds": 0,
             "plan": list(self.plan),
@@ -296,7 +367,8 @@ def plan_start(
     age_seconds: float,
     settings: PlanSettings = PlanSettings(),
 ) -> PollStart:
-    """The start of polling for a task of ``kind``, ``age_seconds`` after its submission."""
+    """The start of polling for a task of ``kind``, ``age_seconds`` after its submission: the
+    plan's first time, or with nothing known the configured first poll."""
     plan = plan_polls(what_is_known(history, expected_seconds), age_seconds, settings)
-    first_wait = max(math.ceil(plan[0] - age_seconds), 0) if plan else 0
-    return PollStart(kind, plan, first_wait)
+    first = plan[0] if plan else settings.first_poll_seconds
+    return PollStart(kind, plan, max(float(first), age_seconds), max(age_seconds, 0.0))

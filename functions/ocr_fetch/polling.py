@@ -59,10 +59,19 @@ class PollingPolicy:
 
 @dataclass(frozen=True)
 class PollDecision:
-    """Wait ``wait_seconds`` and poll again, or give up for ``give_up_reason``."""
+    """Poll again ``interval_seconds`` from now, or give up for ``give_up_reason``.
 
-    wait_seconds: int
+    Wait states count whole seconds: the state machine waits :attr:`wait_seconds` (the interval
+    rounded down) and the check function makes up the fraction before it polls (at most a
+    second), so polls land when they were planned rather than up to a second later.
+    """
+
+    interval_seconds: float
     give_up_reason: GiveUpReason | None = None
+
+    @property
+    def wait_seconds(self) -> int:
+        return math.floor(self.interval_seconds)
 
     @property
     def give_up(self) -> bool:
@@ -129,10 +138,36 @@ def next_poll(
         interval = base_interval(policy, polls_done)
     if policy.jitter:
         interval += interval * policy.jitter * (rand() - 0.5)
-    wait = min(math.ceil(interval), math.floor(policy.max_interval_seconds))
-    if retry_after_seconds is not None and retry_after_seconds > wait:
-        wait = math.ceil(retry_after_seconds)
-        if wait > remaining:
+    interval = min(interval, policy.max_interval_seconds)
+    if retry_after_seconds is not None and retry_after_seconds > interval:
+        interval = retry_after_seconds
+        if interval > remaining:
             # The service asks us to come back after the deadline: there is no point in waiting.
             return PollDecision(0, GiveUpReason.DEADLINE)
-    return PollDecision(max(1, min(wait, math.floor(remaining))))
+    return PollDecision(max(1.0, min(interval, remaining)))
+
+
+#: From a Wait state's end to the next poll's start (state transitions, the invoke): tens of
+#: milliseconds on AWS. The Wait is this much short of the due time; the check function makes it
+#: up.
+WAIT_ALLOWANCE_SECONDS = 0.25
+#: The most the check function waits for a poll's due time (a Wait state's rounding).
+MAKE_UP_SECONDS = 1.0 + WAIT_ALLOWANCE_SECONDS
+
+
+def whole_wait(due: float, now: float, allowance: float = WAIT_ALLOWANCE_SECONDS) -> int:
+    """The Wait state's whole seconds from ``now`` towards a poll due at ``due`` (both seconds
+    after submission), short of it by ``allowance`` (0 after a ``Retry-After``: never early)."""
+    return max(math.floor(due - now - allowance), 0)
+
+
+def on_time(due: float, now: float) -> tuple[float, float]:
+    """For a poll due at ``due`` and about to be made at ``now``: the seconds to make up first,
+    and when the poll counts as made. A poll within :data:`MAKE_UP_SECONDS` of its time counts
+    as made on time, so a schedule keeps to its times instead of drifting by each poll's
+    latency; a poll off its time (a retried invocation, a throttled one) counts when it is made.
+    """
+    early = due - now
+    if 0 < early <= MAKE_UP_SECONDS:
+        return early, due
+    return 0.0, due if -MAKE_UP_SECONDS <= early <= 0 else now

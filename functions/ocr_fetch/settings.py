@@ -87,11 +87,13 @@ class Settings:
                 poll_worth_seconds=reader.number("POLL_WORTH_SECONDS", 2.0, float),
                 max_first_wait_seconds=reader.number("POLL_MAX_FIRST_WAIT_SECONDS", 60, int),
                 policy=polling,
+                first_poll_seconds=reader.number("POLL_FIRST_SECONDS", 1.0, float),
             ),
         )
         reader.raise_errors()
         try:
             polling.validate()
+            settings.planning.validate()
         except ValueError as exc:
             raise ConfigurationError(f"POLL_* settings are inconsistent: {exc}") from exc
         return settings

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -146,9 +148,27 @@ def test_check_pending_asks_for_a_growing_wait(aws: dict[str, Any]) -> None:
     aspose({"id": TASK, "taskStatus": "Pending"})
     first = check(polls=0)
     second = check(polls=first["polls"])
-    assert (first["status"], first["waitSeconds"], first["giveUp"]) == ("Pending", 3, False)
-    assert second["waitSeconds"] == 6
+    # 3 s then 6 s; each Wait is short of it by the allowance, which the next poll makes up
+    assert (first["status"], first["waitSeconds"], first["giveUp"]) == ("Pending", 2, False)
+    assert second["waitSeconds"] == 5
     assert first["rawKey"] is None
+
+
+@responses.activate
+def test_check_makes_up_the_wait_to_poll_when_due_and_keeps_the_schedule(
+    aws: dict[str, Any],
+) -> None:
+    aspose({"id": TASK, "taskStatus": "Processing"})
+    submitted = datetime.now(UTC) - timedelta(seconds=2.6)
+    started = time.monotonic()
+    result = check_status.handler(
+        {"taskId": TASK, "submittedAt": submitted.isoformat(), "polls": 1, "pollAt": 3.0},
+        LambdaContext(),
+    )
+    assert time.monotonic() - started >= 0.3  # waited for 3.0 s after submission
+    # counted as polled at 3.0 s: the next poll (6 s later) is due at 9.0 s, not later
+    assert result["pollAt"] == 9.0
+    assert result["waitSeconds"] == 5
 
 
 @responses.activate

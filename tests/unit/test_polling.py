@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocr_fetch.polling import GiveUpReason, PollingPolicy, Progress, base_interval, next_poll
+from ocr_fetch.polling import (
+    GiveUpReason,
+    PollingPolicy,
+    Progress,
+    base_interval,
+    next_poll,
+    on_time,
+    whole_wait,
+)
 
 policies = st.builds(
     PollingPolicy,
@@ -74,26 +82,30 @@ def test_jitter_moves_a_wait_by_half_its_fraction_either_way(
 
 def test_jitter_does_not_wait_longer_on_average() -> None:
     policy = PollingPolicy(jitter=0.4, initial_seconds=10, max_interval_seconds=600)
-    draws = [i / 1000 for i in range(1000)]
-    waits = [
-        next_poll(policy, Progress(3, 0), rand=functools.partial(float, r)).wait_seconds
-        for r in draws
-    ]
-    # 40 s, spread over 32..48 s; whole seconds (rounded up) add half a second on average
-    assert (min(waits), max(waits)) == (32, 48)
-    assert abs(sum(waits) / len(waits) - 40.5) < 0.1
+    draws = [i / 1000 for i in range(1001)]
+    decisions = [next_poll(policy, Progress(3, 0), rand=functools.partial(float, r)) for r in draws]
+    intervals = [decision.interval_seconds for decision in decisions]
+    # 40 s, spread over 32..48 s, 40 s on average
+    assert (min(intervals), max(intervals)) == (32, 48)
+    assert abs(sum(intervals) / len(intervals) - 40) < 1e-9
+    # the Wait state counts the whole seconds; the check function makes up the rest
+    assert all(d.wait_seconds == math.floor(d.interval_seconds) for d in decisions)
 
 
 def test_a_plan_is_followed_then_waits_keep_growing_from_where_it_ended() -> None:
     policy = PollingPolicy()
     plan = (5, 7, 12)
+
+    def interval(polls: int, elapsed: float) -> float:
+        return round(next_poll(policy, Progress(polls, elapsed, plan=plan)).interval_seconds, 6)
+
     # polled at submission + 5.3 s: next at 7 s; at 7.2 s: next at 12 s
-    assert next_poll(policy, Progress(1, 5.3, plan=plan)).wait_seconds == 2
-    assert next_poll(policy, Progress(2, 7.2, plan=plan)).wait_seconds == 5
-    # past the plan: never less than the time elapsed (x multiplier - 1), here 12 s
-    assert next_poll(policy, Progress(3, 12.1, plan=plan)).wait_seconds == 13
+    assert interval(1, 5.3) == 1.7
+    assert interval(2, 7.2) == 4.8
+    # past the plan: never less than the time elapsed (x multiplier - 1), here 12.1 s
+    assert interval(3, 12.1) == 12.1
     # a plan time less than a second away is skipped
-    assert next_poll(policy, Progress(1, 6.5, plan=plan)).wait_seconds == 6
+    assert interval(1, 6.5) == 5.5
 
 
 def test_without_a_plan_the_waits_are_the_geometric_defaults() -> None:
@@ -153,3 +165,17 @@ def test_retry_after_past_the_deadline_gives_up() -> None:
 def test_inconsistent_policies_are_rejected(policy: PollingPolicy, field: str) -> None:
     with pytest.raises(ValueError, match=field):
         policy.validate()
+
+
+def test_a_wait_is_the_whole_seconds_short_of_the_due_time_by_the_allowance() -> None:
+    assert whole_wait(7.0, 3.0) == 3  # 4 s less the allowance: 3 s, the rest made up
+    assert whole_wait(7.0, 6.9) == 0
+    assert whole_wait(7.0, 9.0) == 0
+
+
+def test_a_poll_near_its_time_counts_as_made_on_time() -> None:
+    early, made_at = on_time(7.0, 6.4)  # made up, then on time
+    assert (round(early, 6), made_at) == (0.6, 7.0)
+    assert on_time(7.0, 7.2) == (0.0, 7.0)  # a little late: the schedule keeps its times
+    assert on_time(7.0, 9.0) == (0.0, 9.0)  # off its time (a retry): counts when made
+    assert on_time(7.0, 3.0) == (0.0, 3.0)  # far too early: never waits seconds in a function

@@ -1,8 +1,12 @@
 """Check Task Status: one poll of the task; on a final answer the raw response goes to S3.
 
-Input ``{"taskId", "submittedAt", "polls"}``; output (every key always present, for the state
-machine's ResultSelector) ``{"status", "taskStatus", "responseStatusCode", "polls", "waitSeconds",
-"giveUp", "giveUpReason", "elapsedSeconds", "rawKey", "error", "transientCause"}``.
+Input ``{"taskId", "submittedAt", "polls", "plan", "kind", "runningAt", "pollAt"}``; output
+(every key always present, for the state machine's ResultSelector) ``{"status", "taskStatus",
+"responseStatusCode", "polls", "waitSeconds", "pollAt", "giveUp", "giveUpReason",
+"elapsedSeconds", "rawKey", "error", "transientCause", "plan", "kind", "runningAt"}``. ``plan``,
+``kind`` and ``runningAt`` carry what polling learns from (:mod:`ocr_fetch.learning`): a
+completed task teaches the history when it finished, between the last poll that saw it running
+and this one.
 
 ``status`` is a TaskStatus value, or the poll got no answer about the task: ``Throttled`` (HTTP
 429) or ``Unavailable`` (5xx, a timeout, a dropped or truncated answer, a body that is not JSON,
@@ -15,6 +19,7 @@ so a slow service is a transient answer, never a killed function.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +44,15 @@ from ocr_fetch.history import HISTORY_ERRORS, PollingHistory
 from ocr_fetch.learning import MAX_PLAN_POLLS, Observation
 from ocr_fetch.model import OcrResponse, TaskStatus
 from ocr_fetch.observability import logger, metrics
-from ocr_fetch.polling import PollDecision, PollingPolicy, Progress, next_poll
+from ocr_fetch.polling import (
+    WAIT_ALLOWANCE_SECONDS,
+    PollDecision,
+    PollingPolicy,
+    Progress,
+    next_poll,
+    on_time,
+    whole_wait,
+)
 from ocr_fetch.settings import get_settings
 from ocr_fetch.storage import ResultStore
 from ocr_fetch.submission import parse_timestamp, validate_task_id
@@ -61,6 +74,8 @@ class CheckRequest:
     plan: tuple[int, ...] = ()
     kind: str | None = None
     running_at: float = 0.0
+    #: When this poll is due, in seconds after submission (the Wait state counts whole seconds).
+    poll_at: float = 0.0
 
     @classmethod
     def parse(cls, event: Any) -> CheckRequest:
@@ -81,6 +96,9 @@ class CheckRequest:
         running_at = event.get("runningAt") or 0
         if not isinstance(running_at, int | float) or isinstance(running_at, bool):
             raise InvalidEventError("check input runningAt must be a number of seconds")
+        poll_at = event.get("pollAt") or 0
+        if not isinstance(poll_at, int | float) or isinstance(poll_at, bool):
+            raise InvalidEventError("check input pollAt must be a number of seconds")
         return cls(
             validate_task_id(event.get("taskId")),
             submitted_at,
@@ -88,6 +106,7 @@ class CheckRequest:
             plan=tuple(plan[:MAX_PLAN_POLLS]),
             kind=kind if isinstance(kind, str) and kind else None,
             running_at=float(running_at),
+            poll_at=float(poll_at),
         )
 
 
@@ -100,6 +119,8 @@ class PollResult:
     elapsed_seconds: float
     #: The wait before the next poll (or giving up); None when the task is not running any more.
     decision: PollDecision | None = None
+    #: When the next poll is due, in seconds after submission (None: no next poll).
+    poll_at: float | None = None
     task_status: str | None = None
     response_status_code: str | None = None
     raw_key: str | None = None
@@ -111,6 +132,16 @@ class PollResult:
     kind: str | None = None
     running_at: float = 0.0
 
+    @property
+    def wait_seconds(self) -> int:
+        """The Wait state's whole seconds: short of the due time by what it takes from a Wait's
+        end to the next poll's start, which the check function then makes up."""
+        if self.poll_at is None or self.decision is None or self.decision.give_up:
+            return 0
+        # After no answer (a Retry-After, say) the whole wait is waited: never early.
+        allowance = 0.0 if self.transient_cause else WAIT_ALLOWANCE_SECONDS
+        return whole_wait(self.poll_at, self.elapsed_seconds, allowance)
+
     def to_state(self) -> dict[str, Any]:
         """The handler's output: every key always present."""
         return {
@@ -118,7 +149,8 @@ class PollResult:
             "taskStatus": clip(self.task_status, MAX_STATUS_CHARS),
             "responseStatusCode": self.response_status_code,
             "polls": self.polls,
-            "waitSeconds": self.decision.wait_seconds if self.decision else 0,
+            "waitSeconds": self.wait_seconds,
+            "pollAt": None if self.poll_at is None else round(self.poll_at, 3),
             "giveUp": self.decision.give_up if self.decision else False,
             "giveUpReason": self.decision.give_up_reason if self.decision else None,
             "elapsedSeconds": int(self.elapsed_seconds),
@@ -142,11 +174,29 @@ class Checker:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: Where completed tasks' durations are learnt (None: not learning).
     history: PollingHistory | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+
+def _on_time(request: CheckRequest, checker: Checker, deadline: Deadline) -> float:
+    """Make up what the Wait state's whole seconds left of the wait (about a second at most), so
+    the poll is made when it was due, not up to a second later: a second of Lambda time costs
+    less than a tenth of one poll's state transitions, and every second a result waits costs
+    the user. Returns when this poll counts as made (seconds after submission): when it was due
+    if it is on time, so the schedule keeps to its times rather than drifting by each poll's
+    latency."""
+    now = (checker.now() - request.submitted_at).total_seconds()
+    early, made_at = on_time(request.poll_at, now)
+    if early and deadline.remaining() <= early + 1:
+        return now
+    if early:
+        checker.sleep(early)
+    return made_at
 
 
 def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> dict[str, Any]:
     """Poll once and decide what comes next."""
     polls = request.polls + 1
+    scheduled = _on_time(request, checker, deadline)
     metrics.add_metric(name="Polls", unit=MetricUnit.Count, value=1)
     try:
         fetched = checker.client.fetch_result(request.task_id, deadline)
@@ -165,8 +215,9 @@ def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> d
     raw_key = (
         checker.store.put_raw(request.task_id, fetched.body) if status in _FINAL_WITH_BODY else None
     )
-    progress = Progress(polls, elapsed, plan=request.plan)
+    progress = Progress(polls, scheduled, plan=request.plan)
     decision = next_poll(checker.policy, progress) if status.is_running else None
+    poll_at = scheduled + decision.interval_seconds if decision and not decision.give_up else None
     if status is TaskStatus.COMPLETED:
         _learn(checker, request, elapsed)
     result = PollResult(
@@ -174,6 +225,7 @@ def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> d
         polls,
         elapsed,
         decision=decision,
+        poll_at=poll_at,
         task_status=response.raw_task_status,
         response_status_code=response.response_status_code,
         raw_key=raw_key,
@@ -188,7 +240,7 @@ def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> d
             "polls": polls,
             "task_status": status.value,
             "response_status_code": response.response_status_code,
-            "wait": decision.wait_seconds if decision else 0,
+            "wait": result.wait_seconds,
             "give_up": decision.give_up_reason if decision else None,
         },
     )
@@ -224,6 +276,7 @@ def _not_yet(
         polls,
         elapsed,
         decision,
+        poll_at=None if decision.give_up else elapsed + decision.interval_seconds,
         transient_cause=cause,
         plan=request.plan,
         kind=request.kind,

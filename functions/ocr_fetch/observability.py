@@ -18,9 +18,21 @@ for detail the execution history and the logs already give.
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = "ocr-region-results"
 NAMESPACE = "OcrRegionResults"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
+
+
+def count_by(name: str, dimension: str, value: str, count: float = 1) -> None:
+    """Count ``name`` under one more dimension (``cause``, ``resultType``...), written at once:
+    the shared :data:`metrics` carry only ``service``, so a dimension set on them would split
+    every other metric of the invocation too."""
+    with single_metric(
+        name=name, unit=MetricUnit.Count, value=count, namespace=NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name=dimension, value=value)

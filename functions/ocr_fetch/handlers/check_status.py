@@ -43,7 +43,7 @@ from ocr_fetch.handlers.wiring import aspose_client, results_store
 from ocr_fetch.history import HISTORY_ERRORS, PollingHistory
 from ocr_fetch.learning import MAX_PLAN_POLLS, Observation
 from ocr_fetch.model import OcrResponse, TaskStatus
-from ocr_fetch.observability import logger, metrics
+from ocr_fetch.observability import count_by, logger, metrics
 from ocr_fetch.polling import (
     WAIT_ALLOWANCE_SECONDS,
     PollDecision,
@@ -219,6 +219,9 @@ def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> d
     decision = next_poll(checker.policy, progress) if status.is_running else None
     poll_at = scheduled + decision.interval_seconds if decision and not decision.give_up else None
     if status is TaskStatus.COMPLETED:
+        # At most this late: it finished after the last poll that saw it running.
+        delay = max(elapsed - request.running_at, 0.0)
+        metrics.add_metric(name="DetectionDelay", unit=MetricUnit.Seconds, value=delay)
         _learn(checker, request, elapsed)
     result = PollResult(
         status.value,
@@ -258,6 +261,7 @@ def _not_yet(
     decision = next_poll(checker.policy, Progress(polls, elapsed, retry_after, request.plan))
     cause = {"name": type(exc).__name__, "message": str(exc)}
     metrics.add_metric(name="PollsNotAnswered", unit=MetricUnit.Count, value=1)
+    count_by("TransientFaults", "cause", cause["name"])
     logger.warning(
         "poll not answered",
         extra={

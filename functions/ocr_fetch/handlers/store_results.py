@@ -7,6 +7,7 @@ ids, counts, S3 keys and region errors, never recognised text).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,7 +18,7 @@ from ocr_fetch.errors import AsposeProtocolError
 from ocr_fetch.handlers.wiring import results_store
 from ocr_fetch.handlers.workflow_state import WorkflowState, outcome_payload
 from ocr_fetch.model import OcrResponse
-from ocr_fetch.observability import logger, metrics
+from ocr_fetch.observability import count_by, logger, metrics
 from ocr_fetch.settings import get_settings
 from ocr_fetch.storage import ResultStore
 
@@ -42,6 +43,10 @@ def store_results(
     metrics.add_metric(name="PollsPerTask", unit=MetricUnit.Count, value=state.polls)
     metrics.add_metric(name="RegionsDecoded", unit=MetricUnit.Count, value=len(report.decoded))
     metrics.add_metric(name="RegionErrors", unit=MetricUnit.Count, value=outcome.region_error_count)
+    stored = sum(region.size for region in report.decoded)
+    metrics.add_metric(name="BytesStored", unit=MetricUnit.Bytes, value=stored)
+    for result_type, failures in Counter(f.type or "none" for f in report.failures).items():
+        count_by("DecodeFailures", "resultType", result_type, failures)
     elapsed = state.seconds_since_submission()
     if elapsed is not None:
         metrics.add_metric(name="TimeToResult", unit=MetricUnit.Seconds, value=elapsed)

@@ -435,6 +435,7 @@ def register_cloudformation_models() -> None:
       keeps the template's object, and ``DescribeKey`` then fails) and optional, as it is;
     - ``AWS::Logs::LogGroup``: moto's, with ``GetAtt .Arn`` ending in ``:*`` as CloudFormation's
       does (what a policy granting ``logs:PutLogEvents`` on it matches streams with);
+    - ``AWS::CloudWatch::Alarm``: added (see :class:`_AlarmModel`);
     - ``AWS::IAM::Role`` (its ``Policies``) and ``AWS::IAM::Policy``: moto's, with policy
       documents stored as the JSON text the API stores (moto keeps the template's objects, and
       ``GetRolePolicy`` then answers Python's ``repr`` of them).
@@ -457,7 +458,7 @@ def register_cloudformation_models() -> None:
         )
         # An amended model inherits the rest (type, name property, attributes) from moto's.
         bases: list[tuple[Any, ...]] = [(model, model._moto_model()) for model in amended]
-        bases += [(model,) for model in (_VersionModel, _AliasModel, _SecretModel)]
+        bases += [(model,) for model in (_VersionModel, _AliasModel, _SecretModel, _AlarmModel)]
         models = {
             classes[-1].cloudformation_type(): meta(
                 f"LocalCloud{classes[0].__name__.strip('_').removesuffix('Model')}",
@@ -644,6 +645,52 @@ class _SecretModel(_Model):
             arn,
             {"Id": arn},
             lambda: backend.delete_secret(arn, None, force_delete_without_recovery=True),
+        )
+
+
+class _AlarmModel(_Model):
+    """``AWS::CloudWatch::Alarm``, which moto's CloudFormation lacks: the alarm is put with
+    moto's CloudWatch (a metric-math alarm keeps its description, actions and threshold; moto
+    does not evaluate alarms either way), so ``Ref`` gives its name and ``GetAtt .Arn`` its ARN,
+    as a dashboard's alarm widget needs."""
+
+    TYPE = "AWS::CloudWatch::Alarm"
+    ATTRIBUTES = frozenset({"Arn"})
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region: str,
+        **kwargs: Any,
+    ) -> _Resource:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        backend = cloudwatch_backends[account_id][region]
+        given = cloudformation_json["Properties"]
+        alarm = backend.put_metric_alarm(
+            name=resource_name,
+            namespace=given.get("Namespace") or "",
+            metric_name=given.get("MetricName") or "",
+            comparison_operator=given["ComparisonOperator"],
+            evaluation_periods=int(given["EvaluationPeriods"]),
+            period=int(given.get("Period") or 60),
+            threshold=float(given.get("Threshold") or 0),
+            statistic=given.get("Statistic") or "Sum",
+            description=given.get("AlarmDescription") or "",
+            dimensions=list(given.get("Dimensions") or []),
+            alarm_actions=list(given.get("AlarmActions") or []),
+            ok_actions=list(given.get("OKActions") or []),
+            treat_missing_data=given.get("TreatMissingData"),
+        )
+        return _Resource(
+            alarm.name, {"Arn": alarm.alarm_arn}, lambda: backend.delete_alarms([alarm.name])
         )
 
 

@@ -158,7 +158,8 @@ MAKE_UP_SECONDS = 1.0 + WAIT_ALLOWANCE_SECONDS
 def whole_wait(due: float, now: float, allowance: float = WAIT_ALLOWANCE_SECONDS) -> int:
     """The Wait state's whole seconds from ``now`` towards a poll due at ``due`` (both seconds
     after submission), short of it by ``allowance`` (0 after a ``Retry-After``: never early)."""
-    return max(math.floor(due - now - allowance), 0)
+    # A hair over the whole second: ``(now + 20) - now`` may come back as 19.999999...
+    return max(math.floor(due - now - allowance + 1e-6), 0)
 
 
 def on_time(due: float, now: float) -> tuple[float, float]:

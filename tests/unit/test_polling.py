@@ -179,3 +179,8 @@ def test_a_poll_near_its_time_counts_as_made_on_time() -> None:
     assert on_time(7.0, 7.2) == (0.0, 7.0)  # a little late: the schedule keeps its times
     assert on_time(7.0, 9.0) == (0.0, 9.0)  # off its time (a retry): counts when made
     assert on_time(7.0, 3.0) == (0.0, 3.0)  # far too early: never waits seconds in a function
+
+
+def test_a_whole_wait_survives_float_arithmetic() -> None:
+    now = 2031.1
+    assert whole_wait(now + 20, now, allowance=0) == 20

@@ -123,6 +123,11 @@ class RawResponseMissingError(PermanentError):
     """The raw response a later state points at is not in S3."""
 
 
+class StoredDataError(PermanentError):
+    """Something the product stored for a later state (the submitted region names) is missing
+    or not what was written."""
+
+
 # --- AWS failures --------------------------------------------------------------------------------
 #: AWS error codes worth retrying: throttling, the service's own trouble, a conflicting transaction.
 TRANSIENT_AWS_CODES = frozenset(

@@ -1,7 +1,8 @@
 """Every S3 key of the results bucket, in one place.
 
 Everything about one task lives under ``results/<taskId>/``: ``raw.json`` (the service's answer,
-as received), ``<index>[-<name>].<ext>`` for each decoded region, and ``manifest.json``. A segment
+as received), ``<index>[-<name>].<ext>`` for each decoded region, ``manifest.json``, and
+``submitted-regions.json`` (the names the submitter gave). A segment
 that comes from input (the task id, a region's name, an extension) is made safe first: only
 ``[A-Za-z0-9._-]`` is kept, anything else becomes ``_``, and its length is bounded.
 """
@@ -25,6 +26,12 @@ def task_prefix(task_id: str) -> str:
 def raw_key(task_id: str) -> str:
     """``results/<taskId>/raw.json``: the service's answer, as received."""
     return f"{task_prefix(task_id)}raw.json"
+
+
+def region_names_key(task_id: str) -> str:
+    """``results/<taskId>/submitted-regions.json``: the region names the submitter gave, kept
+    here by the starter so they need not travel in the execution's state."""
+    return f"{task_prefix(task_id)}submitted-regions.json"
 
 
 def manifest_key(task_id: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,11 +27,12 @@ from ocr_fetch.errors import (
     TRANSIENT_AWS_EXCEPTIONS,
     RawResponseMissingError,
     StorageError,
+    StoredDataError,
     aws_error_code,
     clip,
     is_transient,
 )
-from ocr_fetch.layout import manifest_key, raw_key, region_key
+from ocr_fetch.layout import manifest_key, raw_key, region_key, region_names_key
 from ocr_fetch.model import OcrResponse
 from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord, TaskRun
 from ocr_fetch.settings import Settings
@@ -57,12 +58,13 @@ class ResultStore:
         *,
         retention_days: int = 30,
         clock: Callable[[], datetime] = _utc_now,
+        s3: Any = None,
     ) -> None:
         self.bucket = bucket
         self.table = table
         self.retention_days = retention_days
         self._clock = clock
-        self._s3: Any = None
+        self._s3: Any = s3
         self._dynamodb: Any = None
 
     @classmethod
@@ -89,6 +91,33 @@ class ResultStore:
         key = raw_key(task_id)
         self._put(key, body, "application/json")
         return key
+
+    def put_region_names(self, task_id: str, names: Sequence[str | None]) -> str:
+        """Keep a task's region names (the starter, before its execution starts); return the
+        key. Names are labels the submitter chose, never recognised text."""
+        key = region_names_key(task_id)
+        body = {"regions": [{"index": i, "name": name} for i, name in enumerate(names)]}
+        self._put(key, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json")
+        return key
+
+    def get_region_names(self, key: str) -> tuple[str | None, ...]:
+        """The names kept by :meth:`put_region_names`; :class:`StoredDataError` naming the key
+        when the object is missing or not what was written."""
+        where = f"s3://{self.bucket}/{key}"
+        try:
+            answer = _call(self.s3.get_object, Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if aws_error_code(exc) in {"NoSuchKey", "404", "NotFound"}:
+                raise StoredDataError(f"no region names at {where}") from None
+            raise
+        try:
+            regions = json.loads(answer["Body"].read())["regions"]
+            names = tuple(region["name"] for region in regions)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoredDataError(f"the region names at {where} are malformed") from exc
+        if not all(name is None or isinstance(name, str) for name in names):
+            raise StoredDataError(f"the region names at {where} are malformed")
+        return names
 
     def get_raw(self, task_id: str) -> bytes:
         """The raw answer stored by :meth:`put_raw`, or :class:`RawResponseMissingError`."""

@@ -56,21 +56,28 @@ class SubmittedTask:
         """The task id, so a person finds the execution by it; ``<id>-<refetch>`` for a re-fetch."""
         return f"{self.task_id}-{self.refetch}" if self.refetch else self.task_id
 
-    def execution_input_json(self, start: PollStart | None = None) -> str:
+    def execution_input_json(
+        self, start: PollStart | None = None, region_names_key: str | None = None
+    ) -> str:
         """The execution input exactly as sent to StartExecution (UTF-8, compact)."""
-        return json.dumps(self.execution_input(start), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(
+            self.execution_input(start, region_names_key),
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
 
-    def execution_input(self, start: PollStart | None = None) -> dict[str, Any]:
+    def execution_input(
+        self, start: PollStart | None = None, region_names_key: str | None = None
+    ) -> dict[str, Any]:
         """State data: ids, labels and counters only (every key present, for JSONPath), and how
-        polling starts (its plan; without one, at once by the geometric policy)."""
+        polling starts (its plan; without one, at once by the geometric policy). Region names
+        are kept by reference (``regionNamesKey``, in the results bucket), so the state stays
+        small whatever the number of regions: only their count travels."""
         start = start or PollStart(task_kind(len(self.region_names or ())))
         return {
             "taskId": self.task_id,
-            "regions": (
-                [{"name": name} for name in self.region_names]
-                if self.region_names is not None
-                else None
-            ),
+            "regionCount": len(self.region_names) if self.region_names is not None else None,
+            "regionNamesKey": region_names_key,
             "correlationId": self.correlation_id,
             "metadata": self.metadata,
             "submittedAt": self.submitted_at.isoformat().replace("+00:00", "Z"),

@@ -25,6 +25,7 @@ from infra.waiting import wait_until
 from ocr_fetch.events import SOURCE as OUTCOME_SOURCE
 from ocr_fetch.events import EventPublisher
 from ocr_fetch.layout import task_prefix
+from ocr_fetch.storage import ResultStore
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, SubmittedTask, parse_timestamp
 
 ClientFactory = Callable[[str], Any]
@@ -348,11 +349,18 @@ class StackSession:
             raise RuntimeError(f"EventBridge refused the event: {answer['Entries']}")
 
     def start_execution(self, task: SubmittedTask) -> str:
-        """Start the state machine for ``task`` directly, as the starter would."""
+        """Start the state machine for ``task`` directly, as the starter would: its region names
+        kept by reference first."""
+        names_key = None
+        if task.region_names is not None:
+            store = ResultStore(
+                self.outputs.results_bucket, self.outputs.results_table, s3=self.client("s3")
+            )
+            names_key = store.put_region_names(task.task_id, task.region_names)
         answer = self.client("stepfunctions").start_execution(
             stateMachineArn=self.outputs.state_machine_arn,
             name=task.execution_name,
-            input=task.execution_input_json(),
+            input=task.execution_input_json(region_names_key=names_key),
         )
         arn: str = answer["executionArn"]
         return arn

@@ -20,6 +20,7 @@ import pytest
 from infra.emulator import Timing
 from infra.samples import registration_form
 from infra.waiting import wait_until
+from ocr_fetch.layout import region_names_key
 from tests.support.local_stack import LocalStack, local_stack
 
 pytestmark = pytest.mark.slow
@@ -143,7 +144,8 @@ def test_unknown_task_is_announced_as_not_found(stack: LocalStack, tasks: dict[s
     event = outcome(stack, tasks["not_exist"])
     assert event["detail-type"] == "Region Recognition Not Found"
     assert event["detail"]["error"]["name"] == "TaskNotFound"
-    assert stack.session.object_keys(tasks["not_exist"]) == []
+    # nothing but the names the submitter gave
+    assert stack.session.object_keys(tasks["not_exist"]) == [region_names_key(tasks["not_exist"])]
 
 
 def test_a_task_that_never_finishes_times_out(stack: LocalStack, tasks: dict[str, Any]) -> None:
@@ -211,4 +213,5 @@ def test_twenty_tasks_at_once_all_complete_with_nothing_lost(
         assert item is not None
         assert item["status"] == "Completed"
         keys = stack.session.object_keys(task_id)
-        assert len(keys) == len(NAMES) + 2  # the regions, the raw response, the manifest
+        # the regions, the raw response, the manifest, the names the submitter gave
+        assert len(keys) == len(NAMES) + 3

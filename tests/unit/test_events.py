@@ -23,6 +23,7 @@ from ocr_fetch.events import (
     build_outcome_detail,
     build_submitted_detail,
 )
+from ocr_fetch.handlers.workflow_state import STATE_BUDGET_BYTES, encoded_size, outcome_payload
 from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord, TaskRun
 from ocr_fetch.storage import ResultStore
 from tests.unit.fixtures_aws import (
@@ -344,3 +345,34 @@ def test_the_source_can_be_overridden_for_submitters() -> None:
 
     assert recorder.calls[0][0]["Source"] == "ocr.submitter"
     assert recorder.calls[0][0]["DetailType"] == "Region Recognition Submitted"
+
+
+@pytest.mark.parametrize("count", [5, 50, 500])
+def test_the_outcome_fits_the_state_budget_beside_the_state_it_joins(count: int) -> None:
+    regions = tuple(
+        RegionRecord(
+            index=i,
+            name="\U0001f600" * 64,  # the longest name, 4 bytes a character
+            type="Text",
+            content_type="text/plain; charset=utf-8",
+            s3_key=f"results/{TASK}/{i}-" + "_" * 64 + ".txt",
+            size=100,
+        )
+        for i in range(count)
+    )
+    outcome = Outcome(
+        task_id=TASK,
+        kind=OutcomeKind.COMPLETED,
+        regions=regions,
+        manifest_key=f"results/{TASK}/manifest.json",
+        metadata={"tenant": "t" * 1500},
+    )
+    state = {"taskId": TASK, "metadata": {"tenant": "t" * 1500}, "poll": {"plan": [1] * 12}}
+    payload = outcome_payload(outcome, recorded=True, state_bytes=encoded_size(state))
+
+    assert encoded_size(state) + encoded_size({"outcome": payload}) <= STATE_BUDGET_BYTES
+    detail = payload["detail"]
+    assert detail["regionCount"] == count
+    assert detail["results"]["manifestKey"] == f"results/{TASK}/manifest.json"
+    if len(detail["regions"]) < count:
+        assert detail["regionsTruncated"] is True

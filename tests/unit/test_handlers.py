@@ -18,6 +18,7 @@ from moto import mock_aws
 from infra.local_cloud.lambda_worker import LambdaContext
 from ocr_fetch.errors import CredentialsNotConfigured
 from ocr_fetch.handlers import check_status, record_outcome, starter, store_results, wiring
+from ocr_fetch.layout import region_names_key
 from ocr_fetch.settings import get_settings
 from tests.unit.fixtures_aws import (
     BUCKET,
@@ -255,7 +256,8 @@ def state(**extra: Any) -> dict[str, Any]:
     return {
         "input": {
             "taskId": TASK,
-            "regions": [{"name": "surname"}, {"name": "number"}],
+            "regionCount": 2,
+            "regionNamesKey": region_names_key(TASK),
             "correlationId": "corr-1",
             "metadata": {"tenant": "acme"},
             "submittedAt": "2026-11-24T10:00:00Z",
@@ -270,6 +272,8 @@ def test_store_decodes_stores_and_reports_the_corrupt_region(aws: dict[str, Any]
     aws["s3"].put_object(
         Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
     )
+    # what the starter kept
+    wiring.results_store().put_region_names(TASK, ["surname", "number"])
 
     out = store_results.handler(state(), LambdaContext())
 
@@ -286,6 +290,20 @@ def test_store_decodes_stores_and_reports_the_corrupt_region(aws: dict[str, Any]
     assert item["polls"]["N"] == "4"
     assert SURNAME not in json.dumps(out)
     assert SURNAME not in json.dumps(item)
+
+
+@pytest.mark.parametrize("body", [None, b"not json", b'{"regions": [{"name": 7}]}'])
+def test_store_with_missing_or_malformed_region_names_fails_naming_them(
+    aws: dict[str, Any], body: bytes | None
+) -> None:
+    aws["s3"].put_object(
+        Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
+    )
+    if body is not None:
+        aws["s3"].put_object(Bucket=BUCKET, Key=region_names_key(TASK), Body=body)
+    with pytest.raises(Exception, match="region names at s3://") as info:
+        store_results.handler(state(), LambdaContext())
+    assert type(info.value).__name__ == "StoredDataError"
 
 
 def test_store_without_a_raw_response_fails_by_name(aws: dict[str, Any]) -> None:
@@ -359,6 +377,7 @@ def test_a_late_timeout_does_not_downgrade_a_completed_task(aws: dict[str, Any])
     aws["s3"].put_object(
         Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
     )
+    wiring.results_store().put_region_names(TASK, ["surname", "number"])
     store_results.handler(state(), LambdaContext())
     out = record_outcome.handler(
         {
@@ -415,7 +434,11 @@ def test_starter_starts_one_execution_named_after_the_task(aws: dict[str, Any]) 
     executions = aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"]
     assert [e["name"] for e in executions] == [TASK]
     described = aws["sfn"].describe_execution(executionArn=executions[0]["executionArn"])
-    assert json.loads(described["input"])["regions"] == [{"name": "surname"}]
+    sent = json.loads(described["input"])
+    # the names are kept by reference, for the store function; only their count travels
+    assert (sent["regionCount"], sent["regionNamesKey"]) == (1, region_names_key(TASK))
+    kept = aws["s3"].get_object(Bucket=BUCKET, Key=region_names_key(TASK))["Body"].read()
+    assert json.loads(kept) == {"regions": [{"index": 0, "name": "surname"}]}
 
 
 def test_starter_sends_malformed_events_to_the_dlq_with_the_reason(aws: dict[str, Any]) -> None:

@@ -190,13 +190,16 @@ def test_an_upper_case_task_id_is_the_same_task() -> None:
     assert task.task_id == task.execution_name == TASK
 
 
-def test_the_execution_input_is_counted_as_sent() -> None:
-    # Emoji names: ASCII-escaped each is 12 characters; sent as UTF-8, 4 bytes.
+def test_region_names_never_travel_in_the_execution_input() -> None:
+    # 500 emoji names (16 KB as UTF-8): only their count and where they are kept are sent.
     names = [{"name": "\U0001f600" * 8} for _ in range(500)]
     task = parse_submitted_event(event({"taskId": TASK, "regions": names}))
-    sent = task.execution_input_json()
-    assert "\\u" not in sent
-    assert len(sent.encode("utf-8")) * 2 < len(json.dumps(task.execution_input()))
+    key = f"results/{TASK}/submitted-regions.json"
+    sent = task.execution_input_json(region_names_key=key)
+    assert "\U0001f600" not in sent
+    assert json.loads(sent)["regionCount"] == 500
+    assert json.loads(sent)["regionNamesKey"] == key
+    assert len(sent.encode("utf-8")) < 1024
 
 
 def test_a_full_submission_becomes_the_execution_input() -> None:
@@ -213,7 +216,8 @@ def test_a_full_submission_becomes_the_execution_input() -> None:
     assert task.execution_name == TASK
     assert task.execution_input() == {
         "taskId": TASK,
-        "regions": [{"name": "surname"}, {"name": None}],
+        "regionCount": 2,
+        "regionNamesKey": None,
         "correlationId": "c-1",
         "metadata": {"tenant": "acme"},
         "submittedAt": "2026-11-24T10:00:00Z",
@@ -254,7 +258,8 @@ def test_expected_seconds_must_be_a_plausible_number(value: object) -> None:
 def test_only_the_task_id_is_required() -> None:
     task = parse_submitted_event(event({"taskId": TASK}))
     assert task.region_names is None
-    assert task.execution_input()["regions"] is None
+    assert task.execution_input()["regionCount"] is None
+    assert task.execution_input()["regionNamesKey"] is None
 
 
 def test_a_refetch_gets_its_own_execution_name() -> None:

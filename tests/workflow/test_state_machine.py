@@ -23,6 +23,7 @@ from infra.emulator import Timing
 from infra.local_cloud.session import Execution
 from infra.samples import id_card
 from infra.waiting import wait_until
+from ocr_fetch.layout import region_names_key
 from ocr_fetch.submission import SubmittedTask
 from tests.support.local_stack import LocalStack, local_stack
 
@@ -145,12 +146,14 @@ def assert_no_recognised_text(stack: LocalStack, run: Run) -> None:
         assert base64.b64encode(text.encode()).decode().rstrip("=") not in dumped
 
 
-def assert_polls_grow(run: Run) -> None:
+def assert_polls_grow(run: Run, *, until_deadline: bool = False) -> None:
     """Each poll's next due time is 1, 2, 4 s on (the policy here: 1 s doubling to 4 s): whole
     seconds in the Wait state, the rest made up by the check function. Never sooner; later only
-    when a poll came late."""
+    when a poll came late; the last one shorter when it lands on the deadline."""
     due = [poll["pollAt"] for poll in run.execution.polls() if poll.get("pollAt") is not None]
     apart = [later - earlier for earlier, later in itertools.pairwise(due)]
+    if until_deadline:
+        apart = apart[:-1]
     assert len(apart) >= 2, due
     assert all(gap >= want - 1e-6 for gap, want in zip(apart, [2, 4, 4, 4, 4], strict=False))
 
@@ -228,7 +231,11 @@ def test_service_error_is_recorded_and_fails_the_execution(
     item = stack.session.item(run.task_id)
     assert item is not None
     assert (item["status"], item["errorName"]) == ("Failed", "RecognitionError")
-    assert stack.session.object_keys(run.task_id) == [f"results/{run.task_id}/raw.json"]
+    # the raw answer, beside the names the submitter gave
+    assert stack.session.object_keys(run.task_id) == [
+        f"results/{run.task_id}/raw.json",
+        region_names_key(run.task_id),
+    ]
     assert_no_recognised_text(stack, run)
 
 
@@ -243,7 +250,7 @@ def test_not_exist_is_recorded_as_not_found(stack: LocalStack, runs: dict[str, R
     item = stack.session.item(run.task_id)
     assert item is not None
     assert item["status"] == "NotFound"
-    assert stack.session.object_keys(run.task_id) == []
+    assert stack.session.object_keys(run.task_id) == [region_names_key(run.task_id)]
 
 
 def test_unknown_status_takes_the_default_route(stack: LocalStack, runs: dict[str, Run]) -> None:
@@ -268,7 +275,7 @@ def test_deadline_reached_gives_up_with_the_last_wait_landing_on_it(
     assert run.execution.error == "DeadlineReached"
     assert "Record Timed Out" in run.execution.states_entered()
     observed = run.execution.waits()
-    assert_polls_grow(run)
+    assert_polls_grow(run, until_deadline=True)
     assert sum(observed) <= 20 + 1  # never waits past the deadline (70 s + ~20 s)
     event = only_event(stack, run)
     assert event["detail-type"] == "Region Recognition Timed Out"

@@ -48,7 +48,7 @@ def build_outcome(kind: OutcomeKind, reason: str, state: WorkflowState, bucket: 
         polls=state.polls,
         bucket=bucket if has_raw else None,
         raw_key=raw_key(state.task_id) if has_raw else None,
-        expected_region_count=(len(state.region_names) if state.region_names is not None else None),
+        expected_region_count=state.region_count,
         error_name=name,
         error_message=message,
         correlation_id=state.correlation_id,
@@ -88,7 +88,7 @@ def record(event: Any, *, store: ResultStore) -> dict[str, Any]:
         "outcome recorded" if recorded else "outcome superseded by an earlier one",
         extra={"outcome": kind.value, "reason": reason, "error_name": outcome.error_name},
     )
-    return outcome_payload(outcome, recorded=recorded)
+    return outcome_payload(outcome, recorded=recorded, state_bytes=state.size_bytes)
 
 
 @logger.inject_lambda_context(correlation_id_path="input.taskId")

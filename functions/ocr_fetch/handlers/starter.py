@@ -9,7 +9,7 @@ queue for another try.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -26,11 +26,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from ocr_fetch import aws
-from ocr_fetch.errors import MAX_ERROR_MESSAGE_CHARS, InvalidEventError, aws_error_code, clip
+from ocr_fetch.errors import (
+    MAX_ERROR_MESSAGE_CHARS,
+    InvalidEventError,
+    StorageError,
+    aws_error_code,
+    clip,
+)
 from ocr_fetch.history import HISTORY_ERRORS, PollingHistory
 from ocr_fetch.learning import DurationSummary, PlanSettings, PollStart, plan_start, task_kind
 from ocr_fetch.observability import logger, metrics
 from ocr_fetch.settings import get_settings
+from ocr_fetch.storage import ResultStore
 from ocr_fetch.submission import SubmittedTask, parse_submitted_event
 
 
@@ -69,6 +76,9 @@ class Starter:
     sfn: Any = None
     sqs: Any = None
     planner: Callable[[SubmittedTask], PollStart] = field(default_factory=Planner)
+    #: Keeps a task's region names by reference (:meth:`ResultStore.put_region_names`); None:
+    #: the names are not kept (the store function then labels regions by index only).
+    names: Callable[[str, Sequence[str | None]], str] | None = None
 
     def __post_init__(self) -> None:
         self.sfn = self.sfn or aws.client("stepfunctions")
@@ -87,12 +97,14 @@ class Starter:
             return "rejected"
         try:
             return self.start(task)
-        except ClientError as exc:
+        except (ClientError, StorageError) as exc:
             if receives < self.max_receives:
                 raise
             reason = (
                 f"StartExecution failed on each of {receives} deliveries, last with "
                 f"{aws_error_code(exc)}"
+                if isinstance(exc, ClientError)
+                else f"the region names could not be kept on each of {receives} deliveries: {exc}"
             )
             self._dead_letter(body, reason, message_id)
             return "rejected"
@@ -100,11 +112,16 @@ class Starter:
     def start(self, task: SubmittedTask) -> str:
         logger.set_correlation_id(task.task_id)
         start = self.planner(task)
+        names_key = (
+            self.names(task.task_id, task.region_names)
+            if self.names is not None and task.region_names is not None
+            else None
+        )
         try:
             answer = self.sfn.start_execution(
                 stateMachineArn=self.state_machine_arn,
                 name=task.execution_name,
-                input=task.execution_input_json(start),
+                input=task.execution_input_json(start, names_key),
             )
         except ClientError as exc:
             if aws_error_code(exc) == "ExecutionAlreadyExists":
@@ -157,7 +174,14 @@ def _starter() -> Starter:
     state_machine_arn, dlq_url = settings.require_starter()
     table = settings.polling_history_table
     planner = Planner(PollingHistory(table) if table else None, settings.planning)
-    return Starter(state_machine_arn, dlq_url, settings.start_queue_max_receives, planner=planner)
+    names = ResultStore.from_settings(settings).put_region_names
+    return Starter(
+        state_machine_arn,
+        dlq_url,
+        settings.start_queue_max_receives,
+        planner=planner,
+        names=names,
+    )
 
 
 _processor = BatchProcessor(event_type=EventType.SQS)

@@ -34,8 +34,10 @@ def store_results(
         raise AsposeProtocolError("the stored raw response is not JSON") from exc
     report = decode_results(
         response,
-        region_names=state.region_names,
-        expected_count=len(state.region_names) if state.region_names is not None else None,
+        region_names=(
+            store.get_region_names(state.region_names_key) if state.region_names_key else None
+        ),
+        expected_count=state.region_count,
         max_bytes=max_region_bytes,
     )
     outcome = store.store_completed(state.run, response, report)
@@ -59,7 +61,7 @@ def store_results(
             "response_status_code": response.response_status_code,
         },
     )
-    return outcome_payload(outcome, recorded=True)
+    return outcome_payload(outcome, recorded=True, state_bytes=state.size_bytes)
 
 
 @logger.inject_lambda_context(correlation_id_path="input.taskId")

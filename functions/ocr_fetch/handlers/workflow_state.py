@@ -20,19 +20,28 @@ from ocr_fetch.events import build_outcome_detail
 from ocr_fetch.outcome import Outcome, TaskRun
 from ocr_fetch.submission import parse_timestamp, validate_task_id
 
-MAX_STATE_DETAIL_BYTES = 64 * 1024
+#: The most an execution's state data may hold, in UTF-8 bytes of JSON: region names and
+#: per-region details are kept by reference, so it holds whatever the number of regions; the
+#: outcome event's region list gets what is left (:func:`outcome_payload`).
+STATE_BUDGET_BYTES = 8 * 1024
+#: An outcome event's detail is never cut below this: ids, counts, keys and the error.
+MIN_DETAIL_BYTES = 1024
 
 
 @dataclass(frozen=True)
 class WorkflowState:
     task_id: str
     execution_arn: str | None
-    region_names: tuple[str | None, ...] | None
+    #: How many regions were submitted (None: not said), and where their names are kept.
+    region_count: int | None
+    region_names_key: str | None
     correlation_id: str | None
     metadata: dict[str, Any] | None
     submitted_at: datetime | None
     poll: dict[str, Any]
     failure: dict[str, Any] | None
+    #: The state data's size as received (UTF-8 bytes of compact JSON).
+    size_bytes: int = 0
 
     @classmethod
     def parse(cls, event: Any) -> WorkflowState:
@@ -40,12 +49,12 @@ class WorkflowState:
         if not isinstance(event, dict) or not isinstance(event.get("input"), dict):
             raise InvalidEventError("handler input must be an object with an 'input' object")
         state: dict[str, Any] = event["input"]
-        regions = state.get("regions")
-        names = (
-            tuple(r.get("name") if isinstance(r, dict) else None for r in regions)
-            if isinstance(regions, list)
-            else None
-        )
+        count = state.get("regionCount")
+        names_key = state.get("regionNamesKey")
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+            raise InvalidEventError("state regionCount must be a whole number or null")
+        if names_key is not None and not isinstance(names_key, str):
+            raise InvalidEventError("state regionNamesKey must be a string or null")
         poll = state.get("poll")
         failure = state.get("failure")
         metadata = state.get("metadata")
@@ -54,12 +63,14 @@ class WorkflowState:
         return cls(
             task_id=validate_task_id(state.get("taskId")),
             execution_arn=execution_arn if isinstance(execution_arn, str) else None,
-            region_names=names,
+            region_count=count,
+            region_names_key=names_key,
             correlation_id=correlation_id if isinstance(correlation_id, str) else None,
             metadata=metadata if isinstance(metadata, dict) else None,
             submitted_at=parse_timestamp(state.get("submittedAt")),
             poll=poll if isinstance(poll, dict) else {},
             failure=failure if isinstance(failure, dict) else None,
+            size_bytes=encoded_size(state),
         )
 
     @property
@@ -83,17 +94,30 @@ class WorkflowState:
         return (datetime.now(UTC) - self.submitted_at).total_seconds()
 
 
-def outcome_payload(outcome: Outcome, *, recorded: bool) -> dict[str, Any]:
-    """What the state machine keeps as ``$.outcome``: the event to publish and the Fail reason."""
-    return {
+def encoded_size(value: Any) -> int:
+    """UTF-8 bytes of ``value`` as compact JSON, as Step Functions counts state data."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(text.encode("utf-8", errors="surrogatepass"))
+
+
+def outcome_payload(outcome: Outcome, *, recorded: bool, state_bytes: int = 0) -> dict[str, Any]:
+    """What the state machine keeps as ``$.outcome``: the event to publish and the Fail reason.
+
+    It joins a state of ``state_bytes``; the event's detail gets what is left of
+    :data:`STATE_BUDGET_BYTES` (its region list is cut, with ``regionsTruncated`` and the
+    manifest's key, when they do not fit; the manifest lists every region regardless).
+    """
+    payload: dict[str, Any] = {
         "kind": outcome.kind.value,
         "recorded": recorded,
         "detailType": outcome.kind.detail_type,
-        # Well inside the 256 KiB state limit; the manifest lists every region regardless.
-        "detail": build_outcome_detail(outcome, max_bytes=MAX_STATE_DETAIL_BYTES),
+        "detail": {},
         "error": fail_state_error(outcome.error_name),
         "cause": outcome.error_message,
     }
+    room = STATE_BUDGET_BYTES - state_bytes - encoded_size(payload) - len(',"outcome":')
+    payload["detail"] = build_outcome_detail(outcome, max_bytes=max(room, MIN_DETAIL_BYTES))
+    return payload
 
 
 def fail_state_error(name: str | None) -> str | None:

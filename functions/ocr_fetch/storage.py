@@ -15,13 +15,12 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from ocr_fetch import aws
-from ocr_fetch.decoding import DecodedRegion, DecodeReport
 from ocr_fetch.errors import (
     MAX_ERROR_MESSAGE_CHARS,
     TRANSIENT_AWS_EXCEPTIONS,
@@ -35,6 +34,10 @@ from ocr_fetch.layout import manifest_key, raw_key, region_key
 from ocr_fetch.model import OcrResponse
 from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord, TaskRun
 from ocr_fetch.settings import Settings
+
+if TYPE_CHECKING:
+    # Only storing a completed task decodes: the check and record functions never load decoding.
+    from ocr_fetch.decoding import DecodeReport
 
 #: The regions list is cut in the table item beyond this many bytes (items are capped at 400 KB);
 #: the manifest always lists every region.
@@ -110,6 +113,8 @@ class ResultStore:
         The raw response is expected at :func:`~ocr_fetch.layout.raw_key` (written first by
         :meth:`put_raw`).
         """
+        from ocr_fetch.decoding import DecodedRegion  # loaded by the store function alone
+
         task_id = run.task_id
         records: list[RegionRecord] = []
         for region in report.regions:

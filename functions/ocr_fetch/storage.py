@@ -32,12 +32,13 @@ from ocr_fetch.errors import (
 )
 from ocr_fetch.layout import manifest_key, raw_key, region_key
 from ocr_fetch.model import OcrResponse
-from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord, TaskRun
 from ocr_fetch.settings import Settings
 
 if TYPE_CHECKING:
-    # Only storing a completed task decodes: the check and record functions never load decoding.
+    # Only storing a completed task decodes and makes its outcome: the check function, which
+    # stores raw answers alone, loads neither.
     from ocr_fetch.decoding import DecodeReport
+    from ocr_fetch.outcome import Outcome, RegionRecord, TaskRun
 
 #: The regions list is cut in the table item beyond this many bytes (items are capped at 400 KB);
 #: the manifest always lists every region.
@@ -113,7 +114,8 @@ class ResultStore:
         The raw response is expected at :func:`~ocr_fetch.layout.raw_key` (written first by
         :meth:`put_raw`).
         """
-        from ocr_fetch.decoding import DecodedRegion  # loaded by the store function alone
+        from ocr_fetch.decoding import DecodedRegion
+        from ocr_fetch.outcome import Outcome, OutcomeKind
 
         task_id = run.task_id
         records: list[RegionRecord] = []

@@ -5,6 +5,8 @@ Each figure is the median of :data:`SAMPLES` fresh interpreters run with ``-X im
 handler's and boto3's interleaved, with the function's environment from template.yaml (Globals and
 the function's own variables; a parameter's default for its ``Ref``, a placeholder for any other
 reference). Absolute times depend on the machine; the ratio is the figure (issue target 1.3x).
+Beside the wall time ``-X importtime`` gives, the CPU time of the same processes: the same work,
+but hardly moved by whatever else the machine runs.
 
 Two interpreters: the sources with the project's Python (always current), and, when ``make build``
 has run, each built artifact with the runtime's Python and the runtime's boto3, as Lambda runs it.
@@ -55,21 +57,27 @@ class Interpreter:
     command: tuple[str, ...]
     path: tuple[str, ...] = ()
 
-    def import_ms(self, module: str, environment: dict[str, str]) -> float:
-        """Milliseconds spent importing ``module`` (and all it imports) in a fresh process."""
+    def import_ms(self, module: str, environment: dict[str, str]) -> tuple[float, float]:
+        """Milliseconds importing ``module`` (and all it imports) in a fresh process: wall time as
+        ``-X importtime`` gives it, and the process's CPU time (the same work, but unmoved by
+        whatever else the machine runs) above that of a process importing nothing."""
         prefix = f"import sys; sys.path[:0] = {list(self.path)!r}; " if self.path else ""
-        startup = _imported(self._run(prefix + "pass", environment))
-        lines = self._run(prefix + f"import {module}", environment)
+        startup, startup_cpu = self._run(prefix + "pass", environment)
+        lines, cpu = self._run(prefix + f"import {module}", environment)
+        seen = _imported(startup)
         total_us = sum(
             cumulative
             for name, depth, cumulative in _entries(lines)
-            if depth == 0 and name not in startup
+            if depth == 0 and name not in seen
         )
-        return total_us / 1000
+        return total_us / 1000, (cpu - startup_cpu) * 1000
 
-    def _run(self, code: str, environment: dict[str, str]) -> list[str]:
+    def _run(self, code: str, environment: dict[str, str]) -> tuple[list[str], float]:
+        """The ``-X importtime`` lines of running ``code``, and its CPU seconds."""
+        cpu = "; import resource as _r; _u = _r.getrusage(_r.RUSAGE_SELF); "
+        cpu += "print(_u.ru_utime + _u.ru_stime)"
         result = subprocess.run(  # noqa: S603 - our interpreter on our own code
-            [*self.command, "-X", "importtime", "-c", code],
+            [*self.command, "-X", "importtime", "-c", code + cpu],
             env=environment,
             capture_output=True,
             text=True,
@@ -77,7 +85,7 @@ class Interpreter:
             check=True,
             cwd=self.path[0] if self.path else ROOT,
         )
-        return result.stderr.splitlines()
+        return result.stderr.splitlines(), float(result.stdout.split()[-1])
 
 
 def functions() -> list[Function]:
@@ -133,25 +141,31 @@ def interpreters() -> list[tuple[Interpreter, dict[str, Path]]]:
 
 def measure(interpreter: Interpreter, function: Function) -> dict[str, float]:
     """Median boto3 and handler import times over fresh interpreters, interleaved."""
-    boto3_ms: list[float] = []
-    handler_ms: list[float] = []
+    boto3: list[tuple[float, float]] = []
+    handler: list[tuple[float, float]] = []
     for _ in range(SAMPLES):
-        boto3_ms.append(interpreter.import_ms("boto3", function.environment))
-        handler_ms.append(interpreter.import_ms(function.module, function.environment))
-    floor = statistics.median(boto3_ms)
-    handler = statistics.median(handler_ms)
-    return {"boto3_ms": round(floor, 1), "handler_ms": round(handler, 1), "ratio": handler / floor}
+        boto3.append(interpreter.import_ms("boto3", function.environment))
+        handler.append(interpreter.import_ms(function.module, function.environment))
+    row: dict[str, float] = {}
+    for kind, index in (("", 0), ("cpu_", 1)):
+        floor = statistics.median(sample[index] for sample in boto3)
+        ms = statistics.median(sample[index] for sample in handler)
+        row |= {f"{kind}boto3_ms": round(floor, 1), f"{kind}handler_ms": round(ms, 1)}
+        row[f"{kind}ratio"] = round(ms / floor, 2)
+    return row
 
 
 def coldstart() -> None:
     print(
-        f"\n## Cold start: each handler's import against a bare `import boto3` (-X importtime, "
-        f"median of {SAMPLES} fresh interpreters, target <= {TARGET_RATIO}x)"
+        f"\n## Cold start: each handler's import against a bare `import boto3` (median of "
+        f"{SAMPLES} fresh interpreters, target <= {TARGET_RATIO}x)"
     )
     results: dict[str, Any] = {"samples": SAMPLES, "target_ratio": TARGET_RATIO}
     for interpreter, directories in interpreters():
         print(f"{interpreter.label}:")
-        print(f"  {'function':<24} {'boto3 ms':>9} {'handler ms':>11} {'ratio':>6}")
+        print(f"  {'':<24} {'wall (-X importtime)':^27} | {'CPU time':^27}")
+        heading = f"{'boto3':>8} {'handler':>8} {'ratio':>9}"
+        print(f"  {'function':<24} {heading} | {heading}")
         rows: dict[str, Any] = {}
         for function in functions():
             subject = interpreter
@@ -160,10 +174,12 @@ def coldstart() -> None:
                 subject = Interpreter(interpreter.label, interpreter.command, path)
             row = measure(subject, function)
             rows[function.logical_id] = {"module": function.module, **row}
-            print(
-                f"  {function.logical_id:<24} {row['boto3_ms']:>9.0f} {row['handler_ms']:>11.0f} "
-                f"{row['ratio']:>5.2f}x"
-            )
+            cells = [
+                f"{row[f'{k}boto3_ms']:>6.0f}ms {row[f'{k}handler_ms']:>6.0f}ms "
+                f"{row[f'{k}ratio']:>8.2f}x"
+                for k in ("", "cpu_")
+            ]
+            print(f"  {function.logical_id:<24} " + " | ".join(cells))
         results[interpreter.label] = rows
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -225,21 +225,19 @@ def _pieces(data: str | RawString) -> Iterator[Piece]:
             yield data[start : start + PIECE_CHARS]
 
 
-def _compact(piece: Piece) -> Piece:
-    if isinstance(piece, str):
-        return piece.translate(_ASCII_WHITESPACE)
-    return piece.translate(None, _ASCII_WHITESPACE_BYTES)
-
-
 def _measure(data: str | RawString) -> tuple[int, str]:
-    """The Base64's length without whitespace, and its last two characters."""
+    """The Base64's length without whitespace, and its last two characters (counted, not
+    copied: this pass only decides whether the next one is worth making)."""
     length, tail = 0, ""
     for piece in _pieces(data):
-        compact = _compact(piece)
-        length += len(compact)
-        last = compact[-2:]
-        text = last if isinstance(last, str) else last.decode("latin-1")
-        tail = (tail + text)[-2:]
+        if isinstance(piece, str):
+            blanks = sum(piece.count(c) for c in _WHITESPACE)
+            last = piece.rstrip(_WHITESPACE)[-2:]
+        else:
+            blanks = sum(piece.count(c) for c in _ASCII_WHITESPACE_BYTES)
+            last = piece.rstrip(_ASCII_WHITESPACE_BYTES)[-2:].decode("latin-1")
+        length += len(piece) - blanks
+        tail = (tail + last.translate(_ASCII_WHITESPACE))[-2:] if last else tail
     return length, tail
 
 

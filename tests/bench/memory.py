@@ -1,13 +1,14 @@
 """Memory: how much a region costs the check function (fetch and store the answer) and the store
-function (decode and store the region), as peak RSS over its size (issue target 2.5x).
+function (decode and store the region, or refuse it as oversize), as peak RSS over its size
+(issue target 2.5x).
 
-Each path runs the real handler in a fresh process against moto's server (S3, DynamoDB, Secrets
-Manager) and a stub Aspose serving a completed task with one Text region of 1, 10 and 50 MiB
-(``MaxRegionBytes`` and ``MaxResponseBytes`` raised to let 50 MiB through). A small task first
-warms the process up (clients made, models loaded); the figure is the peak resident set (VmHWM,
-what ``ru_maxrss`` reports, reset after the warm-up through ``/proc/self/clear_refs``) above the
-resident set just before the big task, divided by the region's size. The peak itself is printed
-too: what a function's ``MemorySize`` must hold.
+Each path (:data:`PATHS`) runs the real handler in a fresh process against moto's server (S3,
+DynamoDB, Secrets Manager) and a stub Aspose serving a completed task with one Text region of 1,
+10 and 50 MiB (``MaxRegionBytes`` and ``MaxResponseBytes`` raised to let 50 MiB through). A small
+task first warms the process up (clients made, models loaded); the figure is the peak resident set
+(VmHWM, what ``ru_maxrss`` reports, reset after the warm-up through ``/proc/self/clear_refs``)
+above the resident set just before the big task, divided by the region's size. The peak itself is
+printed too: what a function's ``MemorySize`` must hold.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ OUT = ROOT / ".local" / "bench" / "memory.json"
 LOG = ROOT / ".local" / "bench" / "memory.log"
 MIB = 1024 * 1024
 SIZES_MIB = (1, 10, 50)
+#: The check fetching and storing the answer; the store decoding and storing the region; the
+#: store refusing the region as over ``MaxRegionBytes`` (a region error, nothing decoded).
+PATHS = ("check", "store", "oversize")
 TARGET_RATIO = 2.5
 REGION = "us-east-1"
 BUCKET = "bench-results"
@@ -74,7 +78,8 @@ def run(task):
         event = {"input": {"taskId": task, "poll": {"polls": 1}}, "executionArn": "arn:bench"}
         answer = store_results.handler(event, Context())
         assert answer["kind"] == "Completed", answer
-        assert not answer["detail"].get("regionErrorCount"), answer
+        rejected = path == "oversize" and task == big  # over MAX_REGION_BYTES: a region error
+        assert answer["detail"]["errorCount"] == int(rejected), answer
 run(warm)
 with open("/proc/self/clear_refs", "w") as clear:
     clear.write("5")  # the peak (VmHWM) starts again from here
@@ -212,7 +217,8 @@ def _measure(path: str, warm: str, big: str, environment: dict[str, str]) -> dic
 
 def memory() -> None:
     print(f"\n## Memory: peak RSS above the warm process / region size (target <= {TARGET_RATIO}x)")
-    print(f"  {'region':>7} | {'check: x':>8} {'peak MB':>8} | {'store: x':>8} {'peak MB':>8}")
+    headings = (f"{path + ': x':>11} {'peak MB':>8}" for path in PATHS)
+    print(f"  {'region':>7} | " + " | ".join(headings))
     LOG.parent.mkdir(parents=True, exist_ok=True)
     LOG.write_text("")
     results: dict[str, Any] = {"target_ratio": TARGET_RATIO, "at": datetime.now(UTC).isoformat()}
@@ -224,19 +230,17 @@ def memory() -> None:
             size = mib * MIB
             big = _task(aws, size)
             row: dict[str, Any] = {}
-            for path in ("check", "store"):
-                figures = _measure(path, warm, big, environment)
+            for path in PATHS:
+                limit = {"MAX_REGION_BYTES": str(size - 1)} if path == "oversize" else {}
+                figures = _measure(path, warm, big, environment | limit)
                 row[path] = {
                     "ratio": round((figures["peak"] - figures["before"]) / size, 2),
                     "peak_mb": round(figures["peak"] / 1e6, 1),
                     "before_mb": round(figures["before"] / 1e6, 1),
                 }
             results[f"{mib} MiB"] = row
-            check, store = row["check"], row["store"]
-            print(
-                f"  {mib:>3} MiB | {check['ratio']:>7.2f}x {check['peak_mb']:>8.0f} | "
-                f"{store['ratio']:>7.2f}x {store['peak_mb']:>8.0f}"
-            )
+            cells = (f"{row[path]['ratio']:>10.2f}x {row[path]['peak_mb']:>8.0f}" for path in PATHS)
+            print(f"  {mib:>3} MiB | " + " | ".join(cells))
     OUT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"written to {OUT.relative_to(ROOT)} (handler logs in {LOG.relative_to(ROOT)})")
 

@@ -1,29 +1,30 @@
 """Decode each ``results[]`` entry into bytes, and say what they are.
 
 Every entry is Base64, whatever its ``type``. Decoding is strict: an invalid character or wrong
-padding is an error, never silently dropped. The bytes are then checked against their type (UTF-8
-text, parseable JSON, well-formed XML/hOCR without entity tricks, PDF and PNG signatures); unknown
-types are kept as opaque bytes. A failing region becomes a :class:`RegionFailure` with a short
-reason code and never stops the others. Messages name what was wrong, never the data: recognised
-text is personal data.
+padding is an error, never silently dropped. It goes a piece at a time (:data:`PIECE_CHARS`), from
+the string or from the body it was left in (:class:`~ocr_fetch.rawjson.RawString`), so a region
+costs its decoded bytes and little more. The bytes are then checked against their type (UTF-8
+text, parseable JSON, well-formed XML/hOCR without entity tricks, PDF and PNG signatures), text
+and XML piecewise too; unknown types are kept as opaque bytes. A failing region becomes a
+:class:`RegionFailure` with a short reason code and never stops the others. Messages name what was
+wrong, never the data: recognised text is personal data.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
+import codecs
+import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
-
 from ocr_fetch.errors import ResultDecodeError
 from ocr_fetch.model import OcrResponse, ResultEntry
 from ocr_fetch.outcome import RegionRecord
+from ocr_fetch.rawjson import RawString
 
 # Reason codes, stored and published with a failed region.
 MISSING_DATA = "missing_data"
@@ -42,7 +43,12 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _PDF_MAGIC = b"%PDF-"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # MIME line wrapping: only ASCII whitespace is removed, anything else must be Base64.
-_ASCII_WHITESPACE = {ord(c): None for c in " \t\n\r\f\v"}
+_WHITESPACE = " \t\n\r\f\v"
+_ASCII_WHITESPACE = {ord(c): None for c in _WHITESPACE}
+_ASCII_WHITESPACE_BYTES = _WHITESPACE.encode()
+#: Base64 characters decoded at a time (a multiple of 4), and bytes checked at a time.
+PIECE_CHARS = 64 * 1024
+_EQUALS = ord("=")
 
 
 @dataclass(frozen=True)
@@ -188,35 +194,97 @@ def decode_results(
 
 
 # --- Base64 ---------------------------------------------------------------------------------------
-def _decode_base64(data: str | None, *, where: str, max_bytes: int) -> bytes:
+Piece = str | bytes
+
+
+def _decode_base64(data: str | RawString | None, *, where: str, max_bytes: int) -> bytes:
     if data is None:
         raise ResultDecodeError(f"{where}: data is missing or not a string", MISSING_DATA)
-    compact = data.translate(_ASCII_WHITESPACE)
-    size = _decoded_size(compact)
+    length, tail = _measure(data)
+    size = _decoded_size(length, tail)
     if size > max_bytes:
         raise ResultDecodeError(
             f"{where}: about {size} bytes once decoded, over the {max_bytes}-byte limit", TOO_LARGE
         )
-    if len(compact) % 4:
+    if length % 4:
         raise ResultDecodeError(
-            f"{where}: Base64 length {len(compact)} is not a multiple of 4", INVALID_BASE64
+            f"{where}: Base64 length {length} is not a multiple of 4", INVALID_BASE64
         )
     try:
-        return base64.b64decode(compact, validate=True)
+        return _decode_pieces(_pieces(data), size)
     except (binascii.Error, ValueError) as exc:
-        # binascii's messages ("Non-base64 digit found", "Incorrect padding") carry no data.
+        # binascii's messages ("Only base64 data is allowed", "Incorrect padding") carry no data.
         raise ResultDecodeError(f"{where}: invalid Base64 ({exc})", INVALID_BASE64) from None
 
 
-def _decoded_size(compact: str) -> int:
-    padding = len(compact) - len(compact.rstrip("="))
-    return max(len(compact) * 3 // 4 - min(padding, 2), 0)
+def _pieces(data: str | RawString) -> Iterator[Piece]:
+    if isinstance(data, RawString):
+        yield from data.pieces(PIECE_CHARS)
+    else:
+        for start in range(0, len(data), PIECE_CHARS):
+            yield data[start : start + PIECE_CHARS]
+
+
+def _measure(data: str | RawString) -> tuple[int, str]:
+    """The Base64's length without whitespace, and its last two characters (counted, not
+    copied: this pass only decides whether the next one is worth making)."""
+    length, tail = 0, ""
+    for piece in _pieces(data):
+        if isinstance(piece, str):
+            blanks = sum(piece.count(c) for c in _WHITESPACE)
+            last = piece.rstrip(_WHITESPACE)[-2:]
+        else:
+            blanks = sum(piece.count(c) for c in _ASCII_WHITESPACE_BYTES)
+            last = piece.rstrip(_ASCII_WHITESPACE_BYTES)[-2:].decode("latin-1")
+        length += len(piece) - blanks
+        tail = (tail + last.translate(_ASCII_WHITESPACE))[-2:] if last else tail
+    return length, tail
+
+
+def _decoded_size(length: int, tail: str) -> int:
+    padding = len(tail) - len(tail.rstrip("="))
+    return max(length * 3 // 4 - padding, 0)
+
+
+def _decode_pieces(pieces: Iterator[Piece], size: int) -> bytes:
+    """Strict Base64 of the pieces together (whitespace removed), decoded group by group: as
+    ``base64.b64decode(..., validate=True)`` of the whole, without the whole. ``size`` bytes are
+    allocated once (growing a buffer piece by piece may copy it); getvalue() hands them over."""
+    decoded = io.BytesIO()
+    if size:
+        decoded.seek(size - 1)
+        decoded.write(b"\0")
+        decoded.seek(0)
+    carry = b""
+    padded = False
+    for piece in pieces:
+        compact = _ascii(piece).translate(None, _ASCII_WHITESPACE_BYTES)
+        if not compact:
+            continue
+        if padded:
+            raise binascii.Error("Excess data after padding")
+        whole = carry + compact
+        cut = len(whole) - len(whole) % 4
+        if cut:
+            decoded.write(binascii.a2b_base64(whole[:cut], strict_mode=True))
+            padded = whole[cut - 1] == _EQUALS
+        carry = whole[cut:]
+    decoded.truncate()  # nothing to cut once the Base64 is valid: its size was known
+    return decoded.getvalue()
+
+
+def _ascii(piece: Piece) -> bytes:
+    if isinstance(piece, bytes):
+        return piece
+    if not piece.isascii():  # as base64 says it, never naming the character
+        raise ValueError("string argument should contain only ASCII characters")
+    return piece.encode("ascii")
 
 
 # --- Content checks -------------------------------------------------------------------------------
 def _check_content(data: bytes, check: str, *, where: str) -> None:
     if check == "text":
-        _utf8(data, where=where)
+        _check_utf8(data, where=where)
     elif check == "json":
         _check_json(data, where=where)
     elif check == "xml":
@@ -225,6 +293,22 @@ def _check_content(data: bytes, check: str, *, where: str) -> None:
         raise ResultDecodeError(f"{where}: does not start with the PDF signature", BAD_SIGNATURE)
     elif check == "png" and not data.startswith(_PNG_MAGIC):
         raise ResultDecodeError(f"{where}: does not start with the PNG signature", BAD_SIGNATURE)
+
+
+def _check_utf8(data: bytes, *, where: str) -> None:
+    """As :func:`_utf8`, a piece at a time: no text is made."""
+    view = memoryview(data)
+    start = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+    position = start
+    while position < len(data):
+        final = position + PIECE_CHARS >= len(data)
+        try:
+            _, used = codecs.utf_8_decode(view[position : position + PIECE_CHARS], "strict", final)
+        except UnicodeDecodeError as exc:
+            raise ResultDecodeError(
+                f"{where}: not valid UTF-8 at byte {position - start + exc.start}", INVALID_UTF8
+            ) from None
+        position += used
 
 
 def _utf8(data: bytes, *, where: str) -> str:
@@ -254,10 +338,19 @@ def _check_xml(data: bytes, *, where: str) -> None:
     """Well-formed, parsed by defusedxml: no entity declarations, external references or DTD
     internal subset. A bare ``<!DOCTYPE html PUBLIC ...>`` is tolerated (standard hOCR starts with
     one); expat never fetches it."""
-    parser = DefusedXMLParser(forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    # Only XML results need defusedxml: loaded here, not by every cold start of the function.
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import DefusedXMLParser
+
+    # Checked, not kept: a target that builds nothing (a tree would be many times the bytes).
+    parser = DefusedXMLParser(
+        target=_Discard(), forbid_dtd=False, forbid_entities=True, forbid_external=True
+    )
     parser.parser.StartDoctypeDeclHandler = _refuse_internal_subset
+    view = memoryview(data)
     try:
-        parser.feed(data)
+        for position in range(0, len(data), PIECE_CHARS):
+            parser.feed(view[position : position + PIECE_CHARS])
         parser.close()
     except _InternalSubsetError:
         raise ResultDecodeError(
@@ -282,6 +375,14 @@ _FORBIDDEN_WHAT = {
 
 class _InternalSubsetError(Exception):
     pass
+
+
+class _Discard:
+    """An XMLParser target that keeps nothing: parsing still checks every byte (and, with
+    ``data``, that every entity referred to is defined)."""
+
+    def data(self, text: str) -> None:
+        """Text is dropped."""
 
 
 def _refuse_internal_subset(

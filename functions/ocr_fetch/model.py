@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ocr_fetch import rawjson
 from ocr_fetch.errors import MAX_SERVICE_MESSAGE_CHARS, AsposeProtocolError, clip
+from ocr_fetch.rawjson import RawString
 
 #: Most service messages (and warnings) kept: they are recorded and published.
 MAX_MESSAGES = 20
@@ -41,14 +43,15 @@ class TaskStatus(StrEnum):
 
 @dataclass(frozen=True)
 class ResultEntry:
-    """One ``results[]`` entry as received: ``type`` names the format, ``data`` is Base64.
+    """One ``results[]`` entry as received: ``type`` names the format, ``data`` is Base64 (a
+    long one left in the body it came from, :meth:`OcrResponse.from_body`).
 
     Either may be ``None`` when the service sent something else; decoding reports that as a
     region error rather than guessing.
     """
 
     type: str | None
-    data: str | None
+    data: str | RawString | None
 
     @classmethod
     def parse(cls, value: object) -> ResultEntry:
@@ -58,7 +61,7 @@ class ResultEntry:
         data = value.get("data")
         return cls(
             type=str(kind) if isinstance(kind, str | int) else None,
-            data=data if isinstance(data, str) else None,
+            data=data if isinstance(data, str | RawString) else None,
         )
 
 
@@ -73,6 +76,12 @@ class OcrResponse:
     results: tuple[ResultEntry, ...]
     messages: tuple[str, ...]
     warnings: tuple[str, ...]
+
+    @classmethod
+    def from_body(cls, body: bytes) -> OcrResponse:
+        """Parse a body as received, each long ``results[].data`` left in it (so the body and
+        the decoded results are all a region costs in memory): ``ValueError`` if not JSON."""
+        return cls.from_json(rawjson.loads(body, keep=_is_result_data))
 
     @classmethod
     def from_json(cls, payload: Any) -> OcrResponse:
@@ -111,6 +120,10 @@ class OcrResponse:
     def is_anomalous_completion(self) -> bool:
         """``Completed`` with a ``responseStatusCode`` other than ``Ok`` is worth reporting."""
         return self.task_status is TaskStatus.COMPLETED and self.response_status_code != "Ok"
+
+
+def _is_result_data(path: rawjson.Path) -> bool:
+    return len(path) == 3 and path[0] == "results" and path[2] == "data"
 
 
 def _text(value: object) -> str:

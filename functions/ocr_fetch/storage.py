@@ -15,13 +15,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from ocr_fetch import aws
-from ocr_fetch.decoding import DecodedRegion, DecodeReport
 from ocr_fetch.errors import (
     MAX_ERROR_MESSAGE_CHARS,
     TRANSIENT_AWS_EXCEPTIONS,
@@ -34,8 +33,13 @@ from ocr_fetch.errors import (
 )
 from ocr_fetch.layout import manifest_key, raw_key, region_key, region_names_key
 from ocr_fetch.model import OcrResponse
-from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord, TaskRun
 from ocr_fetch.settings import Settings
+
+if TYPE_CHECKING:
+    # Only storing a completed task decodes and makes its outcome: the check function, which
+    # stores raw answers alone, loads neither.
+    from ocr_fetch.decoding import DecodeReport
+    from ocr_fetch.outcome import Outcome, RegionRecord, TaskRun
 
 #: The regions list is cut in the table item beyond this many bytes (items are capped at 400 KB);
 #: the manifest always lists every region.
@@ -139,6 +143,9 @@ class ResultStore:
         The raw response is expected at :func:`~ocr_fetch.layout.raw_key` (written first by
         :meth:`put_raw`).
         """
+        from ocr_fetch.decoding import DecodedRegion
+        from ocr_fetch.outcome import Outcome, OutcomeKind
+
         task_id = run.task_id
         records: list[RegionRecord] = []
         for region in report.regions:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from tests.bench.coldstart import coldstart
 from tests.bench.decoding import decoding_throughput
 from tests.bench.local_run import local_stack_run
+from tests.bench.memory import memory
 from tests.bench.polling import policy_table
 
 
 def main() -> None:
     policy_table()
     decoding_throughput()
+    coldstart()
+    memory()
     local_stack_run()
 
 

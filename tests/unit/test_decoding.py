@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ocr_fetch.decoding import (
+    PIECE_CHARS,
     DecodedRegion,
     RegionFailure,
     decode_result,
@@ -290,3 +292,47 @@ def test_regions_convert_to_records() -> None:
 
 def test_decoded_data_stays_out_of_repr() -> None:
     assert "Jane" not in repr(decode("Text", b"Jane Doe"))
+
+
+# --- a piece at a time ---------------------------------------------------------------------------
+def from_body(kind: str, data: str, plus: str = "+") -> DecodedRegion:
+    """Decode ``data`` as the store does: left in the body it came in (``+`` written ``plus``)."""
+    body = json.dumps({"taskStatus": "Completed", "results": [{"type": kind, "data": data}]})
+    entry = OcrResponse.from_body(body.replace("+", plus).encode()).results[0]
+    return decode_result(entry, index=0, name=None, max_bytes=4 * PIECE_CHARS)
+
+
+def test_a_long_region_left_in_the_body_decodes_as_a_whole_would() -> None:
+    data = bytes(range(256)) * (PIECE_CHARS // 100)
+    wrapped = "\n".join(b64(data)[i : i + 76] for i in range(0, len(b64(data)), 76))
+
+    assert from_body("ImagePNG", b64(PNG + data)).data == PNG + data
+    assert from_body("Unknown", wrapped).data == data
+    assert from_body("Unknown", b64(data), plus="\\u002B").data == data  # as .NET writes it
+
+
+def test_padding_before_the_last_piece_is_refused() -> None:
+    # The first piece alone is valid Base64 ending in padding; more follows.
+    first = b64(b"x" * (PIECE_CHARS // 4 * 3 - 1))
+    assert len(first) == PIECE_CHARS
+    assert first.endswith("=")
+    data = first + "QUJD"
+    with pytest.raises(ValueError, match="padding"):
+        base64.b64decode(data, validate=True)
+
+    with pytest.raises(ResultDecodeError, match="padding") as caught:
+        decode("Text", data)
+    assert caught.value.reason == "invalid_base64"
+    with pytest.raises(ResultDecodeError, match="padding"):
+        from_body("Text", data)
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_invalid_utf8_is_placed_as_a_whole_decode_places_it(bom: bytes) -> None:
+    # A two-byte character across the pieces' boundary, then an invalid byte.
+    data = bom + b"a" * (PIECE_CHARS - 1) + "é".encode() + b"ok \xff"
+    with pytest.raises(UnicodeDecodeError) as whole:
+        data.decode("utf-8-sig")
+
+    with pytest.raises(ResultDecodeError, match=f"at byte {whole.value.start}$"):
+        decode("Text", data, max_bytes=2 * PIECE_CHARS)

@@ -6,7 +6,6 @@ ids, counts, S3 keys and region errors, never recognised text).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -29,7 +28,7 @@ def store_results(
     """Decode the raw response saved by the check and store regions, manifest and item."""
     raw = store.get_raw(state.task_id)
     try:
-        response = OcrResponse.from_json(json.loads(raw))
+        response = OcrResponse.from_body(raw)  # each region's Base64 stays in ``raw``
     except ValueError as exc:
         raise AsposeProtocolError("the stored raw response is not JSON") from exc
     report = decode_results(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -27,8 +27,9 @@ class GiveUpReason(StrEnum):
 class PollingPolicy:
     """Geometric intervals: ``initial_seconds`` times ``multiplier`` up to the interval cap.
 
-    ``jitter`` is the fraction of an interval that may be randomly taken off it (0 = none), so
-    many tasks submitted together spread their polls. ``deadline_seconds`` counts from submission.
+    ``jitter`` spreads each wait at random over that fraction of it, centred on the wait (0.2:
+    within 10 % either way; 0 = none), so many tasks submitted together spread their polls
+    without polling later on average. ``deadline_seconds`` counts from submission.
     """
 
     initial_seconds: float = 2.0
@@ -79,26 +80,55 @@ def base_interval(policy: PollingPolicy, polls_done: int) -> float:
     return min(interval, policy.max_interval_seconds)
 
 
+def growing_interval(policy: PollingPolicy, polls_done: int, elapsed_seconds: float) -> float:
+    """The un-jittered wait after ``polls_done`` polls, ``elapsed_seconds`` after submission:
+    geometric in the polls made, and never shorter than ``multiplier - 1`` times the time
+    elapsed, so polling after a learnt plan keeps growing from where the plan ended."""
+    grown = max(elapsed_seconds, 0.0) * (policy.multiplier - 1)
+    return min(max(base_interval(policy, polls_done), grown), policy.max_interval_seconds)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a task's polling stands: polls made, seconds since submission, the service's
+    ``Retry-After`` on the last poll if any, and the learnt plan (seconds after submission)."""
+
+    polls_done: int
+    elapsed_seconds: float
+    retry_after_seconds: float | None = None
+    plan: Sequence[int] = ()
+
+
 def next_poll(
     policy: PollingPolicy,
-    polls_done: int,
-    elapsed_seconds: float,
-    retry_after_seconds: float | None = None,
+    progress: Progress,
     rand: Callable[[], float] = random.random,
 ) -> PollDecision:
-    """Decide the wait after ``polls_done`` polls, ``elapsed_seconds`` after submission.
+    """Decide the wait after ``progress.polls_done`` polls.
 
-    A ``Retry-After`` from the service is honoured when it is longer than the policy's wait. The
-    last wait is shortened so the final poll lands on the deadline, never past it.
+    The next time of a learnt plan (:mod:`ocr_fetch.learning`) comes first; past the plan,
+    :func:`growing_interval`; without a plan, the geometric :func:`base_interval`. Jitter moves
+    the wait by up to half the policy's fraction either way, so tasks submitted together spread
+    their polls without waiting longer on average. A ``Retry-After`` from the service is honoured
+    when it is longer. The last wait is shortened so the final poll lands on the deadline, never
+    past it.
     """
+    polls_done, elapsed_seconds = progress.polls_done, progress.elapsed_seconds
+    retry_after_seconds = progress.retry_after_seconds
     if polls_done >= policy.max_polls:
         return PollDecision(0, GiveUpReason.POLL_BUDGET)
     remaining = policy.deadline_seconds - max(elapsed_seconds, 0.0)
     if remaining < 1:
         return PollDecision(0, GiveUpReason.DEADLINE)
-    interval = base_interval(policy, polls_done)
+    planned = next((at for at in progress.plan if at >= elapsed_seconds + 1), None)
+    if planned is not None:
+        interval = planned - elapsed_seconds
+    elif progress.plan:
+        interval = growing_interval(policy, polls_done, elapsed_seconds)
+    else:
+        interval = base_interval(policy, polls_done)
     if policy.jitter:
-        interval -= interval * policy.jitter * rand()
+        interval += interval * policy.jitter * (rand() - 0.5)
     wait = min(math.ceil(interval), math.floor(policy.max_interval_seconds))
     if retry_after_seconds is not None and retry_after_seconds > wait:
         wait = math.ceil(retry_after_seconds)

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 from ocr_fetch.errors import ConfigurationError
+from ocr_fetch.learning import PlanSettings
 from ocr_fetch.polling import PollingPolicy
 
 T = TypeVar("T")
@@ -42,6 +43,9 @@ class Settings:
     max_region_bytes: int = 10 * 1024 * 1024
     retention_days: int = 30
     polling: PollingPolicy = field(default_factory=PollingPolicy)
+    #: Learning (:mod:`ocr_fetch.learning`): off when no history table is set.
+    polling_history_table: str | None = None
+    planning: PlanSettings = field(default_factory=PlanSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +82,12 @@ class Settings:
             max_region_bytes=reader.number("MAX_REGION_BYTES", 10 * 1024 * 1024, int),
             retention_days=reader.number("RESULTS_RETENTION_DAYS", 30, int),
             polling=polling,
+            polling_history_table=reader.optional("POLLING_HISTORY_TABLE"),
+            planning=PlanSettings(
+                poll_worth_seconds=reader.number("POLL_WORTH_SECONDS", 2.0, float),
+                max_first_wait_seconds=reader.number("POLL_MAX_FIRST_WAIT_SECONDS", 60, int),
+                policy=polling,
+            ),
         )
         reader.raise_errors()
         try:

@@ -1,7 +1,9 @@
 """The ``Region Recognition Submitted`` event and the execution input it becomes.
 
 This is the public start contract: detail ``{"taskId": "<GUID>", "regions": [{"name": ...}],
-"correlationId": ..., "metadata": {...}, "refetch": ...}``; everything but ``taskId`` is optional.
+"correlationId": ..., "metadata": {...}, "refetch": ..., "expectedSeconds": ...}``; everything but
+``taskId`` is optional. ``expectedSeconds`` is the submitter's guess of how long the service will
+take; polling plans with it (:mod:`ocr_fetch.learning`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ocr_fetch.errors import InvalidEventError
+from ocr_fetch.learning import PollStart, task_kind
 
 SUBMITTED_DETAIL_TYPE = "Region Recognition Submitted"
 #: An announcement larger than this (UTF-8 bytes) is refused.
@@ -29,6 +32,8 @@ MAX_NUMBER_DIGITS = 38
 MAX_REGIONS = 500
 MAX_REGION_NAME_CHARS = 64
 MAX_CORRELATION_ID_CHARS = 128
+#: An ``expectedSeconds`` hint must be in this range (the results are kept 24 hours).
+EXPECTED_SECONDS_RANGE = (1, 86_400)
 _REFETCH = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
@@ -44,18 +49,21 @@ class SubmittedTask:
     submitted_at: datetime
     refetch: str | None = None
     source: str | None = None
+    expected_seconds: float | None = None
 
     @property
     def execution_name(self) -> str:
         """The task id, so a person finds the execution by it; ``<id>-<refetch>`` for a re-fetch."""
         return f"{self.task_id}-{self.refetch}" if self.refetch else self.task_id
 
-    def execution_input_json(self) -> str:
+    def execution_input_json(self, start: PollStart | None = None) -> str:
         """The execution input exactly as sent to StartExecution (UTF-8, compact)."""
-        return json.dumps(self.execution_input(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.execution_input(start), ensure_ascii=False, separators=(",", ":"))
 
-    def execution_input(self) -> dict[str, Any]:
-        """State data: ids, labels and counters only (every key present, for JSONPath)."""
+    def execution_input(self, start: PollStart | None = None) -> dict[str, Any]:
+        """State data: ids, labels and counters only (every key present, for JSONPath), and how
+        polling starts (its plan; without one, at once by the geometric policy)."""
+        start = start or PollStart(task_kind(len(self.region_names or ())))
         return {
             "taskId": self.task_id,
             "regions": (
@@ -67,6 +75,7 @@ class SubmittedTask:
             "metadata": self.metadata,
             "submittedAt": self.submitted_at.isoformat().replace("+00:00", "Z"),
             "source": self.source,
+            "poll": start.to_state(),
         }
 
 
@@ -104,6 +113,7 @@ def parse_submitted_event(body: str | bytes) -> SubmittedTask:
         submitted_at=_event_time(event.get("time")),
         refetch=_refetch(detail.get("refetch")),
         source=source if isinstance(source, str) else None,
+        expected_seconds=_expected_seconds(detail.get("expectedSeconds")),
     )
     sent = len(task.execution_input_json().encode("utf-8"))
     if sent > MAX_EXECUTION_INPUT_BYTES:
@@ -226,6 +236,15 @@ def _require_unicode(event: Any) -> None:
         raise InvalidEventError(
             "the event holds text that is not valid Unicode (a lone surrogate)"
         ) from None
+
+
+def _expected_seconds(value: object) -> float | None:
+    if value is None:
+        return None
+    low, high = EXPECTED_SECONDS_RANGE
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise InvalidEventError(f"detail.expectedSeconds must be a number from {low} to {high}")
+    return float(value)
 
 
 def _refetch(value: object) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ocr_fetch.polling import PollingPolicy, next_poll
+from ocr_fetch.polling import PollingPolicy, Progress, next_poll
 from tests.bench import prices
 
 TRANSITIONS_PER_POLL = 3  # Check Task Status, Route On Task Status, Wait Before Next Poll
@@ -30,7 +30,7 @@ def policy_table() -> None:
     policy = PollingPolicy()
 
     def ours(polls: int, elapsed: float) -> int | None:
-        decision = next_poll(policy, polls, elapsed)
+        decision = next_poll(policy, Progress(polls, elapsed))
         return None if decision.give_up else decision.wait_seconds
 
     def tutorial(polls: int, elapsed: float) -> int | None:

@@ -5,6 +5,7 @@ environment, or code the runtime's Python or boto3 cannot run fails here, not in
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,12 @@ def test_a_malformed_submission_is_dead_lettered_with_its_reason(stack: LocalSta
     letters = wait_until(stack.session.dead_letters, timeout=60, what="the dead letter")
     assert [letter.reason for letter in letters] == [letters[0].reason]
     assert "taskId" in str(letters[0].reason)
+
+
+def test_a_task_aspose_does_not_know_is_recorded_not_found(stack: LocalStack) -> None:
+    task = str(uuid.uuid4())
+    stack.session.announce(task)
+    assert stack.outcome(task).status == "NotFound"
 
 
 def test_every_function_ran_in_the_runtimes_python_alone(stack: LocalStack) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ocr_fetch.errors import AsposeProtocolError, ConfigurationError, InvalidEventError
+from ocr_fetch.learning import PollStart
 from ocr_fetch.model import OcrResponse, TaskStatus
 from ocr_fetch.settings import Settings
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, parse_submitted_event, parse_timestamp
@@ -217,7 +218,34 @@ def test_a_full_submission_becomes_the_execution_input() -> None:
         "metadata": {"tenant": "acme"},
         "submittedAt": "2026-11-24T10:00:00Z",
         "source": "my.app",
+        # Without a plan: polled at once, then by the geometric policy; learnt as 2 regions
+        "poll": {
+            "status": "NotChecked",
+            "polls": 0,
+            "waitSeconds": 0,
+            "giveUp": False,
+            "elapsedSeconds": 0,
+            "plan": [],
+            "kind": "regions-2",
+            "runningAt": 0,
+        },
     }
+
+
+def test_a_plan_starts_the_execution_with_its_first_wait() -> None:
+    task = parse_submitted_event(event({"taskId": TASK, "expectedSeconds": 8}))
+    assert task.expected_seconds == 8.0
+    poll = task.execution_input(PollStart("regions-0", (9, 11), 9))["poll"]
+    assert (poll["waitSeconds"], poll["plan"], poll["kind"]) == (9, [9, 11], "regions-0")
+
+
+@pytest.mark.parametrize("value", [0, -3, 90_000, "8", True, None])
+def test_expected_seconds_must_be_a_plausible_number(value: object) -> None:
+    if value is None:
+        assert parse_submitted_event(event({"taskId": TASK})).expected_seconds is None
+        return
+    with pytest.raises(InvalidEventError, match="expectedSeconds must be a number from 1"):
+        parse_submitted_event(event({"taskId": TASK, "expectedSeconds": value}))
 
 
 def test_only_the_task_id_is_required() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -34,9 +35,11 @@ from ocr_fetch.errors import (
     clip,
 )
 from ocr_fetch.handlers.wiring import aspose_client, results_store
+from ocr_fetch.history import HISTORY_ERRORS, PollingHistory
+from ocr_fetch.learning import MAX_PLAN_POLLS, Observation
 from ocr_fetch.model import OcrResponse, TaskStatus
 from ocr_fetch.observability import logger, metrics
-from ocr_fetch.polling import PollDecision, PollingPolicy, next_poll
+from ocr_fetch.polling import PollDecision, PollingPolicy, Progress, next_poll
 from ocr_fetch.settings import get_settings
 from ocr_fetch.storage import ResultStore
 from ocr_fetch.submission import parse_timestamp, validate_task_id
@@ -53,6 +56,11 @@ class CheckRequest:
     task_id: str
     submitted_at: datetime
     polls: int
+    #: The learnt plan and the kind it was learnt for (:mod:`ocr_fetch.learning`), and when a poll
+    #: last saw the task running (seconds after submission): carried from poll to poll.
+    plan: tuple[int, ...] = ()
+    kind: str | None = None
+    running_at: float = 0.0
 
     @classmethod
     def parse(cls, event: Any) -> CheckRequest:
@@ -64,7 +72,23 @@ class CheckRequest:
         submitted_at = parse_timestamp(event.get("submittedAt"))
         if submitted_at is None:
             raise InvalidEventError("check input submittedAt must be ISO 8601")
-        return cls(validate_task_id(event.get("taskId")), submitted_at, polls)
+        plan = event.get("plan") or []
+        if not isinstance(plan, list) or not all(
+            isinstance(at, int) and not isinstance(at, bool) and at >= 0 for at in plan
+        ):
+            raise InvalidEventError("check input plan must be a list of whole seconds")
+        kind = event.get("kind")
+        running_at = event.get("runningAt") or 0
+        if not isinstance(running_at, int | float) or isinstance(running_at, bool):
+            raise InvalidEventError("check input runningAt must be a number of seconds")
+        return cls(
+            validate_task_id(event.get("taskId")),
+            submitted_at,
+            polls,
+            plan=tuple(plan[:MAX_PLAN_POLLS]),
+            kind=kind if isinstance(kind, str) and kind else None,
+            running_at=float(running_at),
+        )
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,10 @@ class PollResult:
     error: dict[str, str] | None = None
     #: Why this poll got no answer about the task (``Throttled``/``Unavailable`` only).
     transient_cause: dict[str, str] | None = None
+    #: Carried on from the request (``running_at`` updated when this poll saw the task running).
+    plan: tuple[int, ...] = ()
+    kind: str | None = None
+    running_at: float = 0.0
 
     def to_state(self) -> dict[str, Any]:
         """The handler's output: every key always present."""
@@ -97,6 +125,9 @@ class PollResult:
             "rawKey": self.raw_key,
             "error": self.error,
             "transientCause": self.transient_cause,
+            "plan": list(self.plan),
+            "kind": self.kind,
+            "runningAt": int(self.running_at),
         }
 
 
@@ -109,6 +140,8 @@ class Checker:
     policy: PollingPolicy
     cancel_on_give_up: bool = False
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    #: Where completed tasks' durations are learnt (None: not learning).
+    history: PollingHistory | None = None
 
 
 def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> dict[str, Any]:
@@ -132,7 +165,10 @@ def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> d
     raw_key = (
         checker.store.put_raw(request.task_id, fetched.body) if status in _FINAL_WITH_BODY else None
     )
-    decision = next_poll(checker.policy, polls, elapsed) if status.is_running else None
+    progress = Progress(polls, elapsed, plan=request.plan)
+    decision = next_poll(checker.policy, progress) if status.is_running else None
+    if status is TaskStatus.COMPLETED:
+        _learn(checker, request, elapsed)
     result = PollResult(
         status.value,
         polls,
@@ -142,6 +178,9 @@ def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> d
         response_status_code=response.response_status_code,
         raw_key=raw_key,
         error=_error(response),
+        plan=request.plan,
+        kind=request.kind,
+        running_at=elapsed if status.is_running else request.running_at,
     )
     logger.info(
         "polled",
@@ -164,7 +203,7 @@ def _not_yet(
     """No answer about the task this time: wait (at least Retry-After) and poll again."""
     retry_after = exc.retry_after if isinstance(exc, AsposeThrottledError) else None
     elapsed = (checker.now() - request.submitted_at).total_seconds()
-    decision = next_poll(checker.policy, polls, elapsed, retry_after)
+    decision = next_poll(checker.policy, Progress(polls, elapsed, retry_after, request.plan))
     cause = {"name": type(exc).__name__, "message": str(exc)}
     metrics.add_metric(name="PollsNotAnswered", unit=MetricUnit.Count, value=1)
     logger.warning(
@@ -180,7 +219,28 @@ def _not_yet(
     if decision.give_up:
         _cancel_when_asked(request, checker, deadline)
     status = THROTTLED if isinstance(exc, AsposeThrottledError) else UNAVAILABLE
-    return PollResult(status, polls, elapsed, decision, transient_cause=cause)
+    return PollResult(
+        status,
+        polls,
+        elapsed,
+        decision,
+        transient_cause=cause,
+        plan=request.plan,
+        kind=request.kind,
+        running_at=request.running_at,
+    )
+
+
+def _learn(checker: Checker, request: CheckRequest, elapsed: float) -> None:
+    """Teach polling when this task finished: after the last poll that saw it running and by
+    this one. Best effort: learning never fails a poll."""
+    if checker.history is None or request.kind is None:
+        return
+    try:
+        checker.history.record(request.kind, Observation(request.running_at, elapsed))
+    except HISTORY_ERRORS as exc:
+        logger.warning("polling history not updated", extra={"cause": type(exc).__name__})
+        metrics.add_metric(name="PollingHistoryErrors", unit=MetricUnit.Count, value=1)
 
 
 def _cancel_when_asked(request: CheckRequest, checker: Checker, deadline: Deadline) -> None:
@@ -211,13 +271,23 @@ def _error(response: OcrResponse) -> dict[str, str] | None:
     return None
 
 
+@cache
+def _history(table: str) -> PollingHistory:
+    return PollingHistory(table)
+
+
 @logger.inject_lambda_context(correlation_id_path="taskId")
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = CheckRequest.parse(event)
     settings = get_settings()
+    table = settings.polling_history_table
     checker = Checker(
-        aspose_client(), results_store(), settings.polling, settings.cancel_on_give_up
+        aspose_client(),
+        results_store(),
+        settings.polling,
+        settings.cancel_on_give_up,
+        history=_history(table) if table else None,
     )
     left = context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
     return check_task(request, checker, Deadline.after(left))

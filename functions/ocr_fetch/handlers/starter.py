@@ -9,7 +9,9 @@ queue for another try.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -25,9 +27,34 @@ from botocore.exceptions import ClientError
 
 from ocr_fetch import aws
 from ocr_fetch.errors import MAX_ERROR_MESSAGE_CHARS, InvalidEventError, aws_error_code, clip
+from ocr_fetch.history import HISTORY_ERRORS, PollingHistory
+from ocr_fetch.learning import DurationSummary, PlanSettings, PollStart, plan_start, task_kind
 from ocr_fetch.observability import logger, metrics
 from ocr_fetch.settings import get_settings
 from ocr_fetch.submission import SubmittedTask, parse_submitted_event
+
+
+@dataclass
+class Planner:
+    """How each execution starts polling: from what was learnt of tasks of its kind (when a
+    history table is set), the submitter's hint, and how long ago the task was submitted."""
+
+    history: PollingHistory | None = None
+    settings: PlanSettings = field(default_factory=PlanSettings)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def __call__(self, task: SubmittedTask) -> PollStart:
+        kind = task_kind(len(task.region_names or ()))
+        learnt = DurationSummary()
+        if self.history is not None:
+            try:
+                learnt = self.history.summary(kind)
+            except HISTORY_ERRORS as exc:
+                # Learning is an optimisation: without it the task is polled by the defaults.
+                logger.warning("polling history unreadable", extra={"cause": type(exc).__name__})
+                metrics.add_metric(name="PollingHistoryErrors", unit=MetricUnit.Count, value=1)
+        age = (self.clock() - task.submitted_at).total_seconds()
+        return plan_start(kind, learnt, task.expected_seconds, age, self.settings)
 
 
 @dataclass
@@ -41,6 +68,7 @@ class Starter:
     max_receives: int = 5
     sfn: Any = None
     sqs: Any = None
+    planner: Callable[[SubmittedTask], PollStart] = field(default_factory=Planner)
 
     def __post_init__(self) -> None:
         self.sfn = self.sfn or aws.client("stepfunctions")
@@ -71,11 +99,12 @@ class Starter:
 
     def start(self, task: SubmittedTask) -> str:
         logger.set_correlation_id(task.task_id)
+        start = self.planner(task)
         try:
             answer = self.sfn.start_execution(
                 stateMachineArn=self.state_machine_arn,
                 name=task.execution_name,
-                input=task.execution_input_json(),
+                input=task.execution_input_json(start),
             )
         except ClientError as exc:
             if aws_error_code(exc) == "ExecutionAlreadyExists":
@@ -86,7 +115,15 @@ class Starter:
                 metrics.add_metric(name="DuplicateSubmissions", unit=MetricUnit.Count, value=1)
                 return "duplicate"
             raise
-        logger.info("execution started", extra={"execution_arn": answer["executionArn"]})
+        logger.info(
+            "execution started",
+            extra={
+                "execution_arn": answer["executionArn"],
+                "kind": start.kind,
+                "plan": list(start.plan),
+                "first_wait": start.first_wait_seconds,
+            },
+        )
         metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
         return "started"
 
@@ -118,7 +155,9 @@ def _sendable(body: str) -> str:
 def _starter() -> Starter:
     settings = get_settings()
     state_machine_arn, dlq_url = settings.require_starter()
-    return Starter(state_machine_arn, dlq_url, settings.start_queue_max_receives)
+    table = settings.polling_history_table
+    planner = Planner(PollingHistory(table) if table else None, settings.planning)
+    return Starter(state_machine_arn, dlq_url, settings.start_queue_max_receives, planner=planner)
 
 
 _processor = BatchProcessor(event_type=EventType.SQS)

@@ -28,6 +28,7 @@ from infra.local_cloud.session import (
     TaskOutcome,
 )
 from ocr_fetch.client import RecognitionSettings
+from ocr_fetch.layout import manifest_key
 
 #: What the service answers while a task is still going: each gets a "next poll in" on its line.
 RUNNING_STATUSES = {"Pending", "Processing", "Throttled", "Unavailable", "NotChecked"}
@@ -67,14 +68,23 @@ class Submitted:
 
 def submit(target: Target, submission: Submission) -> Submitted:
     """Send the image and regions to Aspose, then announce the task on the stack's bus."""
+    return announce(target.session, submission, send(target, submission))
+
+
+def send(target: Target, submission: Submission) -> str:
+    """Send the image and regions to Aspose; the task id it answers with."""
     client = target.aspose().client()
-    task_id = client.submit_regions(
+    return client.submit_regions(
         submission.image.data,
         [region.rect for region in submission.regions],
         RecognitionSettings(result_type=submission.result_type),
     )
+
+
+def announce(session: StackSession, submission: Submission, task_id: str) -> Submitted:
+    """Announce a task sent to Aspose on the stack's bus (``Region Recognition Submitted``)."""
     names = tuple(region.name for region in submission.regions)
-    event_id = target.session.announce(
+    event_id = session.announce(
         task_id,
         list(names),
         correlation_id=submission.correlation_id,
@@ -187,25 +197,63 @@ def poll_line(poll: Mapping[str, Any]) -> str:
 
 
 # --- refetch -----------------------------------------------------------------------------------
-def refetch(session: StackSession, task_id: str, label: str | None = None) -> str:
-    """Announce the task again with a refetch label; the name of the execution that will fetch
-    it. The original submission's region names, correlation id and metadata are kept."""
-    label = label or datetime.now(UTC).strftime("r%Y%m%dT%H%M%S")
-    described = session.describe_execution(task_id)
-    if described is not None:
-        submission = json_object(described.get("input"))
-    else:
-        item = session.item(task_id)
-        if item is None:
-            raise not_found(f"no task {task_id} in this stack (no execution, no outcome)")
-        submission = {
-            "regions": [{"name": r.get("name")} for r in item.get("regions", [])],
-            "correlationId": item.get("correlationId"),
-            "metadata": item.get("metadata"),
+@dataclass(frozen=True)
+class Refetch:
+    """A re-fetch announced: the execution that will fetch the task again, and what it was
+    told about the task (region names, when the stack still knows them)."""
+
+    task_id: str
+    execution_name: str
+    region_names: tuple[str | None, ...] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "taskId": self.task_id,
+            "execution": self.execution_name,
+            "regionNames": None if self.region_names is None else list(self.region_names),
         }
+
+
+def refetch(session: StackSession, task_id: str, label: str | None = None) -> Refetch:
+    """Announce the task again with a refetch label. The region names, correlation id and
+    metadata are those the stack stored for the task (its table item, else its manifest);
+    the correlation id and metadata of a task that recorded nothing come from its execution."""
+    label = label or datetime.now(UTC).strftime("r%Y%m%dT%H%M%S")
+    submission = original_submission(session, task_id)
+    if submission is None:
+        raise not_found(f"no task {task_id} in this stack (no execution, no outcome)")
     if session.describe_execution(f"{task_id}-{label}") is not None:
         raise bad_input(f"--label {label}: execution {task_id}-{label} exists already")
-    return session.announce_refetch(task_id, label, submission, source=SOURCE)
+    name = session.announce_refetch(task_id, label, submission, source=SOURCE)
+    regions = submission.get("regions")
+    names = None if regions is None else tuple(r.get("name") for r in regions)
+    return Refetch(task_id, name, names)
+
+
+def original_submission(session: StackSession, task_id: str) -> dict[str, Any] | None:
+    """What the task was announced with, as far as the stack stored it: ``regions`` (names, in
+    order; None when unknown), ``correlationId``, ``metadata``. None for an unknown task.
+
+    Region names are never taken from the execution input: state data carries ids and
+    references, and the names live in the table item and the manifest."""
+    item = session.item(task_id) or {}
+    manifest = session.manifest_at(manifest_key(task_id))
+    described = None if item else session.describe_execution(task_id)
+    if not item and manifest is None and described is None:
+        return None
+    entries = (manifest or {}).get("regions") or item.get("regions")
+    started = json_object((described or {}).get("input"))
+    return {
+        "regions": None
+        if not entries
+        else [{"name": entry.get("name")} for entry in sorted(entries, key=_index)],
+        "correlationId": item.get("correlationId", started.get("correlationId")),
+        "metadata": item.get("metadata", started.get("metadata")),
+    }
+
+
+def _index(entry: Mapping[str, Any]) -> int:
+    return int(entry.get("index", 0))
 
 
 # --- results -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     WAIT_TIMED_OUT = 4  # --wait gave up before the task ended
     AWS_ERROR = 5  # AWS refused or failed a call, or could not be reached
     ASPOSE_ERROR = 6  # Aspose.OCR Cloud refused or failed the submission
+    INTERNAL_ERROR = 70  # a bug of ocr-results itself (EX_SOFTWARE); the line names the exception
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from infra.cli.errors import bad_input
 from ocr_fetch.client import Rect
 from ocr_fetch.errors import InvalidEventError
+from ocr_fetch.outcome import OutcomeKind
 from ocr_fetch.submission import (
     MAX_CORRELATION_ID_CHARS,
     MAX_REGION_NAME_CHARS,
@@ -106,13 +107,31 @@ def refetch_label(value: str) -> str:
     return value
 
 
-def execution_status(value: str | None) -> str | None:
+@dataclass(frozen=True)
+class StatusFilter:
+    """``list --status``: an execution status (ListExecutions filters on it) or a recorded
+    outcome (``Completed`` ends SUCCEEDED, the others FAILED; the items say which)."""
+
+    execution: str | None = None
+    outcome: str | None = None
+
+
+def list_status(value: str | None) -> StatusFilter:
+    """``RUNNING``, ``FAILED``... or ``Completed``, ``NotFound``... (any case)."""
     if value is None:
-        return None
+        return StatusFilter()
+    for kind in OutcomeKind:
+        if kind.value.lower() == value.lower():
+            execution = "SUCCEEDED" if kind is OutcomeKind.COMPLETED else "FAILED"
+            return StatusFilter(execution, kind.value)
     status = value.upper().replace("-", "_")
     if status not in EXECUTION_STATUSES:
-        raise bad_input(f"--status {value!r} is not one of {', '.join(EXECUTION_STATUSES)}")
-    return status
+        outcomes = ", ".join(kind.value for kind in OutcomeKind)
+        raise bad_input(
+            f"--status {value!r} is not one of {', '.join(EXECUTION_STATUSES)} "
+            f"(execution statuses) or {outcomes} (outcomes)"
+        )
+    return StatusFilter(execution=status)
 
 
 def duration(value: str, option: str = "--since") -> timedelta:
@@ -125,7 +144,11 @@ def duration(value: str, option: str = "--since") -> timedelta:
 
 def read_image(path: Path) -> Image:
     """The image file, if it is one Aspose reads (PNG, JPEG, BMP, TIFF, GIF)."""
-    data = _read(path, "image")
+    return image_from_bytes(_read(path, "image"), path)
+
+
+def image_from_bytes(data: bytes, path: Path) -> Image:
+    """``data`` as an image Aspose reads (``path`` names it in messages)."""
     found = next((f for magic, f in _IMAGE_MAGIC.items() if data.startswith(magic)), None)
     if found is None:
         what = "a PDF, which region recognition does not take" if data[:4] == b"%PDF" else "not"

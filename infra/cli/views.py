@@ -24,8 +24,10 @@ from infra.local_cloud.session import (
     Step,
     StoredObject,
 )
+from ocr_fetch.outcome import OutcomeKind
 
-COMPLETED = "Completed"
+COMPLETED = OutcomeKind.COMPLETED.value
+OUTCOMES = frozenset(kind.value for kind in OutcomeKind)
 #: Content types whose bytes are text a person can read (``--show-text``).
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
 _TASK_ID_PREFIX = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -160,6 +162,14 @@ class TaskStatus:
         }
 
 
+def recorded_outcome(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The item when it records an outcome (``Completed``, ``Failed``, ``NotFound``,
+    ``TimedOut``); None for no item, or one written before the outcome (say, by the starter)."""
+    if item is None or item.get("status") not in OUTCOMES:
+        return None
+    return item
+
+
 def outcome_json(item: dict[str, Any]) -> dict[str, Any]:
     """The outcome and counts a table item records (never text: the item holds none)."""
     keys = (
@@ -186,7 +196,7 @@ def outcome_json(item: dict[str, Any]) -> dict[str, Any]:
 
 def task_status(session: StackSession, task_id: str) -> TaskStatus | None:
     """The task's status; None when the stack knows nothing of it."""
-    item = session.item(task_id)
+    item = recorded_outcome(session.item(task_id))
     if item is not None:
         return TaskStatus(task_id, item, None)
     described = session.describe_execution(task_id)
@@ -263,7 +273,7 @@ class TaskReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "taskId": self.task_id,
-            "outcome": outcome_json(self.item) if self.item else None,
+            "outcome": outcome_json(outcome) if (outcome := recorded_outcome(self.item)) else None,
             "item": self.item,
             "bucket": self.bucket,
             "objects": [
@@ -379,6 +389,8 @@ class Listing:
     """Which executions to list: ListExecutions' own status filter, a start, a correlation id."""
 
     status: str | None = None
+    #: A recorded outcome (``Completed``...): only the executions of tasks that recorded it.
+    outcome: str | None = None
     since: timedelta | None = None
     correlation_id: str | None = None
     limit: int = 50
@@ -401,6 +413,8 @@ def recent_executions(session: StackSession, listing: Listing) -> list[Execution
                 row = _with_input(session, row)
             if listing.correlation_id not in (None, row.correlation_id):
                 continue
+            if listing.outcome not in (None, row.outcome):
+                continue
             if row.polls is None and row.status == RUNNING and next(histories) < listing.histories:
                 row = _with_polls(session, row)
             rows.append(row)
@@ -413,6 +427,7 @@ def _row(
     session: StackSession, summary: dict[str, Any], item: dict[str, Any] | None
 ) -> ExecutionRow:
     # The item is the task's; its polls are this execution's only if this execution recorded it.
+    item = recorded_outcome(item)
     own = item is not None and item.get("executionArn") == summary["executionArn"]
     return ExecutionRow(
         summary,

@@ -461,15 +461,18 @@ class StackSession:
         self, task_id: str, label: str, submission: Mapping[str, Any], source: str = "ocr-results"
     ) -> str:
         """Announce ``task_id`` again with ``refetch: label``: an execution named
-        ``<taskId>-<label>`` fetches it anew. ``submission`` is the original execution input
-        (region names, correlation id, metadata are carried over). Returns the execution name."""
-        regions = submission.get("regions") or []
+        ``<taskId>-<label>`` fetches it anew. ``submission`` is what the task was announced with
+        (``regions`` with their names, or None when unknown; ``correlationId``; ``metadata``),
+        carried over. Returns the execution name."""
+        regions = submission.get("regions")
         detail = build_submitted_detail(
             task_id,
-            [r.get("name") if isinstance(r, dict) else None for r in regions],
+            [r.get("name") if isinstance(r, dict) else None for r in regions or []],
             submission.get("correlationId"),
             submission.get("metadata"),
         )
+        if regions is None:
+            del detail["regions"]  # unknown: stored by index, not as zero regions
         detail["refetch"] = label
         self.announce_detail(detail, source=source)
         return f"{task_id}-{label}"

@@ -209,7 +209,7 @@ class Refetch:
     def to_json(self) -> dict[str, Any]:
         return {
             "taskId": self.task_id,
-            "execution": self.execution_name,
+            "executionName": self.execution_name,
             "regionNames": None if self.region_names is None else list(self.region_names),
         }
 

@@ -206,6 +206,7 @@ def test_refetch_fetches_again_with_the_stored_region_names(
 
     assert ran.code == 0, ran.err
     document = ran.json()
+    assert document["executionName"] == f"{task_id}-again"
     assert document["execution"]["name"] == f"{task_id}-again"
     assert document["regionNames"][0] == "surname"
     assert document["outcome"]["status"] == "Completed"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from defusedxml import ElementTree
 
-from tests.cli.conftest import CliStack, Ran
+from tests.cli.conftest import CliStack, Ran, ocr_results
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,9 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 @pytest.fixture(scope="module")
 def completed(cli: CliStack) -> dict[str, Any]:
-    """The ID card, submitted with ``--wait --json`` (the issue's "done when")."""
+    """The ID card, submitted with ``--wait --json`` (the issue's "done when"). Its first poll
+    finds the service down, so its path has a wait however fast the machine is."""
+    cli.stack.emulator.admin.inject("http_503", next_tasks=1, method="GET", times=1)
     ran = cli.run(
         "submit",
         cli.image("id_card"),
@@ -327,3 +329,24 @@ def test_an_unreachable_local_cloud_is_an_aws_error(
 
     assert ran.code == 5
     assert "is `make local` running?" in ran.error_line
+
+
+# --- a deployed stack, by name -----------------------------------------------------------------
+def test_a_stack_is_found_by_name_from_its_outputs(
+    cli: CliStack, completed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The local cloud answers CloudFormation's DescribeStacks as AWS does.
+    cloud = cli.stack.cloud
+    monkeypatch.setenv("AWS_ENDPOINT_URL", cloud.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    name = cli.stack.stack.stack_name
+
+    found = ocr_results("--stack", name, "--region", cloud.region, "status", completed["taskId"])
+    unknown = ocr_results("--stack", "no-such-stack", "--region", cloud.region, "list")
+
+    assert found.code == 0, found.err
+    assert "Completed" in found.out
+    assert unknown.code == 1
+    assert "no stack named 'no-such-stack'" in unknown.error_line

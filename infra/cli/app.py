@@ -238,7 +238,7 @@ def _follow(
     out: Output, target: Target, task: actions.Followed, timeout: float
 ) -> dict[str, Any] | None:
     """Follow one task to its end, showing progress on stderr; its recorded outcome (JSON)."""
-    progress = output.ProgressLines(out, datetime.now(UTC))
+    progress = output.ProgressLines(out.note, datetime.now(UTC))
     try:
         with out.waiting(f"waiting for task {task.task_id}"):
             outcomes = actions.follow(target.session, [task], progress, timeout=timeout)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import IO, Any
@@ -100,23 +100,25 @@ def submitted_lines(submitted: Submitted) -> list[str]:
 
 
 class ProgressLines:
-    """Prints what :func:`infra.cli.actions.follow` reports, one line each, with the seconds
-    since ``started`` (the history's own times)."""
+    """Says what :func:`infra.cli.actions.follow` reports, one line each, with the seconds since
+    ``started`` (the history's own times); ``say`` is ``Output.note`` for the commands."""
 
-    def __init__(self, output: Output, started: datetime, *, labels: bool = False) -> None:
-        self.output = output
+    def __init__(
+        self, say: Callable[[str], None], started: datetime, *, labels: bool = False
+    ) -> None:
+        self.say = say
         self.started = started
         self.labels = labels
         self.width = 0
 
     def __call__(self, task: Followed, at: datetime | None, line: str) -> None:
         offset = seconds_between(self.started, at)
-        shown = f"{offset:6.1f} s" if offset is not None else "       -"
+        shown = f"{offset:5.1f} s" if offset is not None else "     - "
         label = ""
         if self.labels:
             self.width = max(self.width, len(task.label))
             label = f"  {task.label:<{self.width}}"
-        self.output.note(f"  {shown}{label}  {line}")
+        self.say(f"  {shown}{label}  {line}")
 
 
 # --- status ------------------------------------------------------------------------------------

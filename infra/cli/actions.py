@@ -1,5 +1,6 @@
-"""What the commands do to a stack, as functions ``make demo`` calls too: submit and announce a
-task, follow tasks to their outcome, fetch one again, download its results, redrive dead letters.
+"""What the commands do to a stack, as functions ``make demo`` calls too: send a task to Aspose
+and announce it, follow tasks to their outcome, fetch one again, download its results, redrive
+dead letters.
 
 Each raises :class:`~infra.cli.errors.CliError` for what the user must hear about (an unknown
 task, a task that did not complete); AWS and Aspose errors pass through, named, for ``app`` to
@@ -64,11 +65,6 @@ class Submitted:
             "resultType": self.result_type,
             "correlationId": self.correlation_id,
         }
-
-
-def submit(target: Target, submission: Submission) -> Submitted:
-    """Send the image and regions to Aspose, then announce the task on the stack's bus."""
-    return announce(target.session, submission, send(target, submission))
 
 
 def send(target: Target, submission: Submission) -> str:

@@ -206,9 +206,10 @@ def submit(context: Context, options: SubmitOptions) -> None:
     out = context.output(options.as_json)
     target = context.target
     submission = actions.Submission(image, regions, result_type, correlation_id)
-    submitted = actions.submit(target, submission)
+    task_id = actions.send(target, submission)
     if not out.as_json:
-        out.line(submitted.task_id)  # at once: a script has it even if --wait times out
+        out.line(task_id)  # at once: a script has it even if announcing fails or --wait times out
+    submitted = _announce(target, submission, task_id)
     if not out.as_json or options.wait:
         for line in output.submitted_lines(submitted):
             out.note(line)
@@ -217,6 +218,21 @@ def submit(context: Context, options: SubmitOptions) -> None:
         _wait(out, target, actions.Followed(submitted.task_id), options.timeout, document)
     elif out.as_json:
         out.document(document)
+
+
+def _announce(target: Target, submission: actions.Submission, task_id: str) -> actions.Submitted:
+    """Announce a task Aspose has accepted; a failure names the task, so it is not lost."""
+    try:
+        return actions.announce(target.session, submission, task_id)
+    except Exception as error:
+        failure = failure_of(error)
+        if failure is None:
+            raise
+        raise CliError(
+            f"task {task_id} was sent to Aspose but not announced on the bus, so nothing fetches "
+            f"it: {failure}",
+            failure.code,
+        ) from None
 
 
 def _wait(
@@ -243,6 +259,12 @@ def _follow(
         with out.waiting(f"waiting for task {task.task_id}"):
             outcomes = actions.follow(target.session, [task], progress, timeout=timeout)
     except WaitTimeout:
+        if task.execution is None:
+            raise CliError(
+                f"--wait timed out after {timeout:g} s and no execution {task.execution_name} "
+                "was started: is the announcement in the dead-letter queue (ocr-results dlq list)?",
+                ExitCode.WAIT_TIMED_OUT,
+            ) from None
         raise CliError(
             f"--wait timed out after {timeout:g} s; task {task.task_id} is still going "
             f"(ocr-results status {task.task_id})",
@@ -567,6 +589,7 @@ def _service_failure(error: Exception) -> CliError | None:
         AsposeThrottledError,
         AsposeUnavailableError,
         CredentialsNotConfigured,
+        EventPublishError,
         ResponseTooLarge,
     )
 
@@ -582,7 +605,7 @@ def _service_failure(error: Exception) -> CliError | None:
             "local` running?)",
             ExitCode.AWS_ERROR,
         )
-    if isinstance(error, BotoCoreError):
+    if isinstance(error, BotoCoreError | EventPublishError):
         return CliError(f"AWS: {_clip(str(error))}", ExitCode.AWS_ERROR)
     aspose = (
         AsposeAuthError,

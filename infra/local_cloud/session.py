@@ -45,8 +45,6 @@ _LIST_INSTEAD_OF_DESCRIBE = 10
 _ROUNDS_BETWEEN_CHECKS = 5
 #: How long a dead letter stays hidden while it is read or redriven (then it is released).
 _DEAD_LETTER_HOLD_SECONDS = 30
-#: The state that publishes the outcome event (``events:putEvents``).
-PUBLISH_STATE = "Publish Outcome Event"
 
 
 @dataclass(frozen=True)
@@ -116,15 +114,6 @@ class Execution:
 
     def polls(self) -> list[dict[str, Any]]:
         return [step.poll for step in self.steps if step.poll is not None]
-
-    @property
-    def input(self) -> dict[str, Any]:
-        """The execution input: the submission as the starter accepted it (ids, names, labels)."""
-        for event in self.history:
-            if event["type"] == "ExecutionStarted":
-                found = _json(event["executionStartedEventDetails"].get("input"))
-                return found if isinstance(found, dict) else {}
-        return {}
 
     @property
     def outcome_event(self) -> dict[str, Any] | None:

@@ -350,3 +350,23 @@ def test_a_stack_is_found_by_name_from_its_outputs(
     assert "Completed" in found.out
     assert unknown.code == 1
     assert "no stack named 'no-such-stack'" in unknown.error_line
+
+
+def test_a_task_sent_but_not_announced_is_named_in_the_error(cli: CliStack, tmp_path: Path) -> None:
+    state = json.loads(cli.state_file.read_text())
+    state["outputs"]["EventBusName"] = "no-such-bus"
+    broken = tmp_path / "stack.json"
+    broken.write_text(json.dumps(state))
+
+    ran = cli.run(
+        "--state-file",
+        str(broken),
+        "submit",
+        cli.image("id_card"),
+        "--regions",
+        cli.regions("id_card"),
+    )
+
+    assert ran.code == 5, ran.err
+    task_id = ran.out.strip()
+    assert f"task {task_id} was sent to Aspose but not announced" in ran.error_line

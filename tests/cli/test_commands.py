@@ -145,6 +145,7 @@ def test_inspect_draws_the_path_as_svg(
 # --- status, results, list ---------------------------------------------------------------------
 def test_status_of_a_completed_task(cli: CliStack, completed: dict[str, Any]) -> None:
     as_json = cli.run("status", completed["taskId"], "--json")
+    global_json = cli.run("--json", "status", completed["taskId"])
     text = cli.run("status", completed["taskId"].upper())
 
     assert as_json.code == 0, as_json.err
@@ -152,6 +153,7 @@ def test_status_of_a_completed_task(cli: CliStack, completed: dict[str, Any]) ->
     assert status["ended"] is True
     assert status["outcome"]["status"] == "Completed"
     assert status["outcome"]["regionCount"] == 5
+    assert global_json.json() == status
     assert text.code == 0
     assert f"Task {completed['taskId']}: Completed" in text.out
     assert "5 of 5 decoded" in text.out

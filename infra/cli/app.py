@@ -568,7 +568,8 @@ def failure_of(error: BaseException) -> CliError | None:
         return CliError("interrupted", ExitCode.INTERRUPTED)
     if isinstance(error, typer.TyperException):  # a usage error typer found
         message = getattr(error, "format_message", lambda: str(error))()
-        return CliError(f"{message} (see --help)", ExitCode.USAGE)
+        # No command at all: the help was printed, which says it all.
+        return CliError(f"{message} (see --help)" if message else "", ExitCode.USAGE)
     if not isinstance(error, Exception):
         return None
     return _service_failure(error) or CliError(

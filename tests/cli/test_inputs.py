@@ -114,6 +114,10 @@ def test_help_lists_every_command_and_the_exit_codes() -> None:
     for name in ("submit", "status", "inspect", "results", "list", "refetch", "dlq"):
         assert name in ran.out
     assert "4 --wait timed out" in " ".join(ran.out.split())
+    bare = ocr_results()
+    assert bare.code == 2
+    assert "Usage: ocr-results" in bare.out
+    assert bare.err == ""
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

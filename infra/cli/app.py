@@ -1,13 +1,15 @@
 """``ocr-results [--local | --stack NAME] COMMAND [ARGS] [--json]``: the commands, their options
 and how every way of failing becomes one line on stderr and a documented exit code.
 
-Each command's options are a dataclass (what it was asked), so a command is a function of its
-context and one value; :func:`command` turns the dataclass's fields into typer parameters.
+Each command's options are a dataclass (what it was asked), so a command is a function of the
+invocation (the global options) and one value; :func:`command` turns the dataclass's fields into
+typer parameters.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import os
 import sys
@@ -61,33 +63,34 @@ TimeoutOption = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Context:
-    """What the global options said, and the target they name (resolved on first use)."""
+@dataclass
+class Invocation:
+    """What the global options said, and the target they name (resolved on first use, so
+    ``--help`` and bad input need no stack)."""
 
     where: Where
     as_json: bool
-    _target: list[Target] = dataclasses.field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def target(self) -> Target:
-        if not self._target:
-            self._target.append(resolve(self.where))
-        return self._target[0]
+        return resolve(self.where)
 
     def output(self, as_json: bool) -> Output:
         return Output(as_json=as_json or self.as_json)
 
 
+Command = Callable[[Invocation, Options], None]
+
+
 def command(
     group: typer.Typer, name: str, options: type[Options]
-) -> Callable[[Callable[[Context, Options], None]], Callable[[Context, Options], None]]:
-    """Register ``body(context, options)`` as the command ``name``: each field of the
+) -> Callable[[Command[Options]], Command[Options]]:
+    """Register ``body(invocation, options)`` as the command ``name``: each field of the
     ``options`` dataclass is one of its typer parameters (``Annotated`` as typer reads them)."""
 
-    def register(body: Callable[[Context, Options], None]) -> Callable[[Context, Options], None]:
+    def register(body: Command[Options]) -> Command[Options]:
         def run(ctx: typer.Context, options: Options) -> None:
-            found = ctx.find_object(Context)
+            found = ctx.find_object(Invocation)
             if found is None:  # only when a command is invoked without the app's callback
                 raise CliError("the global options were not read", ExitCode.INTERNAL_ERROR)
             body(found, options)
@@ -158,7 +161,7 @@ def _store_global_options(ctx: typer.Context, options: GlobalOptions) -> None:
         region=options.region,
         state_file=options.state_file,
     )
-    ctx.obj = Context(where, options.as_json)
+    ctx.obj = Invocation(where, options.as_json)
 
 
 app.callback()(typer_function(GlobalOptions, _store_global_options))
@@ -197,14 +200,14 @@ class SubmitOptions:
 
 
 @command(app, "submit", SubmitOptions)
-def submit(context: Context, options: SubmitOptions) -> None:
+def submit(invocation: Invocation, options: SubmitOptions) -> None:
     """Send IMAGE and its regions to Aspose and announce the task on the stack's bus."""
     result_type = inputs.result_type(options.result_type)
     correlation_id = inputs.correlation_id(options.correlation_id)
     image = inputs.read_image(options.image)
     regions = inputs.load_regions(options.regions, image)
-    out = context.output(options.as_json)
-    target = context.target
+    out = invocation.output(options.as_json)
+    target = invocation.target
     submission = actions.Submission(image, regions, result_type, correlation_id)
     task_id = actions.send(target, submission)
     if not out.as_json:
@@ -301,12 +304,12 @@ class TaskOptions:
 
 
 @command(app, "status", TaskOptions)
-def status(context: Context, options: TaskOptions) -> None:
+def status(invocation: Invocation, options: TaskOptions) -> None:
     """The task's outcome and counts; while none is recorded, where its execution stands
     (state, polls so far, next wait). Exit code 3 when it ended without completing."""
     task_id = inputs.task_id(options.task)
-    out = context.output(options.as_json)
-    found = views.task_status(context.target.session, task_id)
+    out = invocation.output(options.as_json)
+    found = views.task_status(invocation.target.session, task_id)
     if found is None:
         raise _unknown(task_id)
     if out.as_json:
@@ -345,13 +348,13 @@ class InspectOptions:
 
 
 @command(app, "inspect", InspectOptions)
-def inspect_task(context: Context, options: InspectOptions) -> None:
+def inspect_task(invocation: Invocation, options: InspectOptions) -> None:
     """Everything about one task: table item, stored objects, each execution with every state
     entered, each wait and poll, its error and its outcome event. No recognised text unless
     --show-text."""
     task_id = inputs.task_id(options.task)
-    out = context.output(options.as_json)
-    session = context.target.session
+    out = invocation.output(options.as_json)
+    session = invocation.target.session
     report = views.inspect_task(session, task_id, show_text=options.show_text)
     if not report.known:
         raise _unknown(task_id)
@@ -392,15 +395,15 @@ class ResultsOptions:
 
 
 @command(app, "results", ResultsOptions)
-def results(context: Context, options: ResultsOptions) -> None:
+def results(invocation: Invocation, options: ResultsOptions) -> None:
     """Download the decoded regions of a completed task (and its manifest) into a directory.
     Exit code 3 when the task ended without completing."""
     task_id = inputs.task_id(options.task)
-    out = context.output(options.as_json)
+    out = invocation.output(options.as_json)
     directory = options.out or Path(task_id)
     if directory.exists() and not directory.is_dir():
         raise bad_input(f"--out {directory}: exists and is not a directory")
-    download = actions.download_results(context.target.session, task_id, directory)
+    download = actions.download_results(invocation.target.session, task_id, directory)
     if out.as_json:
         out.document(download.to_json())
     else:
@@ -432,7 +435,7 @@ class ListOptions:
 
 
 @command(app, "list", ListOptions)
-def list_tasks(context: Context, options: ListOptions) -> None:
+def list_tasks(invocation: Invocation, options: ListOptions) -> None:
     """Recent tasks, newest first: from the state machine's executions and the items of their
     tasks read by key (never a scan of the table)."""
     wanted = inputs.list_status(options.status)
@@ -443,8 +446,8 @@ def list_tasks(context: Context, options: ListOptions) -> None:
         correlation_id=inputs.correlation_id(options.correlation_id),
         limit=options.limit,
     )
-    out = context.output(options.as_json)
-    rows = views.recent_executions(context.target.session, listing)
+    out = invocation.output(options.as_json)
+    rows = views.recent_executions(invocation.target.session, listing)
     if out.as_json:
         out.document({"count": len(rows), "executions": [row.to_json() for row in rows]})
     elif rows:
@@ -470,13 +473,13 @@ class RefetchOptions:
 
 
 @command(app, "refetch", RefetchOptions)
-def refetch(context: Context, options: RefetchOptions) -> None:
+def refetch(invocation: Invocation, options: RefetchOptions) -> None:
     """Fetch a task again from Aspose (a new execution, <task>-<label>): the stored result is
     overwritten, never downgraded."""
     task_id = inputs.task_id(options.task)
     label = inputs.refetch_label(options.label) if options.label is not None else None
-    out = context.output(options.as_json)
-    target = context.target
+    out = invocation.output(options.as_json)
+    target = invocation.target
     announced = actions.refetch(target.session, task_id, label)
     if not out.as_json:
         out.line(announced.execution_name)
@@ -498,10 +501,10 @@ class DlqListOptions:
 
 
 @command(dlq_app, "list", DlqListOptions)
-def dlq_list(context: Context, options: DlqListOptions) -> None:
+def dlq_list(invocation: Invocation, options: DlqListOptions) -> None:
     """Each dead letter with its reason, and whether sending it again could succeed."""
-    out = context.output(options.as_json)
-    letters = context.target.session.dead_letters()
+    out = invocation.output(options.as_json)
+    letters = invocation.target.session.dead_letters()
     if out.as_json:
         out.document({"count": len(letters), "deadLetters": views.dead_letters_json(letters)})
     elif letters:
@@ -523,13 +526,13 @@ class RedriveOptions:
 
 
 @command(dlq_app, "redrive", RedriveOptions)
-def dlq_redrive(context: Context, options: RedriveOptions) -> None:
+def dlq_redrive(invocation: Invocation, options: RedriveOptions) -> None:
     """Send dead letters back to the start queue: only those the starter would now accept;
     malformed ones stay listed with their reason, so none goes round again."""
     if options.all == (options.message_id is not None):
         raise bad_input("give one dead letter's ID, or --all")
-    out = context.output(options.as_json)
-    done = actions.redrive(context.target.session, options.message_id)
+    out = invocation.output(options.as_json)
+    done = actions.redrive(invocation.target.session, options.message_id)
     if out.as_json:
         out.document(
             {

@@ -77,7 +77,7 @@ class CliStack:
 def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliStack]:
     files = tmp_path_factory.mktemp("samples")
     write_samples(files)
-    with local_stack(timing=Timing(queue_delay_s=1.0, per_region_s=0.05)) as running:
+    with local_stack(timing=Timing(queue_delay_s=0.3, per_region_s=0.05)) as running:
         state_file = tmp_path_factory.mktemp("local") / "stack.json"
         write_state(state_file, local_state(running.cloud, running.stack))
         yield CliStack(running, state_file, files)

@@ -151,6 +151,12 @@ def status_lines(status: TaskStatus) -> list[str]:
         ("next poll", _next_poll(progress)),
         ("error", _error(execution.error, execution.cause)),
     )
+    if not execution.running:
+        lines.append(
+            f"  it ended without recording an outcome: once the cause is fixed, redrive the "
+            f"execution (aws stepfunctions redrive-execution), or ocr-results refetch "
+            f"{status.task_id}"
+        )
     return lines
 
 

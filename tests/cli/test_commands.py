@@ -263,9 +263,14 @@ def test_a_wait_that_times_out_exits_4_and_status_shows_progress(cli: CliStack) 
     assert running["outcome"] is None
     assert running["execution"]["status"] == "RUNNING"
     assert set(running["execution"]["progress"]) >= {"state", "polls", "nextPollInSeconds"}
-    cli.stack.session.client("stepfunctions").stop_execution(
-        executionArn=running["execution"]["arn"]
-    )
+    arn = running["execution"]["arn"]
+    cli.stack.session.client("stepfunctions").stop_execution(executionArn=arn)
+    cli.stack.session.wait_for_execution(arn, timeout=30)
+    stopped = cli.run("status", task_id)
+    assert stopped.code == 3
+    assert "execution ABORTED" in stopped.out
+    assert f"ocr-results refetch {task_id}" in stopped.out
+    assert "ended without recording an outcome" in stopped.error_line
 
 
 # --- not found, bad input, errors --------------------------------------------------------------

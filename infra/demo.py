@@ -3,7 +3,8 @@
 Starts the Aspose emulator (real OCR) and the local AWS, deploys template.yaml with small polling
 parameters, submits the sample ID card and form as a real submitter would, announces them on the
 bus, follows each execution live, then prints what was recognised and where it was stored. It
-drives the stack through the same session as the tests and the CLI.
+drives the stack through the code of ``ocr-results`` (``infra.cli``: its submit, follow and
+inspect), so the demo shows what the CLI does.
 
 The recognised text is printed because this is the user's own terminal and seeing it is the point;
 the product itself never logs it, and it appears nowhere in events or execution history.
@@ -18,18 +19,22 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from infra.cli.actions import Followed, Submission, announce, follow, send
+from infra.cli.inputs import NamedRegion, image_from_bytes
+from infra.cli.output import ARROW, ProgressLines, path_summary
+from infra.cli.target import Target
+from infra.cli.views import Region, inspect_task
 from infra.emulator import EmulatorConfig, Timing
-from infra.local_cloud import LocalCloud
-from infra.local_cloud.session import Execution, StackSession, Step, TaskOutcome
+from infra.local_cloud import AsposeAccess, LocalCloud
+from infra.local_cloud.session import OutcomeSubscription, StackSession, TaskOutcome
 from infra.samples import SampleDocument, id_card, registration_form
-from infra.waiting import wait_until
-from ocr_fetch.client import RecognitionSettings
+from infra.waiting import WaitTimeout
 from ocr_fetch.layout import task_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,13 +51,19 @@ DEMO_PARAMETERS = {
     "PollDeadlineSeconds": "120",
     "LogLevel": "INFO",  # the handlers' logs go to the local CloudWatch Logs, not this terminal
 }
-#: A task waits a few seconds in the emulator's queue, so each execution polls several times.
-EMULATOR_TIMING = Timing(queue_delay_s=5.0, per_region_s=0.2)
+#: A task waits in the emulator's queue longer than the first polls take to arrive (cold starts
+#: included, on a busy machine), so each execution polls several times and its waits grow.
+EMULATOR_TIMING = Timing(queue_delay_s=8.0, per_region_s=0.2)
 #: The deadline plus room for the last poll, decoding and storing.
 TASK_TIMEOUT_S = 150.0
-PROGRESS_EVERY_S = 0.25
-RUNNING_STATUSES = {"Pending", "Processing", "Throttled", "Unavailable", "NotChecked"}
-ARROW = " → "
+#: The demo's steps with ``ocr-results``, against the stack ``make local`` runs.
+CLI_SESSION = (
+    ".venv/bin/python -m infra.samples   # writes examples/id_card.png beside its region file",
+    ".venv/bin/ocr-results --local submit examples/id_card.png "
+    "--regions examples/id_card.regions.json --wait",
+    ".venv/bin/ocr-results --local inspect TASK --svg path.svg",
+    ".venv/bin/ocr-results --local results TASK --out results/",
+)
 
 
 class DemoError(Exception):
@@ -61,14 +72,18 @@ class DemoError(Exception):
 
 @dataclass
 class DemoTask:
-    """One submitted document and what the demo has shown of its execution so far."""
+    """One submitted document, followed as ``ocr-results submit --wait`` follows a task."""
 
-    label: str
     document: SampleDocument
-    task_id: str
-    correlation_id: str
-    shown: set[tuple[int, int]] = field(default_factory=set)  # (step, errors) already printed
-    execution: Execution | None = None
+    followed: Followed
+
+    @property
+    def label(self) -> str:
+        return self.followed.label.strip()
+
+    @property
+    def task_id(self) -> str:
+        return self.followed.task_id
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nDemo failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     _say(f"\nDone in {time.monotonic() - started:.1f} s; everything is stopped.")
-    _say(
-        "To explore at your own pace: `make local` keeps a stack running and says how to reach it."
-    )
+    _say("To explore at your own pace: `make local` keeps a stack running; then, in another shell,")
+    for line in CLI_SESSION:
+        _say(f"  {line}")
     return 0
 
 
@@ -129,150 +144,98 @@ def _run(*, resilience: bool) -> None:
             "(never the recognised text)\n"
         )
         session = StackSession.from_outputs(outputs, cloud.client)
+        target = Target(f"stack {stack.stack_name}", session, lambda: _aspose(cloud))
         subscription = session.subscribe_outcomes("demo-outcomes")
-        tasks = _submit_samples(cloud, session, resilience=resilience)
+        tasks = _submit_samples(cloud, target, resilience=resilience)
         try:
-            _follow(session, tasks, time.time())
-            outcomes = session.wait_for_outcomes(
-                [t.task_id for t in tasks], timeout=30, subscription=subscription
-            )
+            outcomes = _follow(session, tasks, subscription)
             _report(session, tasks, outcomes)
         finally:
             _stop_running_executions(session, tasks)
         _check(tasks, outcomes)
 
 
-# --- submitting ----------------------------------------------------------------------------------
-def _submit_samples(
-    cloud: LocalCloud, session: StackSession, *, resilience: bool
-) -> list[DemoTask]:
-    """Submit each sample to the emulator and announce it on the bus, as a real submitter does."""
+def _aspose(cloud: LocalCloud) -> AsposeAccess:
     assert cloud.aspose is not None
+    return cloud.aspose
+
+
+# --- submitting ----------------------------------------------------------------------------------
+def _submit_samples(cloud: LocalCloud, target: Target, *, resilience: bool) -> list[DemoTask]:
+    """Submit each sample to the emulator and announce it on the bus, as ``ocr-results submit``
+    does (the same two steps, with a fault armed between them for the flaky one)."""
     assert cloud.emulator is not None
-    documents = [("ID card", id_card()), ("Form", registration_form())]
+    documents = [
+        ("ID card", "id_card", id_card()),
+        ("Form", "registration_form", registration_form()),
+    ]
     if resilience:
-        documents.append(("ID card, flaky", id_card()))
-    client = cloud.aspose.client()
+        documents.append(("ID card, flaky", "id_card", id_card()))
+    width = max(len(label) for label, _, _ in documents)
     tasks = []
-    for label, document in documents:
-        task_id = client.submit_regions(
-            document.png, document.rects, RecognitionSettings(result_type="Text")
+    for label, name, document in documents:
+        submission = Submission(
+            image=image_from_bytes(document.png, Path(f"{name}.png")),
+            regions=[NamedRegion(f.name, f.rect) for f in document.fields],
+            correlation_id=f"demo-{uuid.uuid4().hex[:8]}",
+            metadata={"document": document.title.lower(), "submittedBy": "make demo"},
+            source=SUBMITTER_SOURCE,
         )
+        task_id = send(target, submission)
         flaky = label.endswith("flaky")
         if flaky:
             # Its first poll is throttled, its second finds the service down: both survived.
             cloud.emulator.admin.inject("http_429", task_id=task_id, times=1, retry_after=2)
             cloud.emulator.admin.inject("http_503", task_id=task_id, times=1)
-        task = DemoTask(label, document, task_id, f"demo-{uuid.uuid4().hex[:8]}")
-        session.announce(
-            task_id,
-            list(document.region_names),
-            correlation_id=task.correlation_id,
-            metadata={"document": document.title.lower(), "submittedBy": "make demo"},
-            source=SUBMITTER_SOURCE,
-        )
+        announce(target.session, submission, task_id)
         extra = "  (its first polls get HTTP 429, then 503)" if flaky else ""
         _say(
             f"Submitted {label:<15} task {task_id}, {len(document.fields)} regions; "
             f"announced on the bus{extra}"
         )
-        tasks.append(task)
+        tasks.append(DemoTask(document, Followed(task_id, label=f"{label:<{width}}")))
     _say("")
     return tasks
 
 
 # --- following the executions --------------------------------------------------------------------
-def _follow(session: StackSession, tasks: list[DemoTask], t0: float) -> None:
-    """Print one line per poll result, retry or end of each execution, until all have ended.
-
-    Times are those the history recorded, in seconds since ``t0`` (the first submission).
-    """
-    width = max(len(t.label) for t in tasks)
-
-    def all_ended() -> bool:
-        for task in tasks:
-            if task.execution is None or task.execution.running:
-                _show_progress(session, task, width, t0)
-        return all(t.execution is not None and not t.execution.running for t in tasks)
-
+def _follow(
+    session: StackSession, tasks: list[DemoTask], subscription: OutcomeSubscription
+) -> dict[str, TaskOutcome]:
+    """One line per poll result, retry or end of each execution until all have ended (the
+    progress of ``ocr-results submit --wait``), in seconds since the first submission."""
+    report = ProgressLines(_say, datetime.now(UTC), labels=True)
     try:
-        wait_until(all_ended, timeout=TASK_TIMEOUT_S, what="every task", every=PROGRESS_EVERY_S)
-    except AssertionError:
-        late = ", ".join(f"{t.label} ({session.diagnose(t.task_id)})" for t in tasks)
-        raise DemoError(f"tasks still running after {TASK_TIMEOUT_S:.0f} s: {late}") from None
+        outcomes = follow(
+            session,
+            [t.followed for t in tasks],
+            report,
+            timeout=TASK_TIMEOUT_S,
+            subscription=subscription,
+        )
+    except WaitTimeout as error:
+        raise DemoError(str(error)) from None
     _say("")
-
-
-def _show_progress(session: StackSession, task: DemoTask, width: int, t0: float) -> None:
-    executions = session.executions(task.task_id)
-    if not executions:
-        return
-    execution = session.execution(executions[0]["executionArn"])
-    if task.execution is None:
-        _progress(_since(t0, execution.started), task, width, "execution started, named after it")
-    task.execution = execution
-    for index, step in enumerate(execution.steps):
-        for line, errors in _step_lines(step):
-            if (index, errors) not in task.shown:
-                task.shown.add((index, errors))
-                _progress(_since(t0, step.entered), task, width, line)
-    if not execution.running:
-        _progress(_since(t0, execution.stopped), task, width, f"execution {execution.status}")
-
-
-def _step_lines(step: Step) -> list[tuple[str, int]]:
-    """What a person cares about in one step: a poll's answer, a retried failure, the end."""
-    lines: list[tuple[str, int]] = []
-    if step.poll is not None:
-        status = str(step.poll.get("status"))
-        line = f"poll {step.poll.get('polls')}: {status}"
-        cause = step.poll.get("transientCause")
-        if isinstance(cause, dict):
-            line += f" ({cause.get('message')})"
-        if status in RUNNING_STATUSES and not step.poll.get("giveUp"):
-            line += f", next poll in {step.poll.get('waitSeconds')} s"
-        lines.append((line, -1))
-    elif step.kind == "Task" and step.name.startswith(("Decode", "Record")):
-        lines.append((step.name.capitalize(), -1))
-    for number, error in enumerate(step.errors):
-        lines.append((f"{step.name} failed with {error}; its Retry tries again", number))
-    return lines
-
-
-def _progress(at: float, task: DemoTask, width: int, line: str) -> None:
-    _say(f"  {at:5.1f} s  {task.label:<{width}}  {line}")
-
-
-def _since(t0: float, moment: datetime | None) -> float:
-    return (moment.timestamp() if moment is not None else time.time()) - t0
-
-
-def _path(steps: tuple[Step, ...]) -> list[str]:
-    """The states visited in order (choices left out), waits with their seconds, retries marked."""
-    shown: list[str] = []
-    for step in steps:
-        if step.kind == "Choice":
-            continue
-        text = f"Wait {step.wait_seconds}s" if step.wait_seconds is not None else step.name
-        shown.append(text + "".join(f" ✗ {error} ↻" for error in step.errors))
-    return shown
+    return outcomes
 
 
 # --- the report ----------------------------------------------------------------------------------
 def _report(session: StackSession, tasks: list[DemoTask], outcomes: dict[str, TaskOutcome]) -> None:
-    bucket = session.outputs.results_bucket
+    """Each task as ``ocr-results inspect --show-text`` reads it: regions with their text and
+    S3 objects, the table item, the outcome event and the path with its waits."""
     table = session.outputs.results_table
     for task in tasks:
         outcome = outcomes[task.task_id]
-        _say(f"{task.label}: task {task.task_id}, execution {outcome.execution.status}")
-        if outcome.execution.status != "SUCCEEDED":
-            _say(f"  error {outcome.execution.error}: {outcome.execution.cause}")
+        report = inspect_task(session, task.task_id, show_text=True)
+        execution = report.latest or outcome.execution
+        _say(f"{task.label}: task {task.task_id}, execution {execution.status}")
+        if execution.status != "SUCCEEDED":
+            _say(f"  error {execution.error}: {execution.cause}")
         prefix = task_prefix(task.task_id)
-        manifest = session.manifest(task.task_id)
-        item = outcome.item or {}
-        if manifest is not None:
-            _say(f"  S3        s3://{bucket}/{prefix}")
-            _print_regions(session, prefix, task, manifest["regions"])
+        item = report.item or {}
+        if report.regions and item.get("manifestKey"):
+            _say(f"  S3        s3://{report.bucket}/{prefix}")
+            _print_regions(prefix, task, report.regions)
             raw = str(item.get("rawKey", "")).removeprefix(prefix)
             _say(f"    {raw} (the service's answer), {str(item['manifestKey'])[len(prefix) :]}")
         if item:
@@ -290,25 +253,22 @@ def _report(session: StackSession, tasks: list[DemoTask], outcomes: dict[str, Ta
                 f"of {len(detail.get('regions', []))} regions, correlationId "
                 f"{detail.get('correlationId')}; no recognised text"
             )
-        _say(_wrap("  path      ", ARROW.join(_path(outcome.execution.steps))))
+        _say(_wrap("  path      ", ARROW.join(path_summary(execution.steps))))
         _say("")
 
 
-def _print_regions(
-    session: StackSession, prefix: str, task: DemoTask, regions: list[dict[str, object]]
-) -> None:
+def _print_regions(prefix: str, task: DemoTask, regions: Sequence[Region]) -> None:
     """Each region's decoded text next to what the sample printed there, and its S3 object."""
     printed = {f.name: f.value for f in task.document.fields}
     rows: list[tuple[str, str, str, str]] = []  # name, text or problem, check, object
     for region in regions:
-        name = str(region.get("name"))
-        if region.get("error"):
-            rows.append((name, f"(not decoded: {region['error']})", "", ""))
+        name = str(region.name)
+        if region.error or region.text is None:
+            rows.append((name, f"(not decoded: {region.error})", "", ""))
             continue
-        body, _ = session.read_object(str(region["s3Key"]))
-        text = body.decode("utf-8", errors="replace").strip().replace("\n", " ⏎ ")
+        text = region.text.strip().replace("\n", " ⏎ ")
         check = "✓" if text == printed.get(name) else f"(printed {printed.get(name)!r})"
-        rows.append((name, repr(text), check, str(region["s3Key"]).removeprefix(prefix)))
+        rows.append((name, repr(text), check, str(region.s3_key).removeprefix(prefix)))
     widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
     for name, text, check, key in rows:
         _say(f"    {key:<{widths[3]}}  {name:<{widths[0]}}  {text:<{widths[1]}}  {check}".rstrip())
@@ -353,9 +313,10 @@ def _stop_running_executions(session: StackSession, tasks: list[DemoTask]) -> No
     """On a failure or Ctrl-C, stop what is still running before the cloud goes away."""
     sfn = session.client("stepfunctions")
     for task in tasks:
-        if task.execution is not None and task.execution.running:
+        execution = task.followed.execution
+        if execution is not None and execution.running:
             with contextlib.suppress(Exception):  # best effort: the cloud stops next anyway
-                sfn.stop_execution(executionArn=task.execution.arn, error="DemoStopped")
+                sfn.stop_execution(executionArn=execution.arn, error="DemoStopped")
 
 
 # --- process hygiene -----------------------------------------------------------------------------

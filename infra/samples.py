@@ -1,13 +1,17 @@
 """Realistic sample documents for the demo and the tests: an ID card and a form, with named regions.
 
 Rendered with Pillow at run time (nothing binary is committed). The people are the specimen
-names printed on sample documents, not real persons.
+names printed on sample documents, not real persons. ``python -m infra.samples [DIR]`` writes
+each as a PNG beside its region file (``examples/`` holds the region files, committed).
 """
 
 from __future__ import annotations
 
 import io
+import json
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -105,3 +109,38 @@ def registration_form() -> SampleDocument:
 
 
 SAMPLES = {"id_card": id_card, "registration_form": registration_form}
+#: Where the region files of the samples are committed (and the PNGs written by default).
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def region_file(document: SampleDocument) -> list[dict[str, object]]:
+    """The document's regions as ``ocr-results submit --regions`` reads them: named rectangles
+    in Aspose's own field names, in region order."""
+    return [{"name": f.name, **f.rect.to_json()} for f in document.fields]
+
+
+def write_samples(directory: Path) -> list[Path]:
+    """Render every sample as ``<name>.png`` beside its ``<name>.regions.json``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, make in SAMPLES.items():
+        document = make()
+        image = directory / f"{name}.png"
+        image.write_bytes(document.png)
+        regions = directory / f"{name}.regions.json"
+        regions.write_text(json.dumps(region_file(document), indent=2) + "\n", encoding="utf-8")
+        written += [image, regions]
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m infra.samples [DIR]``: the demo's documents, to submit with ``ocr-results``."""
+    arguments = sys.argv[1:] if argv is None else argv
+    directory = Path(arguments[0]) if arguments else EXAMPLES
+    for path in write_samples(directory):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

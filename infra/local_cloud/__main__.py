@@ -13,12 +13,13 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from infra.local_cloud.cloud import LocalCloud, free_port
 
 if TYPE_CHECKING:
     from infra.emulator import EmulatorConfig
+    from infra.local_cloud.deployer import StackInfo
 
 # Small polling so a task finishes in seconds locally (AWS defaults are minutes).
 LOCAL_PARAMETERS = {
@@ -47,26 +48,35 @@ def main(argv: list[str] | None = None) -> int:
         parameters = dict(LOCAL_PARAMETERS)
         parameters.update(dict(item.split("=", 1) for item in args.parameter))
         stack = cloud.deploy(args.template, parameters=parameters, stack_name=args.stack_name)
-        aspose = cloud.aspose
-        state = {
-            "awsEndpoint": cloud.endpoint,
-            "region": cloud.region,
-            "asposeBaseUrl": aspose.base_url if aspose else None,
-            "asposeTokenUrl": aspose.token_url if aspose else None,
-            # The emulator's own local credentials, for `ocr-results --local submit`.
-            "asposeClientId": aspose.client_id if aspose else None,
-            "asposeClientSecret": aspose.client_secret if aspose else None,
-            "outputs": stack.outputs,
-            "stack": stack.to_json(),
-        }
-        args.state_file.parent.mkdir(parents=True, exist_ok=True)
-        args.state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        write_state(args.state_file, local_state(cloud, stack))
         _print_banner(cloud, stack.summary(), stack.outputs, args.state_file)
         stop.wait()
         print("\nstopping the local cloud", flush=True)
     with contextlib.suppress(FileNotFoundError):
         args.state_file.unlink()
     return 0
+
+
+def local_state(cloud: LocalCloud, stack: StackInfo) -> dict[str, Any]:
+    """What ``.local/stack.json`` holds: how to reach the local AWS, the emulator and the stack
+    (``StackSession.from_state`` and ``ocr-results --local`` read it)."""
+    aspose = cloud.aspose
+    return {
+        "awsEndpoint": cloud.endpoint,
+        "region": cloud.region,
+        "asposeBaseUrl": aspose.base_url if aspose else None,
+        "asposeTokenUrl": aspose.token_url if aspose else None,
+        # The emulator's own local credentials, for `ocr-results --local submit`.
+        "asposeClientId": aspose.client_id if aspose else None,
+        "asposeClientSecret": aspose.client_secret if aspose else None,
+        "outputs": stack.outputs,
+        "stack": stack.to_json(),
+    }
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

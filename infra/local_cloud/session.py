@@ -15,18 +15,25 @@ import functools
 import itertools
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.waiting import wait_until
+from infra.waiting import WaitTimeout, wait_until
+from ocr_fetch.client import Credentials
+from ocr_fetch.errors import InvalidEventError
 from ocr_fetch.events import SOURCE as OUTCOME_SOURCE
-from ocr_fetch.events import EventPublisher
+from ocr_fetch.events import EventPublisher, build_submitted_detail
 from ocr_fetch.layout import task_prefix
 from ocr_fetch.storage import ResultStore
-from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, SubmittedTask, parse_timestamp
+from ocr_fetch.submission import (
+    SUBMITTED_DETAIL_TYPE,
+    SubmittedTask,
+    parse_submitted_event,
+    parse_timestamp,
+)
 
 ClientFactory = Callable[[str], Any]
 #: The Choice state that routes each poll's answer: its input holds the poll just made.
@@ -37,6 +44,8 @@ RUNNING = "RUNNING"
 _LIST_INSTEAD_OF_DESCRIBE = 10
 #: With an outcome subscription, tasks without an event are looked at every this many rounds.
 _ROUNDS_BETWEEN_CHECKS = 5
+#: How long a dead letter stays hidden while it is read or redriven (then it is released).
+_DEAD_LETTER_HOLD_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,13 @@ class Execution:
     def polls(self) -> list[dict[str, Any]]:
         return [step.poll for step in self.steps if step.poll is not None]
 
+    @property
+    def outcome_event(self) -> dict[str, Any] | None:
+        """The outcome event this execution published, as EventBridge delivers it (``id``,
+        ``source``, ``detail-type``, ``time``, ``detail``), read back from the history; None
+        when it published none (yet)."""
+        return published_event(list(self.history))
+
 
 def execution_path(history: list[dict[str, Any]]) -> tuple[Step, ...]:
     """The states entered, in order, with wait lengths, poll answers and failed attempts."""
@@ -139,6 +155,31 @@ def execution_path(history: list[dict[str, Any]]) -> tuple[Step, ...]:
             )
         )
     return tuple(steps)
+
+
+def published_event(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The event a successful ``events:putEvents`` task of the history put on the bus."""
+    entry: dict[str, Any] | None = None
+    for event in history:
+        details = event.get("taskScheduledEventDetails") or {}
+        if details.get("resource") == "putEvents":
+            parameters = _json(details.get("parameters"))
+            entries = parameters.get("Entries") if isinstance(parameters, dict) else None
+            entry = entries[0] if isinstance(entries, list) and entries else None
+            continue
+        succeeded = event.get("taskSucceededEventDetails") or {}
+        if entry is not None and succeeded.get("resource") == "putEvents":
+            answer = _json(succeeded.get("output"))
+            ids = [e.get("EventId") for e in (answer or {}).get("Entries", [])]
+            detail = entry.get("Detail")
+            return {
+                "id": ids[0] if ids else None,
+                "source": entry.get("Source"),
+                "detail-type": entry.get("DetailType"),
+                "time": _iso(event.get("timestamp")),
+                "detail": _json(detail) if isinstance(detail, str) else detail,
+            }
+    return None
 
 
 def _with_errors(step: Step, errors: list[str]) -> Step:
@@ -197,6 +238,7 @@ class DeadLetter:
     reason: str | None
     receive_count: int
     attributes: dict[str, str]
+    sent: datetime | None = None
 
     @property
     def why(self) -> str:
@@ -206,6 +248,47 @@ class DeadLetter:
             "no reason recorded: moved by SQS once its deliveries had all failed (the starter "
             "crashed, timed out or was throttled each time); see the starter's logs"
         )
+
+    @property
+    def problem(self) -> str | None:
+        """Why the starter would refuse the event today (the same check it makes), else None:
+        only an event without a problem can succeed when sent again."""
+        try:
+            parse_submitted_event(self.body)
+        except InvalidEventError as error:
+            return str(error)
+        return None
+
+    @property
+    def task_id(self) -> str | None:
+        """The task id the event names, when it names one as a string."""
+        event = _json(self.body)
+        detail = event.get("detail") if isinstance(event, dict) else None
+        task_id = detail.get("taskId") if isinstance(detail, dict) else None
+        return task_id if isinstance(task_id, str) else None
+
+
+@dataclass(frozen=True)
+class Redrive:
+    """What a redrive of the dead-letter queue did: sent back to the start queue, or left."""
+
+    sent: tuple[DeadLetter, ...]
+    kept: tuple[DeadLetter, ...]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object stored for a task: its key, size and content type."""
+
+    key: str
+    size: int
+    content_type: str
+    last_modified: datetime | None
+
+    @property
+    def name(self) -> str:
+        """The key without the task's prefix (``raw.json``, ``0-surname.txt``...)."""
+        return self.key.rsplit("/", 1)[-1]
 
 
 class OutcomeSubscription:
@@ -271,8 +354,15 @@ class OutcomeSubscription:
 class StackSession:
     """Drives and reads one deployed stack through its public contract."""
 
-    def __init__(self, outputs: StackOutputs, client: ClientFactory) -> None:
+    def __init__(
+        self,
+        outputs: StackOutputs,
+        client: ClientFactory,
+        parameters: Mapping[str, str] | None = None,
+    ) -> None:
         self.outputs = outputs
+        #: The stack's parameters, when known (a deployed stack's, from DescribeStacks).
+        self.parameters: dict[str, str] = dict(parameters or {})
         self._client = client
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -286,9 +376,13 @@ class StackSession:
     @classmethod
     def from_state_file(cls, path: Path = DEFAULT_STATE_FILE) -> StackSession:
         """The stack ``make local`` is running (it writes ``.local/stack.json``)."""
+        return cls.from_state(json.loads(path.read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> StackSession:
+        """The stack a local cloud's state (``.local/stack.json``, read) describes."""
         import boto3
 
-        state = json.loads(path.read_text(encoding="utf-8"))
         arguments = {
             "region_name": state["region"],
             "endpoint_url": state["awsEndpoint"],
@@ -307,8 +401,13 @@ class StackSession:
 
         session = boto_session or boto3.session.Session()
         described = session.client("cloudformation").describe_stacks(StackName=stack_name)
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0]["Outputs"]}
-        return cls(StackOutputs.from_outputs(outputs), session.client)
+        stack = described["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        parameters = {
+            p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue", ""))
+            for p in stack.get("Parameters", [])
+        }
+        return cls(StackOutputs.from_outputs(outputs), session.client, parameters)
 
     def client(self, service: str) -> Any:
         """One client per service, shared by this session's threads (boto3 clients are)."""
@@ -348,6 +447,26 @@ class StackSession:
         if answer["FailedEntryCount"]:
             raise RuntimeError(f"EventBridge refused the event: {answer['Entries']}")
 
+    def announce_refetch(
+        self, task_id: str, label: str, submission: Mapping[str, Any], source: str = "ocr-results"
+    ) -> str:
+        """Announce ``task_id`` again with ``refetch: label``: an execution named
+        ``<taskId>-<label>`` fetches it anew. ``submission`` is what the task was announced with
+        (``regions`` with their names, or None when unknown; ``correlationId``; ``metadata``),
+        carried over. Returns the execution name."""
+        regions = submission.get("regions")
+        detail = build_submitted_detail(
+            task_id,
+            [r.get("name") if isinstance(r, dict) else None for r in regions or []],
+            submission.get("correlationId"),
+            submission.get("metadata"),
+        )
+        if regions is None:
+            del detail["regions"]  # unknown: stored by index, not as zero regions
+        detail["refetch"] = label
+        self.announce_detail(detail, source=source)
+        return f"{task_id}-{label}"
+
     def start_execution(self, task: SubmittedTask) -> str:
         """Start the state machine for ``task`` directly, as the starter would: its region names
         kept by reference first."""
@@ -380,6 +499,45 @@ class StackSession:
         ]
         found.sort(key=lambda e: e["startDate"], reverse=True)
         return found
+
+    def list_executions(
+        self,
+        *,
+        status: str | None = None,
+        started_after: datetime | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Summaries of the state machine's executions, newest first, as ListExecutions pages
+        them (``status`` filters on the service's side), stopping at the first one started
+        before ``started_after``."""
+        paginator = self.client("stepfunctions").get_paginator("list_executions")
+        arguments: dict[str, Any] = {"stateMachineArn": self.outputs.state_machine_arn}
+        if status:
+            arguments["statusFilter"] = status
+        for page in paginator.paginate(**arguments):
+            for execution in page["executions"]:
+                if started_after is not None and execution["startDate"] < started_after:
+                    return
+                yield execution
+
+    def describe_execution(self, execution_name: str) -> dict[str, Any] | None:
+        """DescribeExecution of this state machine's execution named ``execution_name``, or None
+        when there is none."""
+        sfn = self.client("stepfunctions")
+        try:
+            described: dict[str, Any] = sfn.describe_execution(
+                executionArn=self.execution_arn(execution_name)
+            )
+        except sfn.exceptions.ExecutionDoesNotExist:
+            return None
+        return described
+
+    def definition(self) -> dict[str, Any]:
+        """The deployed state machine's definition (Amazon States Language, parsed)."""
+        described = self.client("stepfunctions").describe_state_machine(
+            stateMachineArn=self.outputs.state_machine_arn
+        )
+        definition: dict[str, Any] = json.loads(described["definition"])
+        return definition
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         """Every history event of an execution, oldest first."""
@@ -446,12 +604,15 @@ class StackSession:
         *,
         timeout: float = 90,
         subscription: OutcomeSubscription | None = None,
+        progress: Callable[[], None] | None = None,
     ) -> dict[str, TaskOutcome]:
         """How each task ended (``tasks``: ids, or id -> execution name for a re-fetch).
 
         A task has ended once its execution has left RUNNING and, with a subscription, its
         outcome event has arrived (an execution that ended without publishing one, such as
-        ``Outcome Not Published``, has ended too). Fails naming where the late tasks stand.
+        ``Outcome Not Published``, has ended too). ``progress`` is called at every round, to
+        show how the tasks are doing. Raises :class:`WaitTimeout` naming where the late tasks
+        stand.
         """
         names = dict(tasks) if isinstance(tasks, Mapping) else {t: t for t in tasks}
         ended: dict[str, tuple[str, dict[str, Any] | None]] = {}
@@ -459,6 +620,8 @@ class StackSession:
         rounds = itertools.count()
 
         def all_ended() -> bool:
+            if progress is not None:
+                progress()
             if subscription is not None:
                 subscription.drain()
             pending = {t: n for t, n in names.items() if t not in ended}
@@ -480,10 +643,10 @@ class StackSession:
             wait_until(
                 all_ended, timeout=timeout, what=f"outcomes of {len(names)} tasks", every=every
             )
-        except AssertionError as error:
+        except WaitTimeout as error:
             late = [t for t in names if t not in ended][:5]
             diagnosis = "; ".join(f"{t}: {self.diagnose(t)}" for t in late)
-            raise AssertionError(f"{error}; {diagnosis}") from None
+            raise WaitTimeout(f"{error}; {diagnosis}") from None
         return {
             task_id: TaskOutcome(task_id, arn, event, self)
             for task_id, (arn, event) in ended.items()
@@ -546,19 +709,50 @@ class StackSession:
     # -- stored results --------------------------------------------------------------------------
     def item(self, task_id: str) -> dict[str, Any] | None:
         """The task's table item, as plain JSON values (numbers as int or float)."""
-        from boto3.dynamodb.types import TypeDeserializer
-
         answer = self.client("dynamodb").get_item(
             TableName=self.outputs.results_table,
             Key={"taskId": {"S": task_id}},
             ConsistentRead=True,
         )
-        if "Item" not in answer:
-            return None
-        deserializer = TypeDeserializer()
-        item = {k: deserializer.deserialize(v) for k, v in answer["Item"].items()}
-        plain: dict[str, Any] = json.loads(json.dumps(item, default=_plain_number))
-        return plain
+        return _plain_item(answer["Item"]) if "Item" in answer else None
+
+    def items(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The table items of the tasks that have one, by task id (BatchGetItem, 100 at a time:
+        never a scan)."""
+        dynamodb = self.client("dynamodb")
+        table = self.outputs.results_table
+        found: dict[str, dict[str, Any]] = {}
+        wanted = list(dict.fromkeys(task_ids))
+        for start in range(0, len(wanted), 100):
+            keys: list[dict[str, Any]] = [{"taskId": {"S": t}} for t in wanted[start : start + 100]]
+            while keys:
+                answer = dynamodb.batch_get_item(
+                    RequestItems={table: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for raw in answer.get("Responses", {}).get(table, []):
+                    item = _plain_item(raw)
+                    found[str(item["taskId"])] = item
+                keys = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+        return found
+
+    def stored_objects(self, task_id: str) -> list[StoredObject]:
+        """Every object stored for the task, sorted by key, with its size and content type."""
+        s3 = self.client("s3")
+        bucket = self.outputs.results_bucket
+        found = []
+        paginator = s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=task_prefix(task_id)):
+            for obj in page.get("Contents", []):
+                head = s3.head_object(Bucket=bucket, Key=obj["Key"])
+                found.append(
+                    StoredObject(
+                        key=obj["Key"],
+                        size=int(obj["Size"]),
+                        content_type=str(head.get("ContentType", "")),
+                        last_modified=obj.get("LastModified"),
+                    )
+                )
+        return sorted(found, key=lambda o: o.key)
 
     def object_keys(self, task_id: str) -> list[str]:
         """Every stored object of the task (``results/<taskId>/...``), sorted."""
@@ -581,34 +775,99 @@ class StackSession:
         """The task's manifest (what each stored region is), if the task completed."""
         item = self.item(task_id)
         key = (item or {}).get("manifestKey")
-        if not key:
+        return self.manifest_at(str(key)) if key else None
+
+    def manifest_at(self, key: str) -> dict[str, Any] | None:
+        """The manifest stored at ``key`` (an item's ``manifestKey``), if it is there."""
+        s3 = self.client("s3")
+        try:
+            body, _ = self.read_object(key)
+        except s3.exceptions.NoSuchKey:
             return None
-        manifest: dict[str, Any] = json.loads(self.read_object(str(key))[0])
+        manifest: dict[str, Any] = json.loads(body)
         return manifest
+
+    # -- secrets ---------------------------------------------------------------------------------
+    def aspose_credentials(self) -> Credentials:
+        """The Aspose credentials in the stack's secret (``AsposeCredentialsSecret``);
+        ``CredentialsNotConfigured`` while it holds the placeholder."""
+        name = self.outputs.credentials_secret
+        if not name:
+            raise ValueError("the stack has no output AsposeCredentialsSecret")
+        answer = self.client("secretsmanager").get_secret_value(SecretId=name)
+        value = _json(answer.get("SecretString"))
+        return Credentials.from_mapping(value if isinstance(value, dict) else {}, f"secret {name}")
 
     # -- dead letters ----------------------------------------------------------------------------
     def dead_letters(self, *, consume: bool = False, limit: int = 100) -> list[DeadLetter]:
-        """Messages in the dead-letter queue; ``consume`` deletes the ones read."""
+        """Messages in the dead-letter queue; ``consume`` deletes the ones read, the others are
+        left there, visible again."""
+        held = self._hold_dead_letters(limit)
         sqs = self.client("sqs")
         url = self.outputs.dead_letter_queue_url
-        found: list[DeadLetter] = []
+        if consume:
+            for _, receipt in held:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt)
+        else:
+            self._release([receipt for _, receipt in held])
+        return [letter for letter, _ in held]
+
+    def redrive_dead_letters(self, message_ids: Sequence[str] | None = None) -> Redrive:
+        """Send back to the start queue, unchanged, the dead letters (all, or those named) the
+        starter would accept now; leave the others where they are, listed with their reason, so
+        a malformed event never goes round again."""
+        sqs = self.client("sqs")
+        url = self.outputs.dead_letter_queue_url
+        held = self._hold_dead_letters(limit=10_000)
+        sent: list[DeadLetter] = []
+        kept: list[DeadLetter] = []
+        deleted: set[str] = set()
+        try:
+            for letter, receipt in held:
+                chosen = message_ids is None or letter.message_id in message_ids
+                if chosen and letter.problem is None:
+                    sqs.send_message(QueueUrl=self.outputs.start_queue_url, MessageBody=letter.body)
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt)
+                    deleted.add(receipt)
+                    sent.append(letter)
+                elif chosen:
+                    kept.append(letter)
+        finally:
+            self._release([receipt for _, receipt in held if receipt not in deleted])
+        return Redrive(tuple(sent), tuple(kept))
+
+    def _hold_dead_letters(self, limit: int) -> list[tuple[DeadLetter, str]]:
+        """Up to ``limit`` dead letters with their receipt handles, each hidden while held, so
+        that every one is read once however many there are."""
+        sqs = self.client("sqs")
+        found: dict[str, tuple[DeadLetter, str]] = {}
         while len(found) < limit:
             messages = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=10,
+                QueueUrl=self.outputs.dead_letter_queue_url,
+                MaxNumberOfMessages=min(10, limit - len(found)),
                 WaitTimeSeconds=0,
-                VisibilityTimeout=0 if not consume else 30,
+                VisibilityTimeout=_DEAD_LETTER_HOLD_SECONDS,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
-            new = [m for m in messages if m["MessageId"] not in {d.message_id for d in found}]
+            new = [m for m in messages if m["MessageId"] not in found]
             if not new:
-                return found
+                break
             for message in new:
-                found.append(_dead_letter(message))
-                if consume:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return found
+                found[message["MessageId"]] = (_dead_letter(message), message["ReceiptHandle"])
+        return list(found.values())
+
+    def _release(self, receipts: Sequence[str]) -> None:
+        """Make held dead letters visible again at once."""
+        sqs = self.client("sqs")
+        for start in range(0, len(receipts), 10):
+            sqs.change_message_visibility_batch(
+                QueueUrl=self.outputs.dead_letter_queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": receipt, "VisibilityTimeout": 0}
+                    for i, receipt in enumerate(receipts[start : start + 10])
+                ],
+            )
 
 
 def _dead_letter(message: dict[str, Any]) -> DeadLetter:
@@ -616,13 +875,33 @@ def _dead_letter(message: dict[str, Any]) -> DeadLetter:
         name: str(value.get("StringValue"))
         for name, value in message.get("MessageAttributes", {}).items()
     }
+    system = message.get("Attributes", {})
+    sent = system.get("SentTimestamp")
     return DeadLetter(
         message_id=message["MessageId"],
         body=message["Body"],
         reason=attributes.get("reason"),
-        receive_count=int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
+        receive_count=int(system.get("ApproximateReceiveCount", 0)),
         attributes=attributes,
+        sent=datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
     )
+
+
+def _plain_item(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as plain JSON values (numbers as int or float)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    item = {k: deserializer.deserialize(v) for k, v in raw.items()}
+    plain: dict[str, Any] = json.loads(json.dumps(item, default=_plain_number))
+    return plain
+
+
+def _iso(moment: Any) -> str | None:
+    """A timestamp as ISO 8601 UTC (``...Z``), or None."""
+    if not isinstance(moment, datetime):
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _published(session: StackSession, execution_arn: str) -> bool:

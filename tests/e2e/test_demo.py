@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from infra import demo
+from infra.cli.output import path_summary
 from infra.local_cloud import LocalCloud
 from infra.local_cloud.session import execution_path
 from infra.samples import SampleDocument, id_card, registration_form
@@ -102,7 +103,7 @@ def test_the_execution_path_shows_waits_and_retries() -> None:
         entered("SucceedStateEntered", "Results Stored"),
     ]
 
-    assert demo._path(execution_path(history)) == [
+    assert path_summary(execution_path(history)) == [
         "Start Polling",
         "Check Task Status ✗ AsposeUnavailableError ↻",
         "Wait 1s",

@@ -1,0 +1,49 @@
+"""The CLI's layers import downwards only; typer and rich stay in its last two, and no
+function's package (``ocr_fetch``) reaches any of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_architecture import graph, imports, modules
+
+CLI_LAYERS = [
+    "infra.cli.errors",
+    "infra.cli.inputs",
+    "infra.cli.views",
+    "infra.cli.target",
+    "infra.cli.actions",
+    "infra.cli.output",
+    "infra.cli.app",
+    "infra.cli.__main__",
+]
+PRESENTATION = {"infra.cli.output", "infra.cli.app"}
+
+
+@pytest.fixture(scope="module")
+def edges() -> dict[str, set[str]]:
+    return graph(with_type_checking=True)
+
+
+@pytest.mark.parametrize("layer", range(len(CLI_LAYERS)))
+def test_the_cli_imports_downwards_only(edges: dict[str, set[str]], layer: int) -> None:
+    cli = {name for name in edges if name.startswith("infra.cli")}
+    assert cli == {"infra.cli", *CLI_LAYERS}, "a module is missing from the layers"
+    below = set(CLI_LAYERS[:layer]) | {"infra.cli"}
+    name = CLI_LAYERS[layer]
+    upward = {t for t in edges[name] if t in cli and t not in below}
+    assert not upward, f"{name} imports {upward}, which are not below it"
+
+
+def test_typer_and_rich_only_in_the_presentation_layers() -> None:
+    for name, path in modules().items():
+        libraries = {imported.split(".")[0] for imported, _ in imports(path)}
+        if libraries & {"typer", "rich"}:
+            assert name in PRESENTATION, name
+
+
+def test_the_drawing_and_the_stack_client_know_nothing_of_the_cli(
+    edges: dict[str, set[str]],
+) -> None:
+    for name in ("infra.drawing", "infra.local_cloud.session", "infra.samples"):
+        assert not {t for t in edges[name] if t.startswith("infra.cli")}, name

@@ -238,7 +238,7 @@ def picture_problems(path: Path, *, drawing: bool) -> list[str]:
         problems.append(f"{path}: the stylesheet did not apply (no header colour)")
     if drawing and PATH_RGB not in colours:
         problems.append(f"{path}: no highlighted path was drawn")
-    image.quantize(colors=64).save(path, optimize=True)
+    image.quantize(colors=128).save(path, optimize=True)
     return problems
 
 

@@ -42,6 +42,8 @@ RECORD_FIELDS = (
     ("recordedAt", "Recorded last"),
 )
 GOOD = {"SUCCEEDED", "Completed"}
+#: A running execution's page reloads itself this often.
+RUNNING_REFRESH_SECONDS = 5
 UNDER_WAY = {"RUNNING", "PENDING_REDRIVE"}
 
 STYLE = """
@@ -93,7 +95,15 @@ def list_href(**query: str | None) -> str:
 
 
 # --- the frame ---------------------------------------------------------------------------------
-def page(title: str, body: Iterable[object], *, search: str = "", now: datetime) -> Html:
+def page(
+    title: str,
+    body: Iterable[object],
+    *,
+    search: str = "",
+    now: datetime,
+    refresh: int | None = None,
+) -> Html:
+    """The frame of every page; ``refresh``: reload itself every so many seconds."""
     header = el(
         "header",
         el("a", TITLE, href="/"),
@@ -123,6 +133,7 @@ def page(title: str, body: Iterable[object], *, search: str = "", now: datetime)
             el("meta", charset="utf-8"),
             el("meta", name="viewport", content="width=device-width, initial-scale=1"),
             el("meta", name="referrer", content="no-referrer"),
+            el("meta", http_equiv="refresh", content=refresh) if refresh else "",
             el("title", f"{title} · {TITLE}"),
             el("style", Html(STYLE)),
         ),
@@ -310,7 +321,13 @@ def detail_page(found: Detail, now: datetime) -> Html:
             "The execution input (ids, region names, correlation id, metadata)", execution.input
         ),
     ]
-    return page(f"Execution {execution.name}", body, search=found.task_id or "", now=now)
+    return page(
+        f"Execution {execution.name}",
+        body,
+        search=found.task_id or "",
+        now=now,
+        refresh=RUNNING_REFRESH_SECONDS if execution.running else None,
+    )
 
 
 def _alerts(found: Detail) -> list[Html]:
@@ -342,7 +359,14 @@ def _alerts(found: Detail) -> list[Html]:
             )
         )
     if execution.running:
-        alerts.append(el("div", "Still running: reload for its progress.", class_="alert busy"))
+        alerts.append(
+            el(
+                "div",
+                f"Still running: this page reloads every {RUNNING_REFRESH_SECONDS} s.",
+                class_="alert busy",
+                id="running",
+            )
+        )
     return alerts
 
 

@@ -11,10 +11,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import boto3
+import pytest
+from botocore.config import Config
+
 from infra.console import ConsoleServer
 from infra.console.pages import execution_href
+from infra.local_cloud.cloud import free_port
+from infra.local_cloud.session import StackSession
 from infra.waiting import wait_until
 from tests.console.conftest import Tasks, request
+from tests.support.local_stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,6 +83,31 @@ def test_the_console_is_read_only_and_answers_this_machine_only(
     assert "default-src 'none'" in policy
     assert "script-src" not in policy
     assert head.headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_stack_that_does_not_answer_is_said_so_in_one_line(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a console whose stack has gone (nothing listens where its clients point)
+    config = Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=2)
+    endpoint = f"http://127.0.0.1:{free_port()}"
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name="eu-west-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=config,
+        )
+
+    with ConsoleServer(StackSession(stack.session.outputs, client)) as gone:
+        answer = request(gone, "/")
+    # Then the page says so, and so does the console's one line on stderr
+    assert answer.status == 502
+    assert "The stack did not answer: EndpointConnectionError" in answer.body
+    assert capsys.readouterr().err.startswith("console: /: EndpointConnectionError")
 
 
 def test_make_local_serves_the_console_and_writes_its_address(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ from infra.local_cloud.session import RUNNING, Execution, StackSession, StoredOb
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-#: Executions whose polls are read from their history when their task has no record of them.
+#: On one page, at most this many executions whose task has no record of them (running ones,
+#: say) have their polls counted from their history.
 _HISTORIES_PER_PAGE = 20
 
 
@@ -131,42 +132,39 @@ def recent(session: StackSession, search: Search) -> Listing:
 
 
 def _rows(session: StackSession, summaries: Sequence[dict[str, Any]]) -> list[Row]:
-    inputs = {str(s["name"]): _input(session, str(s["name"])) for s in summaries}
-    task_ids = [str(i["taskId"]) for i in inputs.values() if isinstance(i.get("taskId"), str)]
+    """Each execution described (its input names the task; its error is not in a listing), with
+    its task's record, read by key for all of them at once."""
+    described = [session.describe_execution(str(s["name"])) or s for s in summaries]
+    inputs = [_input(d) for d in described]
+    task_ids = [str(i["taskId"]) for i in inputs if isinstance(i.get("taskId"), str)]
     records = session.items(task_ids) if task_ids else {}
     rows = []
     histories = 0
-    for summary in summaries:
-        execution_input = inputs[str(summary["name"])]
-        task_id = execution_input.get("taskId")
-        record = records.get(str(task_id)) if isinstance(task_id, str) else None
+    for summary, execution_input in zip(described, inputs, strict=True):
+        task_id = _text(execution_input.get("taskId"))
+        record = records.get(task_id) if task_id else None
         if record is not None and record.get("executionArn") != summary["executionArn"]:
             record = None  # the task's outcome was recorded by another of its executions
         polls = _int(record.get("polls")) if record else None
         if polls is None and histories < _HISTORIES_PER_PAGE:
             histories += 1
             polls = polls_made(session.execution(str(summary["executionArn"])))
-        correlation = execution_input.get("correlationId")
-        rows.append(
-            Row(
-                summary,
-                task_id if isinstance(task_id, str) else None,
-                correlation if isinstance(correlation, str) else None,
-                record,
-                polls,
-            )
-        )
+        correlation = _text(execution_input.get("correlationId"))
+        rows.append(Row(summary, task_id, correlation, record, polls))
     return rows
 
 
-def _input(session: StackSession, name: str) -> dict[str, Any]:
+def _input(described: dict[str, Any]) -> dict[str, Any]:
     """The execution's input (the submission the starter accepted), from DescribeExecution."""
-    described = session.describe_execution(name) or {}
     try:
         found = json.loads(str(described.get("input") or "{}"))
     except ValueError:
         return {}
     return found if isinstance(found, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def polls_made(execution: Execution) -> int:

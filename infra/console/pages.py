@@ -57,6 +57,7 @@ header input{width:24em;padding:4px 6px;font:13px ui-monospace,monospace}
 header .read{margin-left:auto;color:#9ca3af;font-size:12px}
 main{padding:14px 20px 40px}
 h1{font-size:20px;margin:6px 0 12px}h2{font-size:16px;margin:26px 0 8px}
+h3{font-size:14px;margin:14px 0 6px}
 table{border-collapse:collapse;background:#fff;font-size:13px}
 th,td{border-bottom:1px solid #e5e7eb;padding:5px 9px;text-align:left;vertical-align:top}
 th{background:#f3f4f6;font-weight:600}
@@ -331,43 +332,29 @@ def detail_page(found: Detail, now: datetime) -> Html:
 
 
 def _alerts(found: Detail) -> list[Html]:
+    """The execution's error, the task's recorded one when it says something else, or that it
+    is still running."""
     execution = found.execution
     alerts: list[Html] = []
     if execution.error or execution.cause:
-        alerts.append(
-            el(
-                "div",
-                el("strong", f"{execution.status}: {execution.error or 'no error name'}"),
-                el("br"),
-                execution.cause or "",
-                class_="alert",
-                role="alert",
-                id="error",
-            )
-        )
+        title = f"{execution.status}: {execution.error or 'no error name'}"
+        alerts.append(_alert(title, execution.cause or "", "error"))
     record = found.record if found.own_record else None
     if record and record.get("errorName"):
-        alerts.append(
-            el(
-                "div",
-                el("strong", f"Outcome {record.get('status')}: {record.get('errorName')}"),
-                el("br"),
-                str(record.get("errorMessage") or ""),
-                class_="alert",
-                role="alert",
-                id="outcome-error",
-            )
-        )
+        said = (record.get("errorName"), record.get("errorMessage"))
+        if said != (execution.error, execution.cause):
+            title = f"Outcome {record.get('status')}: {record.get('errorName')}"
+            alerts.append(_alert(title, str(record.get("errorMessage") or ""), "outcome-error"))
     if execution.running:
-        alerts.append(
-            el(
-                "div",
-                f"Still running: this page reloads every {RUNNING_REFRESH_SECONDS} s.",
-                class_="alert busy",
-                id="running",
-            )
-        )
+        message = f"Still running: this page reloads every {RUNNING_REFRESH_SECONDS} s."
+        alerts.append(el("div", message, class_="alert busy", id="running"))
     return alerts
+
+
+def _alert(title: str, message: str, anchor: str) -> Html:
+    return el(
+        "div", el("strong", title), el("br"), message, class_="alert", role="alert", id=anchor
+    )
 
 
 def _summary(found: Detail, now: datetime) -> Html:
@@ -456,7 +443,9 @@ def _outcome(found: Detail) -> list[Html]:
                     class_="note",
                 )
             )
-        pairs = [(label, record.get(key)) for key, label in RECORD_FIELDS if key in record]
+        pairs = [
+            (label, _field(key, record.get(key))) for key, label in RECORD_FIELDS if key in record
+        ]
         parts.append(
             el(
                 "dl",
@@ -499,7 +488,10 @@ def _regions(regions: object) -> list[Html]:
         for r in regions
         if isinstance(r, dict)
     ]
-    return [el("table", el("thead", head), el("tbody", *rows), id="regions")]
+    return [
+        el("h3", "Regions"),
+        el("table", el("thead", head), el("tbody", *rows), id="regions"),
+    ]
 
 
 def _objects(found: Detail) -> list[Html]:
@@ -559,6 +551,14 @@ def _siblings(found: Detail) -> list[Html]:
 
 def _json_block(summary: str, value: Any) -> Html:
     return el("details", el("summary", summary), el("pre", json.dumps(value, indent=2)))
+
+
+def _field(key: str, value: object) -> object:
+    """A record's field as shown: its times in UTC like every other."""
+    if key.endswith("At") and isinstance(value, str):
+        moment = parse_timestamp(value)
+        return utc(moment, milliseconds=True) if moment else value
+    return value
 
 
 def _value(value: object) -> object:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from infra.console import ConsoleServer
 from infra.console.formats import NOTHING, duration, utc
 from infra.console.pages import execution_href
+from ocr_fetch.submission import parse_timestamp
 from tests.console.conftest import HOSTILE, HOSTILE_NAME, Tasks, request
 from tests.support.local_stack import LocalStack
 
@@ -75,8 +76,11 @@ def test_a_failed_execution_shows_its_error_in_the_list_and_on_its_page(
     assert alert, page.body
     assert execution.error in alert.group(1)
     assert html.escape(execution.cause, quote=True) in alert.group(1)
-    assert 'id="outcome-error"' in page.body  # the task's recorded outcome: NotFound
-    assert "TaskNotFound" in page.body
+    # the task's recorded error says the same: said once
+    item = stack.session.item(unknown)
+    assert item is not None
+    assert (item["errorName"], item["errorMessage"]) == (execution.error, execution.cause)
+    assert page.body.count('role="alert"') == 1
 
 
 def test_a_running_execution_shows_its_polls_so_far(
@@ -146,6 +150,7 @@ def test_an_execution_page_lists_the_stored_objects_and_the_outcome_never_the_te
         item = stack.session.item(task_id)
         assert item is not None
         assert f"Outcome</dt><dd>{item['status']}" in re.sub(r"<span[^>]*>|</span>", "", page.body)
+        assert utc(parse_timestamp(item["recordedAt"]), milliseconds=True) in page.body
         event = stack.session.execution(stack.session.execution_arn(task_id)).outcome_event
         assert event is not None
         assert str(event["id"]) in page.body

@@ -139,3 +139,15 @@ def test_make_local_serves_the_console_and_writes_its_address(tmp_path: Path) ->
     # and the banner printed it with the other addresses
     assert f"Console:          {url}" in output
     assert process.returncode == 0
+
+
+def test_serving_a_second_console_without_make_local_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from infra.console.__main__ import main
+
+    assert main(["--state-file", str(tmp_path / "stack.json")]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"{tmp_path / 'stack.json'} not found: start `make local` first\n"
+    )

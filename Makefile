@@ -1,5 +1,5 @@
 # Verbs: make test | make demo | make build | make local | make emulator | make lint | make bench
-#        make stress
+#        make stress | make console-check
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -14,7 +14,8 @@ BUILT := .aws-sam/build/template.yaml
 BUILD_INPUTS := template.yaml statemachine/region_results.asl.json functions/requirements.txt \
 	$(shell find functions/ocr_fetch -name '*.py')
 
-.PHONY: venv test lint typecheck unit emulator local demo bench stress clean fmt build tools
+.PHONY: venv test lint typecheck unit emulator local demo bench stress clean fmt build tools \
+	console-check
 
 $(STAMP): requirements.txt functions/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +72,14 @@ local: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m infra.demo
+
+# The console's pages in a real headless browser (Debian's chromium, installed when missing);
+# writes docs/console.png and docs/console-list.png. Not part of `make test`: CI may lack chromium.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+console-check: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+	$(PY) -m infra.console.check
 
 bench: $(STAMP)
 	$(PY) -m tests.bench

@@ -131,3 +131,29 @@ def test_only_moto_internals_touches_moto() -> None:
     for name, path in modules().items():
         reached = {imported for imported, _ in imports(path) if imported.split(".")[0] == "moto"}
         assert name in allowed or not reached, f"{name} imports {reached}"
+
+
+def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through others."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for target in edges.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def test_the_console_stands_on_the_stack_client_and_the_drawing_never_on_the_cli() -> None:
+    edges = graph(with_type_checking=True)
+    console = {name for name in edges if name.startswith("infra.console")}
+    assert "infra.console.server" in console
+    assert "infra.drawing" in reachable(edges, "infra.console.pages")
+    for name in console:
+        above = {m for m in reachable(edges, name) if m.startswith(("infra.cli", "infra.demo"))}
+        assert not above, f"{name} reaches {above}"
+    # Of the local cloud, only the program `make local` runs (its composition root) starts it.
+    for name in edges:
+        if name.startswith("infra.local_cloud") and name != "infra.local_cloud.__main__":
+            assert not {t for t in edges[name] if t.startswith("infra.console")}, name

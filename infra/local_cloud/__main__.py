@@ -1,6 +1,7 @@
 """``make local``: the Aspose emulator plus a local AWS running template.yaml, until Ctrl-C.
 
-Writes ``.local/stack.json`` so other tools (``make demo``, a shell) find the endpoints.
+Writes ``.local/stack.json`` so other tools (``make demo``, a shell) find the endpoints, and
+serves the read-only console (``infra.console``) on 127.0.0.1 beside them (``consoleUrl``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from infra.local_cloud.cloud import LocalCloud, free_port
+from infra.local_cloud.deployer import StackInfo
 
 if TYPE_CHECKING:
+    from infra.console import ConsoleServer
     from infra.emulator import EmulatorConfig
-    from infra.local_cloud.deployer import StackInfo
 
 # Small polling so a task finishes in seconds locally (AWS defaults are minutes).
 LOCAL_PARAMETERS = {
@@ -30,6 +32,7 @@ LOCAL_PARAMETERS = {
     "LogLevel": "INFO",
 }
 PREFERRED_PORT = 4566  # the port AWS tooling users expect of a local AWS
+PREFERRED_CONSOLE_PORT = 4567  # the console's, next to it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,13 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     emulator = None if args.no_emulator else _emulator_config()
-    cloud = LocalCloud(port=args.port or _preferred_port(), region=args.region, emulator=emulator)
-    with cloud:
+    port = args.port or _preferred_port(PREFERRED_PORT)
+    cloud = LocalCloud(port=port, region=args.region, emulator=emulator)
+    with cloud, contextlib.ExitStack() as running:
         parameters = dict(LOCAL_PARAMETERS)
         parameters.update(dict(item.split("=", 1) for item in args.parameter))
         stack = cloud.deploy(args.template, parameters=parameters, stack_name=args.stack_name)
-        write_state(args.state_file, local_state(cloud, stack))
-        _print_banner(cloud, stack.summary(), stack.outputs, args.state_file)
+        console = None if args.no_console else _console(cloud, stack.outputs, args.console_port)
+        if console is not None:
+            running.enter_context(console)
+        state = local_state(cloud, stack, console.url if console else None)
+        write_state(args.state_file, state)
+        _print_banner(cloud, stack, state, args.state_file)
         stop.wait()
         print("\nstopping the local cloud", flush=True)
     with contextlib.suppress(FileNotFoundError):
@@ -57,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def local_state(cloud: LocalCloud, stack: StackInfo) -> dict[str, Any]:
+def local_state(
+    cloud: LocalCloud, stack: StackInfo, console_url: str | None = None
+) -> dict[str, Any]:
     """What ``.local/stack.json`` holds: how to reach the local AWS, the emulator and the stack
     (``StackSession.from_state`` and ``ocr-results --local`` read it)."""
     aspose = cloud.aspose
@@ -69,6 +79,7 @@ def local_state(cloud: LocalCloud, stack: StackInfo) -> dict[str, Any]:
         # The emulator's own local credentials, for `ocr-results --local submit`.
         "asposeClientId": aspose.client_id if aspose else None,
         "asposeClientSecret": aspose.client_secret if aspose else None,
+        "consoleUrl": console_url,
         "outputs": stack.outputs,
         "stack": stack.to_json(),
     }
@@ -90,6 +101,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--parameter", action="append", default=[], metavar="KEY=VALUE", help="override"
     )
     parser.add_argument("--no-emulator", action="store_true", help="do not start the emulator")
+    parser.add_argument(
+        "--console-port",
+        type=int,
+        default=0,
+        help=f"the console's port on 127.0.0.1, default {PREFERRED_CONSOLE_PORT} if free",
+    )
+    parser.add_argument("--no-console", action="store_true", help="do not serve the console")
     return parser.parse_args(argv)
 
 
@@ -103,28 +121,46 @@ def _emulator_config() -> EmulatorConfig | None:
     return EmulatorConfig()
 
 
-def _preferred_port() -> int:
+def _console(cloud: LocalCloud, outputs: dict[str, str], port: int) -> ConsoleServer | None:
+    """The console of the deployed stack, when it is this product's (else None, with why)."""
+    from infra.console import ConsoleServer
+    from infra.local_cloud.session import StackSession
+
+    try:
+        session = StackSession.from_outputs(outputs, cloud.client)
+    except ValueError as error:
+        print(f"Console not started: {error}")
+        return None
+    return ConsoleServer(session, port or _preferred_port(PREFERRED_CONSOLE_PORT))
+
+
+def _preferred_port(preferred: int) -> int:
     try:
         import socket
 
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", PREFERRED_PORT))
-        return PREFERRED_PORT
+            sock.bind(("127.0.0.1", preferred))
+        return preferred
     except OSError:
         return free_port()
 
 
-def _print_banner(cloud: LocalCloud, summary: str, outputs: dict[str, str], state: Path) -> None:
+def _print_banner(
+    cloud: LocalCloud, stack: StackInfo, state: dict[str, Any], state_file: Path
+) -> None:
+    outputs = stack.outputs
     env = cloud.environment()
     exports = " ".join(f"{k}={v}" for k, v in env.items() if k != "AWS_REGION")
     sm = outputs.get("StateMachineArn", "<StateMachineArn>")
     bus = outputs.get("EventBusName", "<EventBusName>")
-    print(summary)
+    print(stack.summary())
     print()
     if cloud.aspose is not None:
         print(f"Aspose emulator:  {cloud.aspose.base_url} (token {cloud.aspose.token_url})")
     print(f"Local AWS:        {cloud.endpoint} (region {cloud.region})")
-    print(f"State written to: {state}")
+    if state.get("consoleUrl"):
+        print(f"Console:          {state['consoleUrl']} (read-only, this machine only)")
+    print(f"State written to: {state_file}")
     print()
     print("Point the AWS CLI or boto3 at it:")
     print(f"  export {exports}")

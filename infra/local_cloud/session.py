@@ -117,6 +117,16 @@ class Execution:
         return [step.poll for step in self.steps if step.poll is not None]
 
     @property
+    def input(self) -> dict[str, Any]:
+        """The execution input as the starter sent it: ids, the regions' count and where their
+        names are kept, labels, and how polling starts (never the names themselves)."""
+        for event in self.history:
+            if event["type"] == "ExecutionStarted":
+                found = _json(event["executionStartedEventDetails"].get("input"))
+                return found if isinstance(found, dict) else {}
+        return {}
+
+    @property
     def outcome_event(self) -> dict[str, Any] | None:
         """The outcome event this execution published, as EventBridge delivers it (``id``,
         ``source``, ``detail-type``, ``time``, ``detail``), read back from the history; None

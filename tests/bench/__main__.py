@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.bench.capacity import capacity_plan
 from tests.bench.decoding import decoding_throughput
 from tests.bench.local_run import local_stack_run
 from tests.bench.polling import policy_table
@@ -11,6 +12,7 @@ def main() -> None:
     policy_table()
     decoding_throughput()
     local_stack_run()
+    capacity_plan()
 
 
 if __name__ == "__main__":

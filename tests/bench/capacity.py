@@ -399,7 +399,7 @@ def limits(inputs: Inputs, task: PerTask, assumptions: Assumptions) -> list[Util
             rate * (task.polls + 1),
             assumptions.aspose_calls_per_second,
             "/s",
-            "assumption (no published limit)",
+            "assumed",
             f"ours (polls) {rate * task.polls:.1f}/s + the client's submissions {rate:.1f}/s",
         ),
         util(q["start_execution"], rate * task.start_executions),
@@ -570,6 +570,7 @@ def plan(assumptions: Assumptions, bench: Path = BENCH) -> dict[str, Any]:
             "functions": {name: asdict(f) for name, f in task.functions.items()},
             "s3_puts": task.s3_puts,
             "s3_gets": task.s3_gets,
+            "regions": assumptions.regions_per_task or float(inputs.local["regions_per_task"]),
             "dynamodb_wru": task.results_wru + task.history_wru,
             "events_ours": task.events_ours,
             "sqs_requests": task.sqs_requests,
@@ -579,6 +580,7 @@ def plan(assumptions: Assumptions, bench: Path = BENCH) -> dict[str, Any]:
         "memory_size_mb": inputs.memory_mb,
         "limits": [{**asdict(row), "utilisation": row.share} for row in ranked],
         "limits_first": ranked[0].name,
+        "aws_limits_first": aws_rows[0].name,
         # Aspose stays below every AWS limit while it allows at least this many calls/s.
         "aspose_limit_to_not_limit_first": aspose.demand / aws_rows[0].share,
         "cost_per_1000": [asdict(item) for item in items],
@@ -592,6 +594,10 @@ def plan(assumptions: Assumptions, bench: Path = BENCH) -> dict[str, Any]:
 
 
 # --- output -----------------------------------------------------------------------------------
+def with_unit(value: float, unit: str) -> str:
+    return f"{fmt(value)}{' ' if unit[:1].isalpha() else ''}{unit}"
+
+
 def fmt(value: float) -> str:
     """A figure as a person reads it: thousands separated, two significant decimals below 10."""
     if value >= 100:
@@ -622,7 +628,10 @@ def markdown(result: dict[str, Any]) -> str:
         ("Step Functions state transitions", t["transitions"]),
         ("Lambda requests", t["lambda_requests"]),
         ("Lambda GB-seconds", t["gb_seconds"]),
-        ("S3 PUT / GET", f"{fmt(t['s3_puts'])} / {fmt(t['s3_gets'])}"),
+        (
+            f"S3 PUT / GET ({t['regions']:g} regions a task)",
+            f"{fmt(t['s3_puts'])} / {fmt(t['s3_gets'])}",
+        ),
         ("DynamoDB write units", t["dynamodb_wru"]),
         ("EventBridge events (ours)", t["events_ours"]),
         ("SQS requests", t["sqs_requests"]),
@@ -654,19 +663,17 @@ def limits_markdown(result: dict[str, Any]) -> list[str]:
     ]
     for number, row in enumerate(result["limits"], 1):
         source = row["source"]
-        quota = (
-            f"[{fmt(row['limit'])}{row['unit']}]({source})"
-            if source.startswith("http")
-            else (f"{fmt(row['limit'])}{row['unit']} ({source})")
-        )
+        quota = with_unit(row["limit"], row["unit"])
+        quota = f"[{quota}]({source})" if source.startswith("http") else f"{quota} ({source})"
         lines.append(
-            f"| {number} | {row['name']} | {fmt(row['demand'])}{row['unit']} | {quota} | "
+            f"| {number} | {row['name']} | {with_unit(row['demand'], row['unit'])} | {quota} | "
             f"{row['utilisation']:.1%} | {row['note']} |"
         )
     lines += [
         "",
-        f"First: **{result['limits_first']}**. Aspose's limit is not the first one only if it "
-        f"allows more than **{result['aspose_limit_to_not_limit_first']:,.0f} calls/s**.",
+        f"First: **{result['limits_first']}**. Aspose stops being the first limit only if it "
+        f"allows more than **{result['aspose_limit_to_not_limit_first']:,.0f} calls/s**; the "
+        f"first AWS limit is {result['aws_limits_first']}.",
     ]
     return lines
 
@@ -710,8 +717,8 @@ def polls_markdown(result: dict[str, Any]) -> list[str]:
         f"- ASSUMED Aspose limit {p['aspose_limit_per_s']:g} calls/s leaves "
         f"{p['left_for_polls_per_s']:.1f}/s for polls; the check function spends "
         f"{p['check_seconds_per_poll']:.2f} s per poll (measured, including the make-up wait), "
-        f"so polling at peak needs {p['check_concurrency_needed']:.1f} concurrent check "
-        "functions.",
+        f"so polling at peak keeps {p['check_concurrency_needed']:.1f} check functions busy on "
+        "average (the limits table counts p95 durations).",
         f"- AsposeReservedConcurrency {reserved}: a reservation of "
         f"**{p['reserved_concurrency_for_limit']:.0f}** caps polls at the rate left for them "
         "(reservation / seconds per poll).",
@@ -733,8 +740,8 @@ def table(result: dict[str, Any]) -> None:
     print(f"{'limit':<48} {'demand at peak':>16} {'quota':>12} {'used':>7}")
     for row in result["limits"]:
         print(
-            f"{row['name']:<48} {fmt(row['demand']) + row['unit']:>16} "
-            f"{fmt(row['limit']) + row['unit']:>12} {row['utilisation']:>7.1%}"
+            f"{row['name']:<48} {with_unit(row['demand'], row['unit']):>16} "
+            f"{with_unit(row['limit'], row['unit']):>12} {row['utilisation']:>7.1%}"
         )
     print(f"limits first: {result['limits_first']}")
     print("cost per 1,000 tasks:")

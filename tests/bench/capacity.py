@@ -684,7 +684,9 @@ def cost_markdown(result: dict[str, Any]) -> list[str]:
     lines.append("|---|---|---|")
     for item in result["cost_per_1000"]:
         name = item["name"] if item["ours"] else f"*{item['name']}*"
-        lines.append(f"| {name} | {item['per_thousand']:.4f} | {item['basis']} |")
+        cost = item["per_thousand"]
+        shown = f"{cost:.4f}" if cost >= 0.0001 or cost == 0 else "<0.0001"
+        lines.append(f"| {name} | {shown} | {item['basis']} |")
     total, month = result["totals_per_1000"], result["per_month"]
     lines += [
         f"| **AWS** | **{total['aws']:.3f}** | |",
@@ -768,13 +770,17 @@ def render_doc(section: str, doc: Path = DOC) -> bool:
 
 
 def capacity_plan(assumptions: Assumptions | None = None) -> dict[str, Any]:
-    """The bench section: compute, print, write the JSON and the document's figures."""
-    result = plan(assumptions or Assumptions())
+    """The bench section: compute, print, write the JSON and, with the default assumptions
+    only (the document's), the document's figures."""
+    assumptions = assumptions or Assumptions()
+    result = plan(assumptions)
     table(result)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"written: {OUTPUT.relative_to(ROOT)}")
-    if render_doc(markdown(result)):
+    if assumptions != Assumptions():
+        print(f"not written: {DOC.relative_to(ROOT)} (it holds the default assumptions' plan)")
+    elif render_doc(markdown(result)):
         print(f"written: {DOC.relative_to(ROOT)} (between {BEGIN} and {END})")
     return result
 

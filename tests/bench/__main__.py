@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.bench.capacity import capacity_plan
 from tests.bench.coldstart import coldstart
 from tests.bench.decoding import decoding_throughput
 from tests.bench.local_run import local_stack_run
@@ -15,6 +16,7 @@ def main() -> None:
     coldstart()
     memory()
     local_stack_run()
+    capacity_plan()
 
 
 if __name__ == "__main__":

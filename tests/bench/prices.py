@@ -1,5 +1,5 @@
 """AWS list prices (us-east-1, 2026) the benchmarks and the capacity plan use, stated once so the
-arithmetic can be checked and redone."""
+arithmetic can be checked and redone; and the one price Aspose does not list, as an assumption."""
 
 from __future__ import annotations
 
@@ -13,3 +13,9 @@ DDB_READ = 0.125 / 1_000_000  # on-demand read request unit
 EVENTS = 1.00 / 1_000_000  # EventBridge custom events
 SQS_REQUEST = 0.40 / 1_000_000
 LOGS_INGESTED_GB = 0.50
+
+#: Aspose.OCR Cloud, per API call: an ASSUMPTION, not a list price. Aspose publishes plans, not
+#: a per-call rate for this volume; public material puts a paid call near $0.02-0.03 (the
+#: pay-as-you-go tiers at purchase.aspose.cloud/pricing; one customer's invoice of 7,002 calls
+#: for $171.30 on forum.aspose.cloud). The capacity plan takes it as a parameter.
+ASPOSE_CALL = 0.025

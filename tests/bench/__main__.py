@@ -8,6 +8,7 @@ from tests.bench.decoding import decoding_throughput
 from tests.bench.local_run import local_stack_run
 from tests.bench.memory import memory
 from tests.bench.polling import policy_table
+from tests.bench.state_size import state_sizes
 
 
 def main() -> None:
@@ -16,6 +17,7 @@ def main() -> None:
     coldstart()
     memory()
     local_stack_run()
+    state_sizes()
     capacity_plan()
 
 

@@ -173,10 +173,8 @@ def test_every_text_from_an_event_is_escaped(console: ConsoleServer, tasks: Task
         assert HOSTILE_NAME not in body
         assert "<script" not in body.lower()
         assert html.escape(HOSTILE, quote=True) in body
-    assert (
-        html.escape(HOSTILE_NAME, quote=True)
-        in request(console, execution_href(tasks.hostile)).body
-    )
+    # The region name travels by reference (the stored submitted-regions.json, whose content the
+    # console never reads): a task that recorded nothing shows none, escaped or not.
 
 
 def test_times_are_written_in_utc_whatever_the_zone() -> None:

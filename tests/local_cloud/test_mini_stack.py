@@ -39,15 +39,19 @@ def test_stack_deploys_with_its_outputs(cloud: LocalCloud, mini_stack: StackInfo
 
 
 def test_skipped_resources_are_listed_as_not_emulated(mini_stack: StackInfo) -> None:
-    assert mini_stack.not_emulated == {
-        "QueueDepthAlarm": "AWS::CloudWatch::Alarm",
-        "StartQueuePolicy": "AWS::SQS::QueuePolicy",
-    }
+    assert mini_stack.not_emulated == {"StartQueuePolicy": "AWS::SQS::QueuePolicy"}
     assert "Not emulated" in mini_stack.summary()
     # A variable referring to one is left out, with a warning
     assert mini_stack.warnings == [
-        "BrokenFunction: ALARM_NAME refers to a resource that is not emulated"
+        "BrokenFunction: QUEUE_POLICY refers to a resource that is not emulated"
     ]
+
+
+def test_alarms_of_the_template_are_put_in_cloudwatch(
+    cloud: LocalCloud, mini_stack: StackInfo
+) -> None:
+    alarms = cloud.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    assert [a["AlarmArn"].rsplit(":", 1)[-1] for a in alarms if "QueueDepth" in a["AlarmName"]]
 
 
 def test_state_machine_is_executing_with_substitutions_resolved(

@@ -9,7 +9,8 @@ still there when we give up, so a deliberate re-fetch can find them), and 40 pol
 execution at roughly 40 x 10 = 400 history events, far below Step Functions' 25,000. With nothing
 learnt, the first poll comes 1 s after submission (:class:`ocr_fetch.learning.PlanSettings`), so
 the polls fall at 1, 3, 7, 15 ... s: the tutorial's times without its poll at 0 s, which never
-finds a task done. What was learnt replaces these first polls with a plan (:mod:`ocr_fetch.learning`).
+finds a task done. What was learnt replaces these first polls with a plan
+(:mod:`ocr_fetch.learning`).
 
 Times are kept, not drifted: the Wait state waits the whole seconds (:func:`whole_wait`), the check
 function makes up the fraction, and a poll within a second of its due time counts as made then

@@ -122,9 +122,10 @@ class Project:
             bins[index] = bins.get(index, 0.0) + share
 
 
-def template_settings() -> Settings:
-    """The check function's settings with the template's default parameters."""
-    return Settings.from_env(function_environment("CheckStatusFunction"))
+def template_settings(**overrides: str) -> Settings:
+    """The check function's settings with the template's default parameters (environment
+    variables in ``overrides`` changed)."""
+    return Settings.from_env({**function_environment("CheckStatusFunction"), **overrides})
 
 
 TIMING = Timing()
@@ -187,7 +188,7 @@ def workloads(seed: int = 20261129) -> tuple[dict[str, Any], Settings]:
     """``fixed`` as a fresh deployment polls (nothing learnt), ``realistic`` after learning;
     for comparison, ``fixed`` without jitter, and after learning from those same tasks."""
     settings = template_settings()
-    calm = Settings.from_env({**function_environment("CheckStatusFunction"), "POLL_JITTER": "0"})
+    calm = template_settings(POLL_JITTER="0")
     fixed = fixed_tasks(random.Random(seed))
     learner = Project(settings, random.Random(seed + 2))
     rand = random.Random(seed + 3)
@@ -244,7 +245,7 @@ def durations_table(settings: Settings) -> None:
     print(
         f"{'task takes':>10} | {'ours: polls':>11} {'late by':>8} | {'tutorial':>8} {'late by':>8}"
     )
-    calm = Settings.from_env({**function_environment("CheckStatusFunction"), "POLL_JITTER": "0"})
+    calm = template_settings(POLL_JITTER="0")
     for duration in FIXED_DURATIONS:
         task = Task(0, float(duration), 0.5)
         ours = Project(calm, random.Random(0)).run(task)

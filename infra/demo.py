@@ -31,7 +31,7 @@ from infra.cli.output import ARROW, ProgressLines, path_summary
 from infra.cli.target import Target
 from infra.cli.views import Region, inspect_task
 from infra.emulator import EmulatorConfig, Timing
-from infra.local_cloud import AsposeAccess, LocalCloud
+from infra.local_cloud import AsposeAccess, LocalCloud, fast_polling
 from infra.local_cloud.session import OutcomeSubscription, StackSession, TaskOutcome
 from infra.samples import SampleDocument, id_card, registration_form
 from infra.waiting import WaitTimeout
@@ -42,15 +42,9 @@ TEMPLATE = ROOT / "template.yaml"
 STACK_NAME = "ocr-regions-demo"
 SUBMITTER_SOURCE = "demo.submitter"
 
-#: Waits of 1, 2, 3, 3... seconds (AWS defaults are minutes); no jitter so the growth is visible.
-DEMO_PARAMETERS = {
-    "PollInitialSeconds": "1",
-    "PollMultiplier": "2",
-    "PollMaxIntervalSeconds": "3",
-    "PollJitter": "0",
-    "PollDeadlineSeconds": "120",
-    "LogLevel": "INFO",  # the handlers' logs go to the local CloudWatch Logs, not this terminal
-}
+#: Waits of 1, 2, 3, 3... seconds (AWS defaults are minutes); the handlers' logs go to the local
+#: CloudWatch Logs, not this terminal.
+DEMO_PARAMETERS = fast_polling(max_interval_seconds=3, deadline_seconds=120)
 #: A task waits in the emulator's queue longer than the first polls take to arrive (cold starts
 #: included, on a busy machine), so each execution polls several times and its waits grow.
 EMULATOR_TIMING = Timing(queue_delay_s=8.0, per_region_s=0.2)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from infra.emulator import EmulatorConfig, Timing
-from infra.local_cloud import LocalCloud
+from infra.local_cloud import LocalCloud, fast_polling
 from infra.local_cloud.session import StackSession, TaskOutcome
 from infra.samples import id_card
 from ocr_fetch.client import RecognitionSettings
@@ -34,14 +34,7 @@ from ocr_fetch.client import RecognitionSettings
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 #: Short polling so a task that takes about a second is found within a few.
-STRESS_PARAMETERS = {
-    "PollInitialSeconds": "1",
-    "PollMultiplier": "2",
-    "PollMaxIntervalSeconds": "4",
-    "PollJitter": "0",
-    "PollDeadlineSeconds": "300",
-    "LogLevel": "INFO",
-}
+STRESS_PARAMETERS = fast_polling(max_interval_seconds=4, deadline_seconds=300)
 #: A single-region task: in the emulator's queue about a second, then recognised.
 STRESS_TIMING = Timing(queue_delay_s=1.0, per_region_s=0.1)
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

@@ -26,7 +26,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from infra.console.server import ConsoleServer
-from infra.local_cloud import LocalCloud
+from infra.local_cloud import LocalCloud, fast_polling
 from infra.local_cloud.session import StackSession
 from infra.samples import id_card, registration_form
 from ocr_fetch.client import RecognitionSettings
@@ -34,13 +34,7 @@ from ocr_fetch.client import RecognitionSettings
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 #: Waits of 1, 2, 2... seconds, so a task polls a few times within seconds.
-PARAMETERS = {
-    "PollInitialSeconds": "1",
-    "PollMultiplier": "2",
-    "PollMaxIntervalSeconds": "2",
-    "PollJitter": "0",
-    "PollDeadlineSeconds": "60",
-}
+PARAMETERS = fast_polling(max_interval_seconds=2, deadline_seconds=60)
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 WINDOW = (1280, 1700)
 #: Colours a rendered page must contain: the header (the stylesheet applied) and the path

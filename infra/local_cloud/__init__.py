@@ -9,8 +9,16 @@ deploy, stop) → ``session`` (a typed client of a running stack, local or on AW
 """
 
 from infra.local_cloud.cloud import AsposeAccess, LocalCloud
-from infra.local_cloud.deployer import StackInfo
+from infra.local_cloud.deployer import StackInfo, fast_polling
 from infra.local_cloud.iam_calls import AwsCall
 from infra.local_cloud.lambda_runtime import Interpreter, RuntimeOptions
 
-__all__ = ["AsposeAccess", "AwsCall", "Interpreter", "LocalCloud", "RuntimeOptions", "StackInfo"]
+__all__ = [
+    "AsposeAccess",
+    "AwsCall",
+    "Interpreter",
+    "LocalCloud",
+    "RuntimeOptions",
+    "StackInfo",
+    "fast_polling",
+]

@@ -17,20 +17,14 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from infra.local_cloud.cloud import LocalCloud, free_port
-from infra.local_cloud.deployer import StackInfo
+from infra.local_cloud.deployer import StackInfo, fast_polling
 
 if TYPE_CHECKING:
     from infra.console import ConsoleServer
     from infra.emulator import EmulatorConfig
 
 # Small polling so a task finishes in seconds locally (AWS defaults are minutes).
-LOCAL_PARAMETERS = {
-    "PollInitialSeconds": "1",
-    "PollMultiplier": "2",
-    "PollMaxIntervalSeconds": "3",
-    "PollDeadlineSeconds": "120",
-    "LogLevel": "INFO",
-}
+LOCAL_PARAMETERS = fast_polling(max_interval_seconds=3, deadline_seconds=120)
 PREFERRED_PORT = 4566  # the port AWS tooling users expect of a local AWS
 PREFERRED_CONSOLE_PORT = 4567  # the console's, next to it
 

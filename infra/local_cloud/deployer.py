@@ -28,6 +28,22 @@ from infra.local_cloud.packaging import (
 )
 from infra.waiting import wait_until
 
+
+def fast_polling(max_interval_seconds: int, deadline_seconds: int) -> dict[str, str]:
+    """Template parameters for polling in seconds rather than minutes, as every local run wants
+    (the demo, the stress run, the console check, the tests): waits of 1, 2, 4 ... s up to
+    ``max_interval_seconds``, no jitter (so the growth is visible and runs repeat), the
+    handlers' logs at INFO, giving up after ``deadline_seconds``."""
+    return {
+        "PollInitialSeconds": "1",
+        "PollMultiplier": "2",
+        "PollMaxIntervalSeconds": str(max_interval_seconds),
+        "PollJitter": "0",
+        "PollDeadlineSeconds": str(deadline_seconds),
+        "LogLevel": "INFO",
+    }
+
+
 _SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 _STACK_TIMEOUT_S = 60.0
 ClientFactory = Callable[[str], Any]

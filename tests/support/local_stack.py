@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.emulator import EmulatorConfig, EmulatorProcess, Timing
-from infra.local_cloud import LocalCloud, RuntimeOptions, StackInfo
+from infra.local_cloud import LocalCloud, RuntimeOptions, StackInfo, fast_polling
 from infra.local_cloud.session import OutcomeSubscription, StackSession, TaskOutcome
 from infra.samples import SampleDocument
 from ocr_fetch.client import RecognitionSettings
@@ -23,14 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
 #: Small polling parameters: waits of 1, 2, 4, 4... seconds so paths finish in seconds.
-FAST_POLLING = {
-    "PollInitialSeconds": "1",
-    "PollMultiplier": "2",
-    "PollMaxIntervalSeconds": "4",
-    "PollJitter": "0",
-    "PollDeadlineSeconds": "90",
-    "PollMaxPolls": "20",
-}
+FAST_POLLING = {**fast_polling(max_interval_seconds=4, deadline_seconds=90), "PollMaxPolls": "20"}
 
 
 @dataclass

@@ -69,14 +69,14 @@ def build_outcome_detail(outcome: Outcome, *, max_bytes: int = MAX_DETAIL_BYTES)
             "name": outcome.error_name,
             "message": clip(outcome.error_message, MAX_ERROR_MESSAGE_CHARS),
         }
-    if _size(detail) > max_bytes and "metadata" in detail:
+    if encoded_size(detail) > max_bytes and "metadata" in detail:
         # Metadata is meant to be small; one that does not fit is left to the table item.
         del detail["metadata"]
         detail["metadataTruncated"] = True
-    budget = max_bytes - _size(detail) - len(',"regionsTruncated":true')
+    budget = max_bytes - encoded_size(detail) - len(',"regionsTruncated":true')
     for region in outcome.regions:
         entry = region.as_published()
-        budget -= _size(entry) + 1
+        budget -= encoded_size(entry) + 1
         if budget < 0:
             detail["regionsTruncated"] = True
             break
@@ -188,7 +188,8 @@ def _dumps(value: Any) -> str:
     )
 
 
-def _size(value: Any) -> int:
+def encoded_size(value: Any) -> int:
+    """UTF-8 bytes of ``value`` as compact JSON: how EventBridge and Step Functions count it."""
     return len(_dumps(value).encode("utf-8"))
 
 

@@ -22,8 +22,9 @@ from ocr_fetch.events import (
     EventPublisher,
     build_outcome_detail,
     build_submitted_detail,
+    encoded_size,
 )
-from ocr_fetch.handlers.workflow_state import STATE_BUDGET_BYTES, encoded_size, outcome_payload
+from ocr_fetch.handlers.workflow_state import STATE_BUDGET_BYTES, outcome_payload
 from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord, TaskRun
 from ocr_fetch.storage import ResultStore
 from tests.unit.fixtures_aws import (

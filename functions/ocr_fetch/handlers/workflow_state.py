@@ -16,7 +16,7 @@ from ocr_fetch.errors import (
     InvalidEventError,
     clip,
 )
-from ocr_fetch.events import build_outcome_detail
+from ocr_fetch.events import build_outcome_detail, encoded_size
 from ocr_fetch.outcome import Outcome, TaskRun
 from ocr_fetch.submission import parse_timestamp, validate_task_id
 
@@ -35,6 +35,9 @@ class WorkflowState:
     #: How many regions were submitted (None: not said), and where their names are kept.
     region_count: int | None
     region_names_key: str | None
+    #: Names carried in the state itself, as executions started before names were kept by
+    #: reference still carry them (None otherwise): a deployment never drops their labels.
+    inline_region_names: tuple[str | None, ...] | None
     correlation_id: str | None
     metadata: dict[str, Any] | None
     submitted_at: datetime | None
@@ -55,6 +58,14 @@ class WorkflowState:
             raise InvalidEventError("state regionCount must be a whole number or null")
         if names_key is not None and not isinstance(names_key, str):
             raise InvalidEventError("state regionNamesKey must be a string or null")
+        regions = state.get("regions")
+        inline = (
+            tuple(r.get("name") if isinstance(r, dict) else None for r in regions)
+            if isinstance(regions, list)
+            else None
+        )
+        if count is None and inline is not None:
+            count = len(inline)
         poll = state.get("poll")
         failure = state.get("failure")
         metadata = state.get("metadata")
@@ -65,6 +76,7 @@ class WorkflowState:
             execution_arn=execution_arn if isinstance(execution_arn, str) else None,
             region_count=count,
             region_names_key=names_key,
+            inline_region_names=inline,
             correlation_id=correlation_id if isinstance(correlation_id, str) else None,
             metadata=metadata if isinstance(metadata, dict) else None,
             submitted_at=parse_timestamp(state.get("submittedAt")),
@@ -92,12 +104,6 @@ class WorkflowState:
         if self.submitted_at is None:
             return None
         return (datetime.now(UTC) - self.submitted_at).total_seconds()
-
-
-def encoded_size(value: Any) -> int:
-    """UTF-8 bytes of ``value`` as compact JSON, as Step Functions counts state data."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    return len(text.encode("utf-8", errors="surrogatepass"))
 
 
 def outcome_payload(outcome: Outcome, *, recorded: bool, state_bytes: int = 0) -> dict[str, Any]:

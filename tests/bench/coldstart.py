@@ -25,9 +25,9 @@ from typing import Any
 from infra.build import BUILD_DIR, BuildError, built_artifacts, runtime_python
 from infra.local_cloud.packaging import load_template
 from tests.support.runtime import RUNTIME_SITE, runtime_interpreter
+from tests.support.template import TEMPLATE, function_environment
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "template.yaml"
 OUT = ROOT / ".local" / "bench" / "coldstart.json"
 SAMPLES = 5
 TARGET_RATIO = 1.3
@@ -91,36 +91,14 @@ class Interpreter:
 def functions() -> list[Function]:
     """Every function of template.yaml with its handler's module and its environment."""
     template = load_template(TEMPLATE)
-    shared = template.get("Globals", {}).get("Function", {}).get("Environment", {})
     found = []
     for logical_id, resource in sorted(template["Resources"].items()):
         if resource["Type"] != "AWS::Serverless::Function":
             continue
-        properties = resource["Properties"]
-        variables = {
-            **shared.get("Variables", {}),
-            **properties.get("Environment", {}).get("Variables", {}),
-        }
-        environment = {name: _value(value, template) for name, value in variables.items()}
-        module = properties["Handler"].rsplit(".", 1)[0]
+        module = resource["Properties"]["Handler"].rsplit(".", 1)[0]
+        environment = function_environment(logical_id)
         found.append(Function(logical_id, module, {**LAMBDA_ENVIRONMENT, **environment}))
     return found
-
-
-def _value(value: Any, template: dict[str, Any]) -> str:
-    """A variable's value as deployed with the defaults: a parameter's default, a mapping's
-    value, a placeholder for a resource."""
-    if not isinstance(value, dict):
-        return str(value)
-    if "Ref" in value:
-        parameter = template.get("Parameters", {}).get(value["Ref"])
-        if parameter is not None and "Default" in parameter:
-            return str(parameter["Default"])
-        return f"placeholder-{value['Ref']}"
-    if "Fn::FindInMap" in value:
-        name, key, field = value["Fn::FindInMap"]
-        return str(template["Mappings"][name][key][field])
-    return "placeholder"
 
 
 def interpreters() -> list[tuple[Interpreter, dict[str, Path]]]:

@@ -19,19 +19,24 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 def function_environment(logical_id: str, template_path: Path = TEMPLATE) -> dict[str, str]:
     """The variables ``logical_id`` runs with: Globals, then the function's own."""
     template = load_template(template_path)
-    parameters: dict[str, Any] = template.get("Parameters") or {}
     shared = (((template.get("Globals") or {}).get("Function") or {}).get("Environment")) or {}
     own = template["Resources"][logical_id]["Properties"].get("Environment") or {}
     variables = {**(shared.get("Variables") or {}), **(own.get("Variables") or {})}
-    return {name: _resolve(value, parameters) for name, value in variables.items()}
+    return {name: _resolve(value, template) for name, value in variables.items()}
 
 
-def _resolve(value: Any, parameters: dict[str, Any]) -> str:
-    if isinstance(value, dict) and set(value) == {"Ref"}:
+def _resolve(value: Any, template: dict[str, Any]) -> str:
+    """A variable's value as deployed with the defaults: a parameter's default, a mapping's
+    value, a placeholder naming a resource or any other intrinsic."""
+    if not isinstance(value, dict):
+        return str(value)
+    if set(value) == {"Ref"}:
         name = str(value["Ref"])
-        if name in parameters and "Default" in parameters[name]:
-            return str(parameters[name]["Default"])
+        parameter = (template.get("Parameters") or {}).get(name)
+        if parameter is not None and "Default" in parameter:
+            return str(parameter["Default"])
         return f"placeholder-{name}"
-    if isinstance(value, dict):
-        return f"placeholder-{next(iter(value), 'value')}"
-    return str(value)
+    if "Fn::FindInMap" in value:
+        mapping, key, field = value["Fn::FindInMap"]
+        return str(template["Mappings"][mapping][key][field])
+    return f"placeholder-{next(iter(value), 'value')}"

@@ -28,6 +28,7 @@ at most ``max_first_wait_seconds``, and ages out.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -219,7 +220,14 @@ def plan_polls(
     when nothing is known."""
     if summary.total <= 0:
         return ()
-    earliest = max(math.ceil(age_seconds), 0)
+    return _plan(summary, max(math.ceil(age_seconds), 0), settings)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(summary: DurationSummary, earliest: int, settings: PlanSettings) -> tuple[int, ...]:
+    """:func:`plan_polls` for whole seconds of age. Cached: a warm starter reads a kind's history
+    once a minute (:mod:`ocr_fetch.history`) and plans every task of that kind and age from the
+    same summary, so a burst of submissions costs one plan, not one each."""
     horizon = max(HORIZON_SECONDS, earliest + 1)
     planner = _Planner(summary.per_second(horizon), settings)
     # Never later than the defaults: a plan whose expected (felt) delay exceeds the geometric

@@ -292,6 +292,22 @@ def test_store_decodes_stores_and_reports_the_corrupt_region(aws: dict[str, Any]
     assert SURNAME not in json.dumps(item)
 
 
+def test_store_labels_regions_of_an_execution_started_before_names_were_kept_by_reference(
+    aws: dict[str, Any],
+) -> None:
+    aws["s3"].put_object(
+        Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
+    )
+    older = state(
+        regionCount=None,
+        regionNamesKey=None,
+        regions=[{"name": "surname"}, {"name": "number"}],
+    )
+    out = store_results.handler(older, LambdaContext())
+    assert [r["name"] for r in out["detail"]["regions"]] == ["surname", "number"]
+    assert out["detail"]["expectedRegionCount"] == 2
+
+
 @pytest.mark.parametrize("body", [None, b"not json", b'{"regions": [{"name": 7}]}'])
 def test_store_with_missing_or_malformed_region_names_fails_naming_them(
     aws: dict[str, Any], body: bytes | None

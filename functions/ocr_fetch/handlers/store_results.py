@@ -34,7 +34,9 @@ def store_results(
     report = decode_results(
         response,
         region_names=(
-            store.get_region_names(state.region_names_key) if state.region_names_key else None
+            store.get_region_names(state.region_names_key)
+            if state.region_names_key
+            else state.inline_region_names
         ),
         expected_count=state.region_count,
         max_bytes=max_region_bytes,

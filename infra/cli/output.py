@@ -28,9 +28,8 @@ from infra.cli.views import (
     TaskStatus,
     dead_letter_json,
     iso,
-    seconds_between,
 )
-from infra.local_cloud.session import DeadLetter, Execution, Redrive, Step
+from infra.local_cloud.session import DeadLetter, Execution, Redrive, Step, seconds_between
 
 PROGRAM = "ocr-results"
 #: Width of the output when it is not a terminal (a pipe, a file): tables are never folded.
@@ -243,7 +242,7 @@ def execution_lines(execution: Execution) -> list[str]:
     lines = [
         f"Execution {execution.name}: {execution.status}"
         + (f" in {took:.1f} s" if took is not None else "")
-        + f", {len(execution.polls())} polls"
+        + f", {execution.polls_made} polls"
         + (f", waits {', '.join(str(w) for w in waits)} s" if waits else "")
     ]
     if execution.error:

@@ -23,6 +23,7 @@ from infra.local_cloud.session import (
     StackSession,
     Step,
     StoredObject,
+    seconds_between,
 )
 from ocr_fetch.outcome import OutcomeKind
 
@@ -38,12 +39,6 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return round((end - start).total_seconds(), 3)
 
 
 def task_id_of(execution_name: str) -> str:
@@ -76,7 +71,7 @@ def execution_json(execution: Execution) -> dict[str, Any]:
         "seconds": seconds_between(execution.started, execution.stopped),
         "error": execution.error,
         "cause": execution.cause,
-        "polls": len(execution.polls()),
+        "polls": execution.polls_made,
         "waits": execution.waits(),
         "steps": [step_json(step, execution.started) for step in execution.steps],
         "outcomeEvent": execution.outcome_event,

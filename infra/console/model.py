@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.local_cloud.session import RUNNING, Execution, StackSession, StoredObject
+from infra.local_cloud.session import (
+    RUNNING,
+    Execution,
+    StackSession,
+    StoredObject,
+    seconds_between,
+)
 
 #: Step Functions' execution statuses, in the order the console lists their counts.
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
@@ -62,12 +68,6 @@ def _single(query: dict[str, list[str]], name: str) -> str:
     if len(values) > 1:
         raise BadQuery(f"{name} is given {len(values)} times")
     return values[0] if values else ""
-
-
-def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return (end - start).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def _rows(session: StackSession, summaries: Sequence[dict[str, Any]]) -> list[Ro
         polls = _int(record.get("polls")) if record else None
         if polls is None and histories < _HISTORIES_PER_PAGE:
             histories += 1
-            polls = polls_made(session.execution(str(summary["executionArn"])))
+            polls = session.execution(str(summary["executionArn"])).polls_made
         correlation = _text(execution_input.get("correlationId"))
         rows.append(Row(summary, task_id, correlation, record, polls))
     return rows
@@ -165,15 +165,6 @@ def _input(described: dict[str, Any]) -> dict[str, Any]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def polls_made(execution: Execution) -> int:
-    """How many polls the execution has made so far (the last poll's own count)."""
-    polls = execution.polls()
-    if not polls:
-        return 0
-    counted = _int(polls[-1].get("polls"))
-    return counted if counted is not None else len(polls)
 
 
 def _int(value: Any) -> int | None:

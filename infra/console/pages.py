@@ -20,8 +20,8 @@ from infra import drawing
 from infra.console import timeline
 from infra.console.formats import NOTHING, duration, iso, utc
 from infra.console.markup import Html, el, escape, join
-from infra.console.model import STATUSES, Detail, Listing, Row, Search, polls_made, seconds_between
-from infra.local_cloud.session import Step, StoredObject
+from infra.console.model import STATUSES, Detail, Listing, Row, Search
+from infra.local_cloud.session import Step, StoredObject, seconds_between
 from ocr_fetch.submission import parse_timestamp
 
 TITLE = "OCR region results · local console"
@@ -374,7 +374,7 @@ def _summary(found: Detail, now: datetime) -> Html:
             duration(seconds_between(execution.started, end))
             + (" so far" if execution.running else ""),
         ),
-        ("Polls", polls_made(execution)),
+        ("Polls", execution.polls_made),
         ("Waits", f"{len(waits)}, {sum(waits)} s in all" if waits else "none"),
         (
             "Correlation id",

@@ -117,6 +117,16 @@ class Execution:
         return [step.poll for step in self.steps if step.poll is not None]
 
     @property
+    def polls_made(self) -> int:
+        """How many polls it has made so far: the last poll's own count (a retried invocation
+        enters the state again without polling again), else the polls in the history."""
+        polls = self.polls()
+        counted = polls[-1].get("polls") if polls else 0
+        if isinstance(counted, int) and not isinstance(counted, bool):
+            return counted
+        return len(polls)
+
+    @property
     def input(self) -> dict[str, Any]:
         """The execution input as the starter sent it: ids, the regions' count and where their
         names are kept, labels, and how polling starts (never the names themselves)."""
@@ -132,6 +142,13 @@ class Execution:
         ``source``, ``detail-type``, ``time``, ``detail``), read back from the history; None
         when it published none (yet)."""
         return published_event(list(self.history))
+
+
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds from ``start`` to ``end`` (to the millisecond); None when either is unknown."""
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)
 
 
 def execution_path(history: list[dict[str, Any]]) -> tuple[Step, ...]:

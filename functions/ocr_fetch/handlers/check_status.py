@@ -57,6 +57,12 @@ from ocr_fetch.settings import get_settings
 from ocr_fetch.storage import ResultStore
 from ocr_fetch.submission import parse_timestamp, validate_task_id
 
+#: The keys this function reads from its payload, and those it requires: `make lint` checks the
+#: state machine's Payload against them.
+PAYLOAD_KEYS = frozenset(
+    {"taskId", "submittedAt", "polls", "plan", "kind", "runningAt", "pollAt"}
+)
+REQUIRED_PAYLOAD_KEYS = frozenset({"taskId", "submittedAt"})
 THROTTLED = "Throttled"
 UNAVAILABLE = "Unavailable"
 _FINAL_WITH_BODY = (TaskStatus.COMPLETED, TaskStatus.ERROR, TaskStatus.UNKNOWN)

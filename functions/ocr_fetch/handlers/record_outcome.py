@@ -20,6 +20,10 @@ from ocr_fetch.observability import logger, metrics
 from ocr_fetch.outcome import Outcome, OutcomeKind
 from ocr_fetch.storage import ResultStore
 
+#: The keys this function reads from its payload, and those it requires: `make lint` checks the
+#: state machine's Payload against them.
+PAYLOAD_KEYS = frozenset({"kind", "reason", "input", "executionArn"})
+REQUIRED_PAYLOAD_KEYS = frozenset({"kind", "reason", "input"})
 REASONS = {"RecognitionError", "TaskNotFound", "GaveUp", "UnknownTaskStatus", "WorkflowError"}
 
 

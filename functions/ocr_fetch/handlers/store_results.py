@@ -22,6 +22,12 @@ from ocr_fetch.settings import get_settings
 from ocr_fetch.storage import ResultStore
 
 
+#: The keys this function reads from its payload, and those it requires: `make lint` checks the
+#: state machine's Payload against them.
+PAYLOAD_KEYS = frozenset({"input", "executionArn"})
+REQUIRED_PAYLOAD_KEYS = frozenset({"input"})
+
+
 def store_results(
     state: WorkflowState, *, store: ResultStore, max_region_bytes: int
 ) -> dict[str, Any]:

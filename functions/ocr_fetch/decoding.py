@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
+from ocr_fetch import jsonlimits
 from ocr_fetch.errors import ResultDecodeError
 from ocr_fetch.model import OcrResponse, ResultEntry
 from ocr_fetch.outcome import RegionRecord
@@ -324,14 +325,14 @@ def _utf8(data: bytes, *, where: str) -> str:
 def _check_json(data: bytes, *, where: str) -> None:
     text = _utf8(data, where=where)
     try:
-        json.loads(text)
+        jsonlimits.loads(text, max_bytes=len(data), what="the JSON")
+    except jsonlimits.JsonLimitError as exc:
+        raise ResultDecodeError(f"{where}: {exc}", INVALID_JSON) from None
     except json.JSONDecodeError as exc:
         raise ResultDecodeError(
             f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
             INVALID_JSON,
         ) from None
-    except RecursionError:
-        raise ResultDecodeError(f"{where}: JSON nested too deeply", INVALID_JSON) from None
 
 
 def _check_xml(data: bytes, *, where: str) -> None:

@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ocr_fetch.jsonlimits import MAX_DEPTH, JsonLimitError, depth_exceeds
+
 #: Strings shorter than this are parsed as usual: they cost nothing worth avoiding.
 MIN_RAW_CHARS = 16 * 1024
 _LONG = re.compile(rb'"([A-Za-z0-9+/=\\]{%d,})"' % MIN_RAW_CHARS)
@@ -87,10 +89,13 @@ class RawString:
 def loads(body: bytes, keep: Callable[[Path], bool]) -> Any:
     """``json.loads(body)``, each long string at a path ``keep`` accepts a :class:`RawString`.
 
-    Raises ``ValueError`` (``json.JSONDecodeError``) for a body that is not JSON.
+    Raises ``ValueError`` (``json.JSONDecodeError``) for a body that is not JSON, and
+    :class:`~ocr_fetch.jsonlimits.JsonLimitError` for one nested deeper than
+    :data:`~ocr_fetch.jsonlimits.MAX_DEPTH` (checked before parsing, on the document with its long
+    strings taken out).
     """
     if json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):
-        return json.loads(body)  # UTF-16/32: parsed as usual
+        return _parsed(body.decode(json.detect_encoding(body)).encode("utf-8"))
     nonce = "\x00" + os.urandom(8).hex() + "#"
     parts: list[bytes] = []
     raw: list[tuple[int, int]] = []
@@ -104,10 +109,16 @@ def loads(body: bytes, keep: Callable[[Path], bool]) -> Any:
         raw.append((start, end))
         last = end
     if not raw:
-        return json.loads(body)
+        return _parsed(body)
     parts.append(body[last:])
-    value = json.loads(b"".join(parts))
+    value = _parsed(b"".join(parts))
     return _restore(value, nonce, lambda at: RawString(body, *raw[at]), keep)
+
+
+def _parsed(document: bytes) -> Any:
+    if depth_exceeds(document, MAX_DEPTH):
+        raise JsonLimitError(f"the JSON is nested more than {MAX_DEPTH} levels deep")
+    return json.loads(document)
 
 
 def materialised(value: Any) -> Any:

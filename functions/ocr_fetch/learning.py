@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ocr_fetch.polling import PollingPolicy, base_interval, growing_interval, whole_wait
+from ocr_fetch.polling import PollingPolicy, base_interval, max_gap, whole_wait
 
 #: Histogram edges in seconds; bin ``i`` holds durations in ``(EDGES[i], EDGES[i + 1]]``, the
 #: last one everything longer. Whole seconds where tasks usually finish, coarser after.
@@ -67,6 +67,11 @@ FELT_SECONDS = 10.0
 UNSEEN_SHARE = 0.01
 
 
+#: One day of one kind counts as at most this many tasks, however many it recorded: no single day,
+#: burst or client owns a history.
+MAX_DAY_WEIGHT = 200.0
+
+
 _KIND_RANGES = ((13, 16), (17, 24), (25, 32), (33, 48), (49, 64), (65, 96), (97, 128))
 
 
@@ -79,6 +84,12 @@ def task_kind(region_count: int) -> str:
         if region_count <= high:
             return f"regions-{low}-{high}"
     return "regions-129+"
+
+
+def history_key(scope: str, kind: str) -> str:
+    """Where a kind's history is kept for one scope (``tenant:…`` or ``source:…``): each
+    submitter teaches only its own tasks' polling."""
+    return f"{scope}|{kind}"
 
 
 @dataclass(frozen=True)
@@ -127,15 +138,18 @@ class DurationSummary:
         days: Iterable[tuple[float, Mapping[int, object]]],
         half_life_days: float = HALF_LIFE_DAYS,
     ) -> DurationSummary:
-        """Combine per-day bins (``(age in days, {bin: weight})``), each aged; anything that is
-        not a finite, non-negative weight of a known bin is left out."""
+        """Combine per-day bins (``(age in days, {bin: weight})``), each aged and counted as at
+        most :data:`MAX_DAY_WEIGHT` tasks; anything that is not a finite, non-negative weight of
+        a known bin is left out."""
         weights = [0.0] * BINS
         for age, bins in days:
+            day = _valid_weights(bins)
+            total = sum(day.values())
             factor = 0.5 ** (max(age, 0.0) / half_life_days)
-            for index, value in bins.items():
-                weight = _weight(value)
-                if 0 <= index < BINS and weight is not None:
-                    weights[index] += weight * factor
+            if total > MAX_DAY_WEIGHT:
+                factor *= MAX_DAY_WEIGHT / total
+            for index, weight in day.items():
+                weights[index] += weight * factor
         return cls(tuple(weights))
 
     def plus(self, other: DurationSummary) -> DurationSummary:
@@ -162,6 +176,15 @@ class DurationSummary:
             for second in range(math.floor(start) + 1, min(math.ceil(end), horizon) + 1):
                 mass[second] += per * (min(end, second) - max(start, second - 1))
         return mass
+
+
+def _valid_weights(bins: Mapping[int, object]) -> dict[int, float]:
+    valid: dict[int, float] = {}
+    for index, value in bins.items():
+        weight = _weight(value)
+        if 0 <= index < BINS and weight is not None:
+            valid[index] = weight
+    return valid
 
 
 def _weight(value: object) -> float | None:
@@ -227,19 +250,20 @@ def plan_polls(
 def _plan(summary: DurationSummary, earliest: int, settings: PlanSettings) -> tuple[int, ...]:
     """:func:`plan_polls` for whole seconds of age. Cached: a warm starter reads a kind's history
     once a minute (:mod:`ocr_fetch.history`) and plans every task of that kind and age from the
-    same summary, so a burst of submissions costs one plan, not one each."""
-    horizon = max(HORIZON_SECONDS, earliest + 1)
-    planner = _Planner(summary.per_second(horizon), settings)
-    # Never later than the defaults: a plan whose expected (felt) delay exceeds the geometric
-    # defaults' over the same history is made again with delay priced higher.
+    same summary, so a burst of submissions costs one plan, not one each.
+
+    A task older than the plan's horizon gets none: it is polled at once, then by the policy.
+    So the planner's work (quadratic in the horizon) is bounded whatever the event's age."""
+    if earliest >= HORIZON_SECONDS:
+        return ()
+    planner = _Planner(summary.per_second(HORIZON_SECONDS), settings)
+    # Never later than the defaults on average: a plan whose expected (felt) delay exceeds the
+    # geometric defaults' over the same history is made again with delay priced higher.
     default_delay = planner.delay(planner.defaults(earliest, settings.first_poll_seconds))
     for factor in PRICE_FACTORS:
         plan = planner.cheapest(earliest, planner.delay_cost * factor)
         if planner.delay(plan) <= default_delay + 1e-9:
             break
-    first_latest = earliest + settings.max_first_wait_seconds
-    if plan[0] > first_latest:
-        plan = (first_latest, *(t for t in plan if t > first_latest))
     return plan[:MAX_PLAN_POLLS]
 
 
@@ -259,6 +283,10 @@ class _Planner:
         self.horizon = len(mass) - 1
         self.delay_cost = 1.0 / settings.poll_worth_seconds
         self.policy = settings.policy
+        self.max_first_wait = settings.max_first_wait_seconds
+        #: The widest gap allowed after a poll at each second (:func:`max_gap`), whatever the
+        #: history says: the bound on the harm any history can do.
+        self.gap = [max_gap(self.policy, second) for second in range(self.horizon + 1)]
         # Prefix sums, for the cost between two polls in constant time: the finished share; the
         # share weighted by how much a second of its delay is felt (:func:`felt`); and that
         # weighted by its finishing time (the middle of each second).
@@ -298,8 +326,8 @@ class _Planner:
         """``plan`` followed by the geometric policy's polls up to the horizon."""
         times = [min(at, self.horizon) for at in plan]
         while times[-1] < self.horizon:
-            wait = growing_interval(self.policy, len(times), times[-1])
-            times.append(min(math.ceil(times[-1] + wait), self.horizon))
+            wait = max_gap(self.policy, times[-1])
+            times.append(min(math.floor(times[-1] + wait), self.horizon))
         return times
 
     def defaults(self, earliest: int, first_poll_seconds: float) -> list[int]:
@@ -318,10 +346,15 @@ class _Planner:
             (at for at in range(earliest, self.horizon) if self.left(at) <= UNSEEN_SHARE),
             self.horizon,
         )
+        gap = self.gap
         for at in range(earliest, end + 1):
             felt_at, moment_at = felt_[at + 1], moment[at + 1]
             choice, cost = -1, 1.0 + price * (at * felt_at - moment_at)
+            if at > earliest + self.max_first_wait:
+                cost = math.inf  # the first poll may come no later than this
             for after in range(earliest, at):
+                if at - after > gap[after]:
+                    continue  # wider than any plan may wait (the bound on every history)
                 # self.step(after, at), inlined: this loop is the planner's whole cost.
                 delay = at * (felt_at - felt_[after + 1]) - (moment_at - moment[after + 1])
                 candidate = best[after] + max(1.0 - finished[after + 1], UNSEEN_SHARE)

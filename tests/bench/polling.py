@@ -35,7 +35,7 @@ from typing import Any
 from infra.emulator.config import Timing
 from ocr_fetch.learning import DurationSummary, Observation, plan_start, task_kind
 from ocr_fetch.polling import Progress, next_poll, on_time, whole_wait
-from ocr_fetch.settings import Settings
+from ocr_fetch.settings import StarterSettings
 from tests.bench import prices
 from tests.support.template import function_environment
 
@@ -84,7 +84,7 @@ def tutorial(task: Task) -> Polled:
 class Project:
     """Our loop as the deployed product runs it, learning as it goes."""
 
-    settings: Settings
+    settings: StarterSettings
     rand: random.Random
     #: False: polled as a fresh deployment polls, nothing learnt from these tasks.
     learning: bool = True
@@ -106,9 +106,10 @@ class Project:
                 self.learn(kind, Observation(running_at, at))
                 return Polled(polls, at - task.duration)
             running_at = at
-            decision = next_poll(
-                self.settings.polling, Progress(polls, made_at, plan=start.plan), self.rand.random
+            progress = Progress(
+                polls, made_at, plan=start.plan, running_seconds=made_at, answered_polls=polls
             )
+            decision = next_poll(self.settings.planning.policy, progress, self.rand.random)
             if decision.give_up:
                 return Polled(polls, math.inf)
             due = made_at + decision.interval_seconds
@@ -122,10 +123,10 @@ class Project:
             bins[index] = bins.get(index, 0.0) + share
 
 
-def template_settings(**overrides: str) -> Settings:
-    """The check function's settings with the template's default parameters (environment
-    variables in ``overrides`` changed)."""
-    return Settings.from_env({**function_environment("CheckStatusFunction"), **overrides})
+def template_settings(**overrides: str) -> StarterSettings:
+    """The starter's settings (its planner and the policy after the plan) with the template's
+    default parameters (environment variables in ``overrides`` changed)."""
+    return StarterSettings.from_env({**function_environment("StarterFunction"), **overrides})
 
 
 TIMING = Timing()
@@ -184,7 +185,7 @@ def compare(tasks: Sequence[Task], ours: Callable[[Task], Polled]) -> dict[str, 
     }
 
 
-def workloads(seed: int = 20261129) -> tuple[dict[str, Any], Settings]:
+def workloads(seed: int = 20261129) -> tuple[dict[str, Any], StarterSettings]:
     """``fixed`` as a fresh deployment polls (nothing learnt), ``realistic`` after learning;
     for comparison, ``fixed`` without jitter, and after learning from those same tasks."""
     settings = template_settings()
@@ -240,7 +241,7 @@ def policy_table() -> None:
     write(results, settings)
 
 
-def durations_table(settings: Settings) -> None:
+def durations_table(settings: StarterSettings) -> None:
     """Per fixed duration, without jitter and with nothing learnt: where each loop polls."""
     print(
         f"{'task takes':>10} | {'ours: polls':>11} {'late by':>8} | {'tutorial':>8} {'late by':>8}"
@@ -257,7 +258,7 @@ def durations_table(settings: Settings) -> None:
     del settings
 
 
-def write(results: dict[str, Any], settings: Settings) -> None:
+def write(results: dict[str, Any], settings: StarterSettings) -> None:
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "workloads": results,

@@ -10,6 +10,8 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from ocr_fetch.history import PollingHistory
@@ -17,17 +19,19 @@ from ocr_fetch.learning import (
     BINS,
     EDGES,
     HINT_WEIGHT,
+    MAX_DAY_WEIGHT,
     MAX_PLAN_POLLS,
     MIN_SAMPLES,
     DurationSummary,
     Observation,
     PlanSettings,
+    history_key,
     plan_polls,
     plan_start,
     task_kind,
     what_is_known,
 )
-from ocr_fetch.polling import PollingPolicy
+from ocr_fetch.polling import PollingPolicy, Progress, max_gap, next_poll
 from tests.unit.fixtures_aws import REGION, offline_aws_env
 
 
@@ -97,7 +101,8 @@ def test_a_tight_history_is_polled_once_just_after_the_usual_finish() -> None:
 def test_a_wide_history_is_polled_where_tasks_finish() -> None:
     learnt = summary_of((Observation(2, 3), 100), (Observation(20, 21), 100))
     plan = plan_polls(learnt, 0.5)
-    assert 3 in plan
+    # just after each cluster, the gap between them kept within the bound (max_gap)
+    assert plan[0] in (3, 4)
     assert 21 in plan
     assert all(a < b for a, b in itertools.pairwise(plan))
     assert len(plan) <= MAX_PLAN_POLLS
@@ -229,3 +234,89 @@ def test_a_summary_is_cached_for_a_while(table: Any) -> None:
     first = history.summary("regions-1")
     history.record("regions-1", Observation(1, 2))
     assert history.summary("regions-1") is first
+
+
+# --- The worst any history can do ------------------------------------------------------------
+HARM_POLICY = PollingPolicy(jitter=0)
+HARM_SETTINGS = PlanSettings(policy=HARM_POLICY)
+ANY_WEIGHT = st.one_of(
+    st.floats(0, 1e6),
+    st.just(float("nan")),
+    st.just(float("inf")),
+    st.just(-1.0),
+    st.text(max_size=5),
+)
+ANY_DAY = st.tuples(
+    st.floats(-5, 30), st.dictionaries(st.integers(-3, BINS + 3), ANY_WEIGHT, max_size=BINS)
+)
+
+
+def schedule(start: Any, until: float) -> list[float]:
+    """The times a task is polled, from its plan and then the policy, as the check makes them."""
+    times = [start.first_poll_at]
+    answered = 1
+    while times[-1] < until:
+        progress = Progress(
+            answered, times[-1], plan=start.plan, running_seconds=times[-1], answered_polls=answered
+        )
+        decision = next_poll(HARM_POLICY, progress)
+        if decision.give_up:
+            break
+        times.append(times[-1] + decision.interval_seconds)
+        answered += 1
+    return times
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    days=st.lists(ANY_DAY, max_size=6),
+    hint=st.none() | st.floats(1, 86_400),
+    age=st.floats(0, 86_400),
+)
+def test_no_history_can_delay_a_task_beyond_the_stated_bound(
+    days: list[tuple[float, dict[int, object]]], hint: float | None, age: float
+) -> None:
+    """The worst harm of any history (and any hint, at any age): the first poll comes at most
+    ``PollMaxFirstWaitSeconds`` after the task is seen, the plan holds at most 12 polls, and a task
+    that finishes at ``d`` after the first poll is found by ``d + max_gap(d)`` (the worst case of a
+    doubling loop: at most twice its duration, 2 s for the shortest, 120 s for the longest)."""
+    start = plan_start("k", DurationSummary.from_days(days), hint, age, HARM_SETTINGS)
+    assert len(start.plan) <= MAX_PLAN_POLLS
+    # (Wait states count whole seconds: the age is rounded up)
+    assert age <= start.first_poll_at <= math.ceil(age) + HARM_SETTINGS.max_first_wait_seconds
+    polls = schedule(start, min(age, 200) + 400)
+    for made, following in itertools.pairwise(polls):
+        # every gap, so every task finishing inside it, within the bound
+        assert following - made <= max_gap(HARM_POLICY, made) + 1e-6, (made, following)
+
+
+def test_a_history_poisoned_by_late_announcements_cannot_make_a_short_task_wait() -> None:
+    # Fifty tasks that look 1,700 s long, fifty genuine 2-3 s ones: a 5 s task is found by
+    # 12 s at the latest (the bound: 5 + 2 + 5), not at 123 s as before the bound.
+    history = summary_of((Observation(1700, 1701), 50), (Observation(2, 3), 50))
+    start = plan_start("k", history, None, 0.3, HARM_SETTINGS)
+    found = next(at for at in schedule(start, 60) if at >= 5)
+    assert found <= 12
+
+
+def test_a_planner_given_any_age_does_bounded_work() -> None:
+    history = summary_of((Observation(3, 4), 50))
+    for age in (0, 179, 180, 1e6, 3e6, 1e9):
+        start = plan_start("k", history, 30, age, HARM_SETTINGS)
+        assert start.first_poll_at == max(age, start.first_poll_at)
+    # past the horizon no plan is made: the task is polled at once, then by the policy
+    assert plan_start("k", history, 30, 1e9, HARM_SETTINGS).plan == ()
+
+
+def test_one_day_cannot_own_a_history() -> None:
+    burst = {3: 100_000.0}
+    usual = {10: 150.0}
+    summary = DurationSummary.from_days([(0.0, burst), (1.0, usual)])
+    # the burst counts as MAX_DAY_WEIGHT tasks, beside a day that counts in full
+    assert summary.weights[3] == pytest.approx(MAX_DAY_WEIGHT)
+    assert summary.weights[10] == pytest.approx(150 * 0.5 ** (1 / 3))
+
+
+def test_history_is_kept_per_scope_and_kind() -> None:
+    assert history_key("tenant:acme", "regions-5") == "tenant:acme|regions-5"
+    assert history_key("source:a", "regions-5") != history_key("source:b", "regions-5")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import email.utils
 import io
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +22,7 @@ from typing import Any, Protocol
 
 import requests
 
+from ocr_fetch import jsonlimits
 from ocr_fetch.errors import (
     AsposeAuthError,
     AsposeBadRequestError,
@@ -46,6 +46,9 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _CHUNK_BYTES = 256 * 1024
 #: The client id a freshly deployed stack's secret holds until someone puts the real one in.
 PLACEHOLDER_CLIENT_ID = ""
+#: The secret and the token endpoint's answer are small; anything larger is not theirs.
+MAX_SECRET_BYTES = 64 * 1024
+MAX_TOKEN_ANSWER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -93,13 +96,34 @@ class Credentials:
     def from_mapping(cls, value: Mapping[str, Any], source: str) -> Credentials:
         client_id = value.get("clientId") or value.get("client_id")
         secret = value.get("clientSecret") or value.get("client_secret")
-        if not isinstance(client_id, str) or client_id == PLACEHOLDER_CLIENT_ID:
+        if not isinstance(client_id, str) or client_id.strip() == PLACEHOLDER_CLIENT_ID:
             raise CredentialsNotConfigured(
                 f"{source} has no clientId: put the Aspose client id and secret in it"
             )
-        if not isinstance(secret, str) or not secret:
+        if not isinstance(secret, str) or not secret.strip():
             raise CredentialsNotConfigured(f"{source} has no clientSecret")
         return cls(client_id, secret)
+
+    @classmethod
+    def from_secret_string(cls, text: object, source: str) -> Credentials:
+        """Credentials from a secret's text: a JSON object with a client id and secret. Any
+        other shape (not JSON, too deep or large, wrong types, empty) is
+        :class:`CredentialsNotConfigured`, which names the shape, never the text."""
+        if not isinstance(text, str | bytes) or not text:
+            raise CredentialsNotConfigured(
+                f"{source} is empty: put the Aspose client id and secret in it"
+            )
+        try:
+            value = jsonlimits.loads(text, max_bytes=MAX_SECRET_BYTES, what=source)
+        except ValueError:
+            raise CredentialsNotConfigured(
+                f"{source} is not a JSON object with clientId and clientSecret"
+            ) from None
+        if not isinstance(value, dict):
+            raise CredentialsNotConfigured(
+                f"{source} must hold a JSON object, not {type(value).__name__}"
+            )
+        return cls.from_mapping(value, source)
 
 
 class CredentialSource(Protocol):
@@ -134,18 +158,20 @@ class SecretCredentials:
     def __init__(self, secret_name: str, max_age_seconds: int = 300, provider: Any = None) -> None:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+        from ocr_fetch.aws import CONFIG
+
         self._name = secret_name
         self._max_age = max_age_seconds
-        self._secrets = provider or SecretsProvider()
+        # The product's timeouts and retries: reading the secret is bounded like every AWS call.
+        self._secrets = provider or SecretsProvider(boto_config=CONFIG)
         self._stale = False
 
     def __call__(self) -> Credentials:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
         try:
-            value = self._secrets.get(
-                self._name, transform="json", max_age=self._max_age, force_fetch=self._stale
-            )
+            # The text as stored: parsed here, within bounds, so that any shape has one outcome.
+            value = self._secrets.get(self._name, max_age=self._max_age, force_fetch=self._stale)
         except GetParameterError as error:
             # Powertools raises it while handling boto's error, without ``from``.
             cause = error.__cause__ or error.__context__
@@ -157,9 +183,7 @@ class SecretCredentials:
         # Unusable credentials are not kept: the next call reads the secret again, so putting the
         # real values in takes effect at the next poll, not when the cache expires.
         self._stale = True
-        if not isinstance(value, dict):
-            raise CredentialsNotConfigured(f"secret {self._name} must hold a JSON object")
-        credentials = Credentials.from_mapping(value, f"secret {self._name}")
+        credentials = Credentials.from_secret_string(value, f"secret {self._name}")
         self._stale = False
         return credentials
 
@@ -298,9 +322,9 @@ class TokenProvider:
                 f"token endpoint refused the client credentials (HTTP {response.status_code})"
             )
         _raise_for_status(response, "token request")
-        body = _read_body(response, deadline, "token request", 64 * 1024)
+        body = _read_body(response, deadline, "token request", MAX_TOKEN_ANSWER_BYTES)
         try:
-            payload = json.loads(body)
+            payload = jsonlimits.loads(body, max_bytes=MAX_TOKEN_ANSWER_BYTES, what="token")
             token = payload["access_token"]
             lifetime = float(payload.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError):
@@ -457,7 +481,12 @@ def _send(
 
 
 def _read_body(response: requests.Response, deadline: Deadline, what: str, cap: int) -> bytes:
-    """The whole answer, at most ``cap`` bytes on the wire and once inflated, by the deadline."""
+    """The whole answer, at most ``cap`` bytes on the wire and once inflated, by the deadline.
+
+    The deadline bounds the whole read, not each chunk: a body trickling in a byte at a time
+    would keep each read under its timeout for ever. A timer shuts the connection at the
+    deadline (urllib3's ``shutdown`` unblocks a read in progress), and the read ends there.
+    """
     try:
         declared = int(response.headers.get("Content-Length", "0") or 0)
     except ValueError:
@@ -465,6 +494,9 @@ def _read_body(response: requests.Response, deadline: Deadline, what: str, cap: 
     # Written into one buffer whose bytes getvalue() hands over: no second copy of the answer.
     buffer = io.BytesIO()
     received = 0
+    timer = threading.Timer(max(deadline.remaining(), 0.0), _shut, (response,))
+    timer.daemon = True
+    timer.start()
     try:
         if declared > cap:
             raise ResponseTooLarge(f"{what} answered {declared} bytes, over the {cap}-byte cap")
@@ -475,12 +507,28 @@ def _read_body(response: requests.Response, deadline: Deadline, what: str, cap: 
             if deadline.remaining() <= 0:
                 raise AsposeUnavailableError(f"{what} answered slower than the time left")
             buffer.write(chunk)
-    except requests.RequestException:
+    except (requests.RequestException, OSError, ValueError):
+        if deadline.remaining() <= 0:
+            raise AsposeUnavailableError(f"{what} answered slower than the time left") from None
         # A dropped, truncated or undecodable answer; its text may quote what was sent.
         raise AsposeUnavailableError(f"{what} answer was cut off or garbled") from None
     finally:
+        timer.cancel()
         response.close()
+    if deadline.remaining() <= 0:
+        # Shut at the deadline, the connection can look like a short, complete answer.
+        raise AsposeUnavailableError(f"{what} answered slower than the time left")
     return buffer.getvalue()
+
+
+def _shut(response: requests.Response) -> None:
+    """Unblock a read of ``response`` in progress (called by the deadline's timer)."""
+    raw = response.raw
+    shutdown = getattr(raw, "shutdown", None)
+    if callable(shutdown):
+        shutdown()
+    else:  # not a urllib3 response (a test double): closing is all there is
+        response.close()
 
 
 def _raise_for_status(response: requests.Response, what: str) -> None:
@@ -505,7 +553,8 @@ def _parse_ocr_response(body: bytes) -> OcrResponse:
     except ValueError:
         # A proxy's error page, say: not an answer about the task, so not a final one.
         raise AsposeUnavailableError(
-            f"GET {RECOGNIZE_REGIONS_PATH} answered {len(body)} bytes that are not JSON"
+            f"GET {RECOGNIZE_REGIONS_PATH} answered {len(body)} bytes that are not JSON "
+            "within bounds"
         ) from None
 
 

@@ -32,6 +32,9 @@ MAX_ERROR_NAME_CHARS = 128
 MAX_STATUS_CHARS = 100
 #: A rejected input value quoted back in an error message.
 MAX_QUOTED_CHARS = 40
+#: An error message as it travels in state data (UTF-8 bytes): the state stays within its
+#: budget on every path (:data:`ocr_fetch.handlers.workflow_state.STATE_BUDGET_BYTES`).
+MAX_STATE_MESSAGE_BYTES = 512
 
 
 @overload
@@ -43,6 +46,23 @@ def clip(text: str | None, limit: int) -> str | None:
     if text is None or len(text) <= limit:
         return text
     return text[: limit - 1] + "…"
+
+
+@overload
+def clip_bytes(text: str, limit: int) -> str: ...
+@overload
+def clip_bytes(text: None, limit: int) -> None: ...
+def clip_bytes(text: str | None, limit: int) -> str | None:
+    """``text`` cut so that its UTF-8 encoding is at most ``limit`` bytes, ending with "…" when
+    cut (a character is never split)."""
+    if text is None:
+        return None
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    ellipsis = "…".encode()
+    kept = data[: max(limit - len(ellipsis), 0)].decode("utf-8", "ignore")
+    return kept + "…"
 
 
 class TransientError(Exception):
@@ -123,6 +143,11 @@ class RawResponseMissingError(PermanentError):
     """The raw response a later state points at is not in S3."""
 
 
+class RawAnswerMismatchError(PermanentError):
+    """The answer a state points at is not this execution's Completed answer for its task (another
+    key, a changed object, another task, another status): it is refused, never decoded."""
+
+
 class StoredDataError(PermanentError):
     """Something the product stored for a later state (the submitted region names) is missing
     or not what was written."""
@@ -148,6 +173,7 @@ TRANSIENT_AWS_CODES = frozenset(
         "RequestTimeout",
         "RequestTimeoutException",
         "TransactionConflictException",
+        "ConditionalRequestConflict",  # S3: two conditional writes of one key at once
     }
 )
 #: botocore's connection failures: the same call may well succeed later.

@@ -18,10 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ocr_fetch import aws
 from ocr_fetch.errors import (
-    MAX_ERROR_MESSAGE_CHARS,
+    MAX_STATE_MESSAGE_BYTES,
     EventPublishError,
     aws_error_code,
-    clip,
+    clip_bytes,
     is_transient,
 )
 from ocr_fetch.layout import task_prefix
@@ -47,7 +47,7 @@ def build_outcome_detail(outcome: Outcome, *, max_bytes: int = MAX_DETAIL_BYTES)
         "polls": outcome.polls,
         "results": {
             "bucket": outcome.bucket,
-            "prefix": task_prefix(outcome.task_id),
+            "prefix": outcome.prefix or task_prefix(outcome.task_id),
             "manifestKey": outcome.manifest_key,
             "rawKey": outcome.raw_key,
         },
@@ -67,7 +67,7 @@ def build_outcome_detail(outcome: Outcome, *, max_bytes: int = MAX_DETAIL_BYTES)
     if outcome.kind is not OutcomeKind.COMPLETED:
         detail["error"] = {
             "name": outcome.error_name,
-            "message": clip(outcome.error_message, MAX_ERROR_MESSAGE_CHARS),
+            "message": clip_bytes(outcome.error_message, MAX_STATE_MESSAGE_BYTES),
         }
     if encoded_size(detail) > max_bytes and "metadata" in detail:
         # Metadata is meant to be small; one that does not fit is left to the table item.

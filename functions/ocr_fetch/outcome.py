@@ -88,6 +88,8 @@ class TaskRun:
 
     task_id: str
     execution_arn: str | None = None
+    #: The execution's name: its objects are under its own prefix (:mod:`ocr_fetch.layout`).
+    execution_name: str | None = None
     polls: int = 0
     correlation_id: str | None = None
     metadata: dict[str, Any] | None = None
@@ -102,6 +104,8 @@ class Outcome:
     task_status: str | None = None  # the service's last taskStatus, verbatim
     response_status_code: str | None = None
     execution_arn: str | None = None
+    #: Where this run's objects are (``results/<taskId>/runs/<executionName>/``), if any.
+    prefix: str | None = None
     polls: int = 0
     bucket: str | None = None
     raw_key: str | None = None
@@ -126,3 +130,35 @@ class Outcome:
     @property
     def region_error_count(self) -> int:
         return sum(1 for region in self.regions if region.error)
+
+    def summary(self) -> dict[str, Any]:
+        """Status, counts and locations: what the manifest and the table item both say."""
+        return {
+            "status": self.kind.value,
+            "taskStatus": self.task_status,
+            "responseStatusCode": self.response_status_code,
+            "bucket": self.bucket,
+            "rawKey": self.raw_key,
+            "regionCount": len(self.regions),
+            "decodedCount": len(self.regions) - self.region_error_count,
+            "errorCount": self.region_error_count,
+            "countMismatch": self.count_mismatch,
+            "expectedRegionCount": self.expected_region_count,
+            "receivedResultCount": self.received_result_count,
+        }
+
+    def manifest(self) -> dict[str, Any]:
+        """What each region is and where it lives; never its text. No timestamps: stable."""
+        return {
+            "taskId": self.task_id,
+            **self.summary(),
+            "regions": [region.as_stored() for region in self.regions],
+            "warnings": list(self.warnings),
+        }
+
+    @property
+    def score(self) -> int:
+        """How good an outcome is: its rank, then (for Completed) the regions decoded. A
+        recorded outcome is replaced only by a better one (:mod:`ocr_fetch.table`)."""
+        decoded = len(self.regions) - self.region_error_count
+        return self.kind.rank * 1000 + (decoded if self.kind is OutcomeKind.COMPLETED else 0)

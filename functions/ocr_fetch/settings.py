@@ -1,7 +1,13 @@
-"""One typed settings object, built from the environment once per process.
+"""Each function's settings, read from the environment once per process.
 
-Domain code never reads ``os.environ``; handlers call :func:`get_settings`. A missing or malformed
+Domain code never reads ``os.environ``; a handler builds its function's settings (one class each,
+reading only the variables its template entry sets) and passes them on. A missing or malformed
 variable raises :class:`ConfigurationError` naming it, at the first invocation of a cold start.
+
+Every default is stated once: the polling knobs in :class:`~ocr_fetch.polling.PollingPolicy` and
+:class:`~ocr_fetch.learning.PlanSettings`, the rest as the field defaults below. The template's
+parameter defaults and the README's table are checked against these by
+``tests/unit/test_settings.py``.
 """
 
 from __future__ import annotations
@@ -10,113 +16,180 @@ import os
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ocr_fetch.errors import ConfigurationError
 from ocr_fetch.learning import PlanSettings
 from ocr_fetch.polling import PollingPolicy
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 DEFAULT_BASE_URL = "https://api.aspose.cloud"
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
+#: Each polling field and the variable it is read from.
+POLLING_VARIABLES = {
+    "initial_seconds": "POLL_INITIAL_SECONDS",
+    "multiplier": "POLL_MULTIPLIER",
+    "max_interval_seconds": "POLL_MAX_INTERVAL_SECONDS",
+    "jitter": "POLL_JITTER",
+    "deadline_seconds": "POLL_DEADLINE_SECONDS",
+    "max_polls": "POLL_MAX_POLLS",
+    "lifetime_seconds": "RESULTS_LIFETIME_SECONDS",
+}
+PLANNING_VARIABLES = {
+    "poll_worth_seconds": "POLL_WORTH_SECONDS",
+    "max_first_wait_seconds": "POLL_MAX_FIRST_WAIT_SECONDS",
+    "first_poll_seconds": "POLL_FIRST_SECONDS",
+}
 
-@dataclass(frozen=True)
-class Settings:
-    """Configuration shared by every handler. Optional fields are needed by one handler only."""
 
-    results_bucket: str
-    results_table: str
-    aspose_secret_name: str
-    aspose_base_url: str = DEFAULT_BASE_URL
-    aspose_token_url: str = DEFAULT_BASE_URL + "/connect/token"
-    state_machine_arn: str | None = None
-    dead_letter_queue_url: str | None = None
-    connect_timeout_seconds: float = 3.05
-    read_timeout_seconds: float = 20.0
-    max_response_bytes: int = 64 * 1024 * 1024
-    cancel_on_give_up: bool = False
-    start_queue_max_receives: int = 5
-    secret_cache_seconds: int = 300
-    max_region_bytes: int = 10 * 1024 * 1024
-    retention_days: int = 30
-    polling: PollingPolicy = field(default_factory=PollingPolicy)
-    #: Learning (:mod:`ocr_fetch.learning`): off when no history table is set.
-    polling_history_table: str | None = None
-    planning: PlanSettings = field(default_factory=PlanSettings)
+class _FromEnv:
+    """Building a settings class from the environment, and knowing which variables it reads."""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        reader = _Reader(env)
-        base_url = reader.url("ASPOSE_BASE_URL", DEFAULT_BASE_URL)
-        defaults = PollingPolicy()
-        polling = PollingPolicy(
-            initial_seconds=reader.number("POLL_INITIAL_SECONDS", defaults.initial_seconds, float),
-            multiplier=reader.number("POLL_MULTIPLIER", defaults.multiplier, float),
-            max_interval_seconds=reader.number(
-                "POLL_MAX_INTERVAL_SECONDS", defaults.max_interval_seconds, float
-            ),
-            jitter=reader.number("POLL_JITTER", defaults.jitter, float),
-            deadline_seconds=reader.number(
-                "POLL_DEADLINE_SECONDS", defaults.deadline_seconds, float
-            ),
-            max_polls=reader.number("POLL_MAX_POLLS", defaults.max_polls, int),
-        )
-        settings = cls(
-            results_bucket=reader.required("RESULTS_BUCKET"),
-            results_table=reader.required("RESULTS_TABLE"),
-            aspose_secret_name=reader.required("ASPOSE_SECRET_NAME"),
-            aspose_base_url=base_url,
-            aspose_token_url=reader.url("ASPOSE_TOKEN_URL", base_url + "/connect/token"),
-            state_machine_arn=reader.optional("STATE_MACHINE_ARN"),
-            dead_letter_queue_url=reader.optional("DEAD_LETTER_QUEUE_URL"),
-            connect_timeout_seconds=reader.number("HTTP_CONNECT_TIMEOUT_SECONDS", 3.05, float),
-            read_timeout_seconds=reader.number("HTTP_READ_TIMEOUT_SECONDS", 20.0, float),
-            max_response_bytes=reader.number("MAX_RESPONSE_BYTES", 64 * 1024 * 1024, int),
-            cancel_on_give_up=reader.flag("CANCEL_ON_GIVE_UP"),
-            start_queue_max_receives=reader.number("START_QUEUE_MAX_RECEIVES", 5, int),
-            secret_cache_seconds=reader.number("SECRET_CACHE_SECONDS", 300, int),
-            max_region_bytes=reader.number("MAX_REGION_BYTES", 10 * 1024 * 1024, int),
-            retention_days=reader.number("RESULTS_RETENTION_DAYS", 30, int),
-            polling=polling,
-            polling_history_table=reader.optional("POLLING_HISTORY_TABLE"),
-            planning=PlanSettings(
-                poll_worth_seconds=reader.number("POLL_WORTH_SECONDS", 2.0, float),
-                max_first_wait_seconds=reader.number("POLL_MAX_FIRST_WAIT_SECONDS", 60, int),
-                policy=polling,
-                first_poll_seconds=reader.number("POLL_FIRST_SECONDS", 1.0, float),
-            ),
-        )
+    def _read(cls, read: _Reader) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_env(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
+        """The settings from ``environ`` (the process's environment by default); one
+        :class:`ConfigurationError` naming every variable that is missing or malformed."""
+        reader = _Reader(os.environ if environ is None else environ)
+        values = cls._read(reader)  # type: ignore[attr-defined]
         reader.raise_errors()
+        settings = cls(**values)
         try:
-            polling.validate()
-            settings.planning.validate()
+            for policy in (values.get("polling"), values.get("planning")):
+                if policy is not None:
+                    policy.validate()
         except ValueError as exc:
             raise ConfigurationError(f"POLL_* settings are inconsistent: {exc}") from exc
         return settings
 
-    def require_starter(self) -> tuple[str, str]:
-        """The state machine ARN and dead-letter queue URL, which only the starter needs."""
-        missing = [
-            name
-            for name, value in (
-                ("STATE_MACHINE_ARN", self.state_machine_arn),
-                ("DEAD_LETTER_QUEUE_URL", self.dead_letter_queue_url),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigurationError(f"{' and '.join(missing)} required by the starter but not set")
-        return self.state_machine_arn or "", self.dead_letter_queue_url or ""
+    @classmethod
+    def variables(cls) -> frozenset[str]:
+        """Every variable this function's settings read: exactly what its template entry sets."""
+        reader = _Reader({})
+        cls._read(reader)
+        return frozenset(reader.names)
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process's settings, built on first use."""
-    return Settings.from_env()
+@dataclass(frozen=True)
+class StoreSettings(_FromEnv):
+    """Decode And Store Results: the bucket and table, how long results are kept, the largest
+    region accepted."""
+
+    results_bucket: str
+    results_table: str
+    retention_days: int = 30
+    max_region_bytes: int = 10 * 1024 * 1024
+
+    @classmethod
+    def _read(cls, read: _Reader) -> dict[str, Any]:
+        return {
+            "results_bucket": read.required("RESULTS_BUCKET"),
+            "results_table": read.required("RESULTS_TABLE"),
+            "retention_days": read.number("RESULTS_RETENTION_DAYS", cls.retention_days, int),
+            "max_region_bytes": read.number("MAX_REGION_BYTES", cls.max_region_bytes, int),
+        }
+
+
+@dataclass(frozen=True)
+class RecordSettings(_FromEnv):
+    """The recording function: the table (and the bucket its outcomes point into)."""
+
+    results_bucket: str
+    results_table: str
+    retention_days: int = 30
+
+    @classmethod
+    def _read(cls, read: _Reader) -> dict[str, Any]:
+        return {
+            "results_bucket": read.required("RESULTS_BUCKET"),
+            "results_table": read.required("RESULTS_TABLE"),
+            "retention_days": read.number("RESULTS_RETENTION_DAYS", cls.retention_days, int),
+        }
+
+
+@dataclass(frozen=True)
+class CheckSettings(_FromEnv):
+    """Check Task Status: the service, its credentials and limits, the polling policy."""
+
+    results_bucket: str
+    aspose_secret_name: str
+    aspose_base_url: str = DEFAULT_BASE_URL
+    aspose_token_url: str = DEFAULT_BASE_URL + "/connect/token"
+    #: Fixed, not configured: (connect, read) seconds of each request, and how long the secret
+    #: is cached (a refused token reads it again at once).
+    connect_timeout_seconds: float = 3.05
+    read_timeout_seconds: float = 20.0
+    secret_cache_seconds: int = 300
+    max_response_bytes: int = 64 * 1024 * 1024
+    cancel_on_give_up: bool = False
+    polling: PollingPolicy = field(default_factory=PollingPolicy)
+    #: Where completed tasks' durations are learnt (None: not learning).
+    polling_history_table: str | None = None
+
+    @classmethod
+    def _read(cls, read: _Reader) -> dict[str, Any]:
+        base_url = read.url("ASPOSE_BASE_URL", cls.aspose_base_url)
+        return {
+            "results_bucket": read.required("RESULTS_BUCKET"),
+            "aspose_secret_name": read.required("ASPOSE_SECRET_NAME"),
+            "aspose_base_url": base_url,
+            "aspose_token_url": read.url("ASPOSE_TOKEN_URL", base_url + "/connect/token"),
+            "max_response_bytes": read.number("MAX_RESPONSE_BYTES", cls.max_response_bytes, int),
+            "cancel_on_give_up": read.flag("CANCEL_ON_GIVE_UP"),
+            "polling": read_polling(read),
+            "polling_history_table": read.optional("POLLING_HISTORY_TABLE"),
+        }
+
+
+@dataclass(frozen=True)
+class StarterSettings(_FromEnv):
+    """The starter: the state machine, the dead letters, the submitted facts, the planner."""
+
+    state_machine_arn: str
+    dead_letter_queue_url: str
+    results_bucket: str
+    #: The start queue's maxReceiveCount (the template's Limits mapping).
+    start_queue_max_receives: int = 5
+    polling_history_table: str | None = None
+    planning: PlanSettings = field(default_factory=PlanSettings)
+
+    @classmethod
+    def _read(cls, read: _Reader) -> dict[str, Any]:
+        return {
+            "state_machine_arn": read.required("STATE_MACHINE_ARN"),
+            "dead_letter_queue_url": read.required("DEAD_LETTER_QUEUE_URL"),
+            "results_bucket": read.required("RESULTS_BUCKET"),
+            "start_queue_max_receives": read.number(
+                "START_QUEUE_MAX_RECEIVES", cls.start_queue_max_receives, int
+            ),
+            "polling_history_table": read.optional("POLLING_HISTORY_TABLE"),
+            "planning": read_planning(read, read_polling(read)),
+        }
+
+
+def read_polling(read: _Reader) -> PollingPolicy:
+    """The polling policy from its variables, each defaulting to the policy's own default."""
+    defaults = PollingPolicy()
+    values = {
+        name: read.number(variable, getattr(defaults, name), type(getattr(defaults, name)))
+        for name, variable in POLLING_VARIABLES.items()
+    }
+    return PollingPolicy(**values)
+
+
+def read_planning(read: _Reader, policy: PollingPolicy) -> PlanSettings:
+    defaults = PlanSettings()
+    values = {
+        name: read.number(variable, getattr(defaults, name), type(getattr(defaults, name)))
+        for name, variable in PLANNING_VARIABLES.items()
+    }
+    return PlanSettings(policy=policy, **values)
 
 
 class _Reader:
@@ -125,8 +198,11 @@ class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
         self._errors: list[str] = []
+        #: Every variable asked for, set or not.
+        self.names: set[str] = set()
 
     def optional(self, name: str) -> str | None:
+        self.names.add(name)
         value = self._env.get(name, "").strip()
         return value or None
 

@@ -4,6 +4,10 @@ This is the public start contract: detail ``{"taskId": "<GUID>", "regions": [{"n
 "correlationId": ..., "metadata": {...}, "refetch": ..., "expectedSeconds": ...}``; everything but
 ``taskId`` is optional. ``expectedSeconds`` is the submitter's guess of how long the service will
 take; polling plans with it (:mod:`ocr_fetch.learning`).
+
+What a task was submitted with is fixed by its first accepted submission
+(:class:`SubmittedFacts`, kept once in the results bucket): a duplicate or a re-fetch reads it
+and never changes it, so the names an execution stores are always the first submission's.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ocr_fetch import jsonlimits
 from ocr_fetch.errors import InvalidEventError
+from ocr_fetch.layout import safe_key_segment, submitted_key
 from ocr_fetch.learning import PollStart, task_kind
 
 SUBMITTED_DETAIL_TYPE = "Region Recognition Submitted"
@@ -32,10 +38,28 @@ MAX_NUMBER_DIGITS = 38
 MAX_REGIONS = 500
 MAX_REGION_NAME_CHARS = 64
 MAX_CORRELATION_ID_CHARS = 128
-#: An ``expectedSeconds`` hint must be in this range (the results are kept 24 hours).
-EXPECTED_SECONDS_RANGE = (1, 86_400)
-_REFETCH = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+#: Aspose keeps a task's results this long after its submission: an older event names a task
+#: whose results are gone.
+RESULTS_KEPT_SECONDS = 86_400
+#: An ``expectedSeconds`` hint must be in this range.
+EXPECTED_SECONDS_RANGE = (1, RESULTS_KEPT_SECONDS)
+#: How far ahead of the starter's clock an event's time may be (clocks differ a little); a time
+#: ahead by less counts as now.
+MAX_CLOCK_SKEW_SECONDS = 300
+#: A task announced later than this after its event's time does not teach polling: its
+#: duration, counted from when the product first saw it, would be too short.
+MAX_TEACHING_LAG_SECONDS = 10
+#: The submitted facts object, read back by the starter and the store (names of 64 characters of
+#: 4 bytes each, 500 of them, and metadata fit far below it).
+MAX_FACTS_BYTES = 256 * 1024
+_REFETCH = re.compile(r"[A-Za-z0-9_-]{1,36}")
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+#: What Step Functions accepts as an execution name (1-80 characters, none of whitespace,
+#: brackets, wildcards, control characters or ``"#%\^|~`$&,;:/``), narrowed to what this product
+#: makes: a task id, optionally followed by ``-<refetch label>``.
+_EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+#: A history scope (``tenant:<id>`` or ``source:<source>``) is kept to this many characters.
+MAX_SCOPE_CHARS = 72
 
 
 @dataclass(frozen=True)
@@ -46,58 +70,186 @@ class SubmittedTask:
     region_names: tuple[str | None, ...] | None
     correlation_id: str | None
     metadata: dict[str, Any] | None
+    #: The event's time: when the submitter says it submitted the task (never ahead of
+    #: ``received_at``; range-checked when parsed).
     submitted_at: datetime
     refetch: str | None = None
     source: str | None = None
     expected_seconds: float | None = None
+    #: When the starter received the event (its own clock).
+    received_at: datetime | None = None
+    event_id: str | None = None
 
     @property
     def execution_name(self) -> str:
         """The task id, so a person finds the execution by it; ``<id>-<refetch>`` for a re-fetch."""
         return f"{self.task_id}-{self.refetch}" if self.refetch else self.task_id
 
+    @property
+    def history_scope(self) -> str:
+        """Whose history polling learns from for this task: the tenant the metadata names
+        (``metadata.tenant``), else the event's source, so no submitter steers another's polls."""
+        tenant = (self.metadata or {}).get("tenant")
+        if isinstance(tenant, str) and tenant:
+            scope = f"tenant:{safe_key_segment(tenant, max_chars=MAX_SCOPE_CHARS)}"
+        else:
+            scope = f"source:{safe_key_segment(self.source or '', max_chars=MAX_SCOPE_CHARS)}"
+        return scope[:MAX_SCOPE_CHARS]
+
+    def facts(self) -> SubmittedFacts:
+        """What this submission says, as the task's facts if it is the first accepted one."""
+        received = self.received_at or self.submitted_at
+        lag = (received - self.submitted_at).total_seconds()
+        return SubmittedFacts(
+            task_id=self.task_id,
+            region_names=self.region_names,
+            correlation_id=self.correlation_id,
+            metadata=self.metadata,
+            submitted_at=self.submitted_at,
+            received_at=received,
+            history_scope=self.history_scope,
+            event_id=self.event_id,
+            on_time=lag <= MAX_TEACHING_LAG_SECONDS,
+        )
+
     def execution_input_json(
-        self, start: PollStart | None = None, region_names_key: str | None = None
+        self, facts: SubmittedFacts | None = None, start: PollStart | None = None
     ) -> str:
         """The execution input exactly as sent to StartExecution (UTF-8, compact)."""
         return json.dumps(
-            self.execution_input(start, region_names_key),
-            ensure_ascii=False,
-            separators=(",", ":"),
+            self.execution_input(facts, start), ensure_ascii=False, separators=(",", ":")
         )
 
     def execution_input(
-        self, start: PollStart | None = None, region_names_key: str | None = None
+        self, facts: SubmittedFacts | None = None, start: PollStart | None = None
     ) -> dict[str, Any]:
         """State data: ids, labels and counters only (every key present, for JSONPath), and how
-        polling starts (its plan; without one, at once by the geometric policy). Region names
-        are kept by reference (``regionNamesKey``, in the results bucket), so the state stays
-        small whatever the number of regions: only their count travels."""
-        start = start or PollStart(task_kind(len(self.region_names or ())))
+        polling starts (its plan; without one, at once by the geometric policy).
+
+        Everything about what was submitted comes from ``facts``, the task's first accepted
+        submission (this one's own when not given). Region names are kept by reference
+        (``submittedKey``), so the state stays small whatever the number of regions: only their
+        count travels. ``teach`` says whether this run's duration may teach polling: only the
+        first submission's own run, announced on time."""
+        own = self.facts()
+        facts = facts or own
+        start = start or PollStart(task_kind(len(facts.region_names or ())))
+        # The first submission's own run, or a redelivery of the very same event.
+        first = (
+            facts.event_id == own.event_id
+            if facts.event_id is not None
+            else facts.received_at == own.received_at
+        )
         return {
             "taskId": self.task_id,
-            "regionCount": len(self.region_names) if self.region_names is not None else None,
-            "regionNamesKey": region_names_key,
-            "correlationId": self.correlation_id,
-            "metadata": self.metadata,
-            "submittedAt": self.submitted_at.isoformat().replace("+00:00", "Z"),
+            "regionCount": facts.region_count,
+            "submittedKey": submitted_key(self.task_id),
+            "correlationId": facts.correlation_id,
+            "metadata": facts.metadata,
+            "submittedAt": iso(facts.submitted_at),
+            "receivedAt": iso(facts.received_at),
             "source": self.source,
+            "eventId": self.event_id,
+            "teach": first and facts.on_time and self.refetch is None,
             "poll": start.to_state(),
         }
 
 
-def parse_submitted_event(body: str | bytes) -> SubmittedTask:
+@dataclass(frozen=True)
+class SubmittedFacts:
+    """What a task was submitted with, fixed by its first accepted submission: never changed
+    by a duplicate or a re-fetch (the starter writes it once, conditionally, and reads it after)."""
+
+    task_id: str
+    region_names: tuple[str | None, ...] | None
+    correlation_id: str | None
+    metadata: dict[str, Any] | None
+    submitted_at: datetime
+    #: When the product first saw the task: durations that teach polling count from here.
+    received_at: datetime
+    history_scope: str
+    event_id: str | None = None
+    #: Announced within :data:`MAX_TEACHING_LAG_SECONDS` of its event's time.
+    on_time: bool = True
+
+    @property
+    def region_count(self) -> int | None:
+        return len(self.region_names) if self.region_names is not None else None
+
+    def to_json(self) -> bytes:
+        """The object kept at :func:`~ocr_fetch.layout.submitted_key`: labels, never recognised
+        text."""
+        names = self.region_names
+        body = {
+            "taskId": self.task_id,
+            "regions": None
+            if names is None
+            else [{"index": i, "name": name} for i, name in enumerate(names)],
+            "correlationId": self.correlation_id,
+            "metadata": self.metadata,
+            "submittedAt": iso(self.submitted_at),
+            "receivedAt": iso(self.received_at),
+            "historyScope": self.history_scope,
+            "eventId": self.event_id,
+            "onTime": self.on_time,
+        }
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, body: bytes, where: str) -> SubmittedFacts:
+        """Read what :meth:`to_json` wrote; ``ValueError`` naming ``where`` when it is not."""
+        try:
+            value = jsonlimits.loads(body, max_bytes=MAX_FACTS_BYTES, what=where)
+            regions = value["regions"]
+            names = None if regions is None else tuple(region["name"] for region in regions)
+            submitted_at = parse_timestamp(value["submittedAt"])
+            received_at = parse_timestamp(value["receivedAt"])
+            facts = cls(
+                task_id=validate_task_id(value["taskId"]),
+                region_names=names,
+                correlation_id=value.get("correlationId"),
+                metadata=value.get("metadata"),
+                submitted_at=submitted_at or datetime.now(UTC),
+                received_at=received_at or submitted_at or datetime.now(UTC),
+                history_scope=str(value.get("historyScope") or "source:"),
+                event_id=value.get("eventId"),
+                on_time=value.get("onTime") is True,
+            )
+        except (ValueError, KeyError, TypeError, InvalidEventError) as exc:
+            raise ValueError(f"{where} is not a submitted-facts object") from exc
+        if submitted_at is None or received_at is None or not _facts_typed(facts):
+            raise ValueError(f"{where} is not a submitted-facts object")
+        return facts
+
+
+def _facts_typed(facts: SubmittedFacts) -> bool:
+    names = facts.region_names or ()
+    return (
+        all(name is None or isinstance(name, str) for name in names)
+        and (facts.correlation_id is None or isinstance(facts.correlation_id, str))
+        and (facts.metadata is None or isinstance(facts.metadata, dict))
+        and (facts.event_id is None or isinstance(facts.event_id, str))
+    )
+
+
+def iso(moment: datetime) -> str:
+    """A timestamp as state data and stored objects carry it: ISO 8601, UTC, ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_submitted_event(body: str | bytes, received_at: datetime | None = None) -> SubmittedTask:
     """Validate an EventBridge event (as delivered to SQS); raise InvalidEventError naming why.
 
     Whatever is accepted can be carried to a recorded outcome: every text is valid Unicode, the
     metadata fits DynamoDB (numbers, depth) and the execution input fits its limit, counted in
-    UTF-8 bytes of what is actually sent.
+    UTF-8 bytes of what is actually sent. The event's time is checked against ``received_at``
+    (the starter's clock, now when not given).
     """
-    size = len(body.encode("utf-8", errors="surrogatepass") if isinstance(body, str) else body)
-    if size > MAX_EVENT_BYTES:
-        raise InvalidEventError(f"event is {size} bytes, more than {MAX_EVENT_BYTES}")
+    received_at = received_at or datetime.now(UTC)
     try:
-        event = json.loads(body)
+        event = jsonlimits.loads(body, max_bytes=MAX_EVENT_BYTES, what="event")
+    except jsonlimits.JsonLimitError as exc:
+        raise InvalidEventError(str(exc)) from None
     except ValueError as exc:
         raise InvalidEventError("event is not valid JSON") from exc
     if not isinstance(event, dict):
@@ -112,16 +264,20 @@ def parse_submitted_event(body: str | bytes) -> SubmittedTask:
         raise InvalidEventError("detail must be a JSON object")
     _require_unicode(event)
     source = event.get("source")
+    event_id = event.get("id")
     task = SubmittedTask(
         task_id=validate_task_id(detail.get("taskId")),
         region_names=_region_names(detail.get("regions")),
         correlation_id=_correlation_id(detail.get("correlationId")),
         metadata=_metadata(detail.get("metadata")),
-        submitted_at=_event_time(event.get("time")),
+        submitted_at=_event_time(event.get("time"), received_at),
         refetch=_refetch(detail.get("refetch")),
         source=source if isinstance(source, str) else None,
         expected_seconds=_expected_seconds(detail.get("expectedSeconds")),
+        received_at=received_at,
+        event_id=event_id if isinstance(event_id, str) else None,
     )
+    validate_execution_name(task.execution_name)
     sent = len(task.execution_input_json().encode("utf-8"))
     if sent > MAX_EXECUTION_INPUT_BYTES:
         raise InvalidEventError(
@@ -141,11 +297,20 @@ def validate_task_id(value: object) -> str:
         raise InvalidEventError("detail.taskId is missing")
     if not isinstance(value, str):
         raise InvalidEventError("detail.taskId must be a string")
-    if not _GUID.match(value):
+    if not _GUID.fullmatch(value):
         raise InvalidEventError(
             "detail.taskId is not a GUID in its 36-character form (8-4-4-4-12 hex digits)"
         )
     return value.lower()
+
+
+def validate_execution_name(name: object) -> str:
+    """An execution name as this product makes them, valid on AWS; InvalidEventError if not."""
+    if not isinstance(name, str) or not _EXECUTION_NAME.fullmatch(name):
+        raise InvalidEventError(
+            "the execution name must be 1-80 characters of A-Z, a-z, 0-9, _ or -"
+        )
+    return name
 
 
 def _region_names(value: object) -> tuple[str | None, ...] | None:
@@ -257,7 +422,7 @@ def _expected_seconds(value: object) -> float | None:
 def _refetch(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not _REFETCH.match(value):
+    if not isinstance(value, str) or not _REFETCH.fullmatch(value):
         raise InvalidEventError("detail.refetch must be 1-36 characters of A-Z, a-z, 0-9, _ or -")
     return value
 
@@ -276,10 +441,26 @@ def parse_timestamp(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _event_time(value: object) -> datetime:
-    if not isinstance(value, str):
-        return datetime.now(UTC)
+def _event_time(value: object, received_at: datetime) -> datetime:
+    """The event's time, range-checked against the starter's clock: not ahead of it by more
+    than :data:`MAX_CLOCK_SKEW_SECONDS` (less counts as now), not older than the results."""
+    if value is None:
+        return received_at
     parsed = parse_timestamp(value)
     if parsed is None:
         raise InvalidEventError("event time is not an ISO 8601 timestamp")
-    return parsed
+    try:
+        age = (received_at - parsed).total_seconds()
+    except OverflowError:
+        raise InvalidEventError("event time is out of range") from None
+    if age < -MAX_CLOCK_SKEW_SECONDS:
+        raise InvalidEventError(
+            f"event time is {-age:.0f} s ahead of the starter's clock "
+            f"(more than {MAX_CLOCK_SKEW_SECONDS} s)"
+        )
+    if age > RESULTS_KEPT_SECONDS:
+        raise InvalidEventError(
+            f"event time is {age / 3600:.1f} h old: Aspose keeps results "
+            f"{RESULTS_KEPT_SECONDS // 3600} h after submission, so this task's are gone"
+        )
+    return min(parsed, received_at)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from datetime import UTC, datetime
 from typing import Any
 
@@ -349,9 +351,11 @@ class RecordingProvider:
         self.values = list(values)
         self.forced: list[bool] = []
 
-    def get(self, name: str, **options: Any) -> dict[str, str]:
+    def get(self, name: str, **options: Any) -> str:
+        """The secret's text, as stored (the credentials parse it themselves, within bounds)."""
         self.forced.append(bool(options.get("force_fetch")))
-        return self.values.pop(0)
+        assert "transform" not in options
+        return json.dumps(self.values.pop(0))
 
 
 def test_placeholder_credentials_are_read_again_until_the_real_ones_are_in() -> None:
@@ -481,3 +485,55 @@ def test_refused_credentials_are_read_again_once_before_giving_up() -> None:
     # When the token endpoint refuses them, they are read again: the rotated secret works
     make_client(credentials=credentials).fetch_result(TASK)
     assert credentials.generation == 1
+
+
+class _Trickle(ThreadingHTTPServer):
+    """An Aspose stand-in whose answer declares 200 bytes, then sends one every half second."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = b'{"access_token": "tok", "expires_in": 3600}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", "200")
+                self.end_headers()
+                for _ in range(200):
+                    try:
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    time.sleep(0.5)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_a_trickling_answer_is_cut_at_the_deadline_not_per_chunk() -> None:
+    server = _Trickle()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        client = AsposeClient.create(
+            base_url=base,
+            token_url=base + "/connect/token",
+            credentials=Credentials("cid", "secret"),
+        )
+        started = time.monotonic()
+        with pytest.raises(AsposeUnavailableError, match="slower than the time left"):
+            client.fetch_result(TASK, Deadline.after(1.5))
+        # the whole answer is bounded by the deadline (a read timeout alone never fires here)
+        assert time.monotonic() - started < 5
+    finally:
+        server.shutdown()
+        server.server_close()

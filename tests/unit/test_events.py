@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from ocr_fetch.bucket import ResultBucket
 from ocr_fetch.decoding import DecodedRegion, decode_results
 from ocr_fetch.errors import EventPublishError
 from ocr_fetch.events import (
@@ -26,7 +27,8 @@ from ocr_fetch.events import (
 )
 from ocr_fetch.handlers.workflow_state import STATE_BUDGET_BYTES, outcome_payload
 from ocr_fetch.outcome import Outcome, OutcomeKind, RegionRecord, TaskRun
-from ocr_fetch.storage import ResultStore
+from ocr_fetch.storing import store_completed
+from ocr_fetch.table import ResultTable
 from tests.unit.fixtures_aws import (
     BUCKET,
     BUS,
@@ -206,27 +208,29 @@ def test_the_detail_of_a_stored_outcome_points_at_its_objects(
 ) -> None:
     offline_aws_env(monkeypatch)
     create_results_bucket_and_table()
-    store = ResultStore(BUCKET, TABLE)
+    bucket, table = ResultBucket(BUCKET), ResultTable(TABLE)
     response = fixture_response()
     report = decode_results(
         response, region_names=["a", "b", "c", "d"], expected_count=None, max_bytes=1 << 20
     )
-    run = TaskRun(TASK, execution_arn=ARN, polls=2, correlation_id="order-77")
-    outcome = store.store_completed(run, response, report)
+    run = TaskRun(TASK, execution_arn=ARN, execution_name=TASK, polls=2, correlation_id="order-77")
+    outcome, _ = store_completed(run, response, report, raw_key="k", places=(bucket, table))
 
     detail = build_outcome_detail(outcome)
 
     assert detail["taskId"] == TASK
     assert detail["status"] == "Completed"
     assert detail["correlationId"] == "order-77"
-    assert detail["results"]["manifestKey"] == f"results/{TASK}/manifest.json"
+    run_prefix = f"results/{TASK}/runs/{TASK}/"
+    assert detail["results"]["manifestKey"] == f"{run_prefix}manifest.json"
+    assert detail["results"]["prefix"] == run_prefix
     s3 = boto3.client("s3", region_name=REGION)
     for region in detail["regions"][:3]:
         assert s3.head_object(Bucket=BUCKET, Key=region["s3Key"])["ContentLength"] == region["size"]
     assert [r["s3Key"] for r in detail["regions"]] == [
-        f"results/{TASK}/0-a.txt",
-        f"results/{TASK}/1-b.txt",
-        f"results/{TASK}/2-c.json",
+        f"{run_prefix}regions/0-a.txt",
+        f"{run_prefix}regions/1-b.txt",
+        f"{run_prefix}regions/2-c.json",
         None,
     ]
     for text in TEXTS:
@@ -365,7 +369,8 @@ def test_the_outcome_fits_the_state_budget_beside_the_state_it_joins(count: int)
         task_id=TASK,
         kind=OutcomeKind.COMPLETED,
         regions=regions,
-        manifest_key=f"results/{TASK}/manifest.json",
+        prefix=f"results/{TASK}/runs/{TASK}/",
+        manifest_key=f"results/{TASK}/runs/{TASK}/manifest.json",
         metadata={"tenant": "t" * 1500},
     )
     state = {"taskId": TASK, "metadata": {"tenant": "t" * 1500}, "poll": {"plan": [1] * 12}}
@@ -374,6 +379,8 @@ def test_the_outcome_fits_the_state_budget_beside_the_state_it_joins(count: int)
     assert encoded_size(state) + encoded_size({"outcome": payload}) <= STATE_BUDGET_BYTES
     detail = payload["detail"]
     assert detail["regionCount"] == count
-    assert detail["results"]["manifestKey"] == f"results/{TASK}/manifest.json"
+    run_prefix = f"results/{TASK}/runs/{TASK}/"
+    assert detail["results"]["manifestKey"] == f"{run_prefix}manifest.json"
+    assert detail["results"]["prefix"] == run_prefix
     if len(detail["regions"]) < count:
         assert detail["regionsTruncated"] is True

@@ -18,8 +18,8 @@ from moto import mock_aws
 from infra.local_cloud.lambda_worker import LambdaContext
 from ocr_fetch.errors import CredentialsNotConfigured
 from ocr_fetch.handlers import check_status, record_outcome, starter, store_results, wiring
-from ocr_fetch.layout import region_names_key
-from ocr_fetch.settings import get_settings
+from ocr_fetch.layout import answer_key, submitted_key
+from ocr_fetch.submission import parse_submitted_event
 from tests.unit.fixtures_aws import (
     BUCKET,
     REGION,
@@ -34,6 +34,11 @@ FETCH = f"{BASE}/v5.0/ocr/RecognizeRegions"
 TOKEN_URL = f"{BASE}/connect/token"
 SURNAME = "Ivanova-Personal-Surname"
 SECRET = "very-secret-client-secret"
+ARN = "arn:aws:states:us-east-1:123:execution:m:" + TASK
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def b64(data: bytes) -> str:
@@ -42,7 +47,16 @@ def b64(data: bytes) -> str:
 
 def clear_warm_state() -> None:
     """What a new Lambda container would not have: cached settings and clients."""
-    for cached in (get_settings, wiring.results_store, wiring.aspose_client, starter._starter):
+    for cached in (
+        check_status.settings,
+        check_status._history,
+        store_results.settings,
+        record_outcome.settings,
+        wiring.result_bucket,
+        wiring.result_table,
+        wiring.aspose_client,
+        starter._starter,
+    ):
         cached.cache_clear()
 
 
@@ -75,6 +89,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "STATE_MACHINE_ARN": machine,
             "DEAD_LETTER_QUEUE_URL": dlq,
             "POLL_INITIAL_SECONDS": "3",
+            "POLL_JITTER": "0",
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
@@ -98,11 +113,22 @@ def aspose(body: Any, status: int = 200, **kw: Any) -> None:
         responses.get(FETCH, body=body, status=status, **kw)
 
 
-def check(polls: int = 0) -> dict[str, Any]:
-    result: dict[str, Any] = check_status.handler(
-        {"taskId": TASK, "submittedAt": "2099-01-01T00:00:00Z", "polls": polls},
-        LambdaContext(),
-    )
+def check_input(
+    submitted_at: str | None = None, execution: str = TASK, **poll: Any
+) -> dict[str, Any]:
+    """A Check Task Status payload as the state machine sends it."""
+    return {
+        "taskId": TASK,
+        "executionName": execution,
+        "submittedAt": submitted_at or iso(datetime.now(UTC)),
+        "receivedAt": submitted_at or iso(datetime.now(UTC)),
+        "teach": True,
+        "poll": {"polls": 0, "plan": [], "kind": None, "runningAt": 0, "pollAt": 0, **poll},
+    }
+
+
+def check(polls: int = 0, **poll: Any) -> dict[str, Any]:
+    result: dict[str, Any] = check_status.handler(check_input(polls=polls, **poll), LambdaContext())
     return result
 
 
@@ -132,9 +158,12 @@ def test_check_completed_stores_the_raw_response_and_passes_only_its_key(
 
     assert result["status"] == "Completed"
     assert result["polls"] == 3
-    assert result["rawKey"] == f"results/{TASK}/raw.json"
-    stored = aws["s3"].get_object(Bucket=BUCKET, Key=result["rawKey"])["Body"].read()
-    assert json.loads(stored) == completed()
+    # kept under this execution's own key, with the ETag it was written with
+    assert result["rawKey"] == answer_key(TASK, TASK, 3)
+    assert result["rawKey"] == f"results/{TASK}/runs/{TASK}/answer-3.json"
+    stored = aws["s3"].get_object(Bucket=BUCKET, Key=result["rawKey"])
+    assert json.loads(stored["Body"].read()) == completed()
+    assert result["rawETag"] == stored["ETag"]
     assert SURNAME not in json.dumps(result)
     written = capsys.readouterr()  # metrics
     logs = json.dumps(product_logs())
@@ -163,7 +192,7 @@ def test_check_makes_up_the_wait_to_poll_when_due_and_keeps_the_schedule(
     submitted = datetime.now(UTC) - timedelta(seconds=2.6)
     started = time.monotonic()
     result = check_status.handler(
-        {"taskId": TASK, "submittedAt": submitted.isoformat(), "polls": 1, "pollAt": 3.0},
+        check_input(iso(submitted), polls=1, pollAt=3.0, lastPollAt=1.0, lastAnswered=True),
         LambdaContext(),
     )
     assert time.monotonic() - started >= 0.3  # waited for 3.0 s after submission
@@ -204,15 +233,64 @@ def test_check_unknown_status_is_kept_verbatim_and_stored(aws: dict[str, Any]) -
 
 
 @responses.activate
-def test_check_gives_up_at_the_deadline(
-    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+def test_check_gives_up_when_the_service_said_running_past_the_deadline(
+    aws: dict[str, Any],
 ) -> None:
     aspose({"id": TASK, "taskStatus": "Processing"})
-    result = check_status.handler(
-        {"taskId": TASK, "submittedAt": "2000-01-01T00:00:00Z", "polls": 1},
-        LambdaContext(),
+    # Given the service said "running" for 3590 s, and the last poll 20 s ago said so too
+    result = check(
+        polls=30,
+        answeredPolls=30,
+        runningSeconds=3590,
+        lastAnswered=True,
+        lastPollAt=-20.0,
     )
     assert (result["giveUp"], result["giveUpReason"]) == (True, "DeadlineReached")
+    assert result["runningSeconds"] >= 3610
+
+
+@responses.activate
+def test_check_an_outage_counts_against_the_lifetime_not_the_deadline(
+    aws: dict[str, Any],
+) -> None:
+    # Given an hour and a half of no answers since the last "running" (an outage)
+    responses.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 3600})
+    responses.get(FETCH, status=503)
+    long_ago = iso(datetime.now(UTC) - timedelta(seconds=5400))
+    result = check_status.handler(
+        check_input(long_ago, polls=60, answeredPolls=3, runningSeconds=6, lastPollAt=5300),
+        LambdaContext(),
+    )
+    # Then it waits on: time without an answer counts only against the results' lifetime
+    assert (result["status"], result["giveUp"]) == ("Unavailable", False)
+    assert result["runningSeconds"] == 6
+    # And when the service answers "running" again, its deadline is as far as it was
+    responses.replace(responses.GET, FETCH, json={"id": TASK, "taskStatus": "Processing"})
+    again = check_status.handler(
+        check_input(long_ago, **{**result, "pollAt": result["pollAt"]}), LambdaContext()
+    )
+    assert (again["status"], again["giveUp"], again["answeredPolls"]) == ("Processing", False, 4)
+
+
+@responses.activate
+def test_check_gives_up_at_the_results_lifetime_and_says_so(aws: dict[str, Any]) -> None:
+    responses.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 3600})
+    responses.get(FETCH, status=503)
+    stale = iso(datetime.now(UTC) - timedelta(seconds=82_800))
+    result = check_status.handler(check_input(stale, polls=700), LambdaContext())
+    assert (result["giveUp"], result["giveUpReason"]) == (True, "ResultsLifetimeReached")
+
+
+@responses.activate
+def test_a_retry_after_past_the_lifetime_waits_until_it_then_polls_once_more(
+    aws: dict[str, Any],
+) -> None:
+    aspose({}, status=429, headers={"Retry-After": "9999"})
+    almost = iso(datetime.now(UTC) - timedelta(seconds=82_800 - 100))
+    result = check_status.handler(check_input(almost, polls=5), LambdaContext())
+    # never given up on a non-answer before the lifetime: one more poll lands on it
+    assert (result["status"], result["giveUp"]) == ("Throttled", False)
+    assert 95 <= result["waitSeconds"] <= 100
 
 
 @responses.activate
@@ -225,107 +303,192 @@ def test_check_an_answer_for_another_task_is_a_protocol_error(aws: dict[str, Any
 
 def test_check_rejects_malformed_input(aws: dict[str, Any]) -> None:
     with pytest.raises(Exception, match="not a GUID"):
-        check_status.handler(
-            {"taskId": "x", "submittedAt": "2026-01-01T00:00:00Z"}, LambdaContext()
-        )
+        check_status.handler({**check_input(), "taskId": "x"}, LambdaContext())
 
 
-@pytest.mark.parametrize("submitted_at", ["last week", None])
-def test_check_rejects_a_submission_time_that_is_not_iso_8601(
-    aws: dict[str, Any], submitted_at: str | None
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("submittedAt", "last week", "submittedAt must be ISO 8601"),
+        ("submittedAt", None, "submittedAt must be ISO 8601"),
+        ("executionName", "bad name\n", "execution name"),
+        ("poll", None, "poll must be an object"),
+    ],
+)
+def test_check_rejects_a_payload_it_cannot_trust(
+    aws: dict[str, Any], field: str, value: Any, message: str
 ) -> None:
-    with pytest.raises(Exception, match="submittedAt must be ISO 8601") as info:
-        check_status.handler(
-            {"taskId": TASK, "submittedAt": submitted_at, "polls": 0}, LambdaContext()
-        )
+    with pytest.raises(Exception, match=message) as info:
+        check_status.handler({**check_input(), field: value}, LambdaContext())
     assert type(info.value).__name__ == "InvalidEventError"
 
 
 def test_missing_configuration_names_the_variable(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("RESULTS_TABLE")
-    get_settings.cache_clear()
-    with pytest.raises(Exception, match="RESULTS_TABLE") as info:
+    monkeypatch.delenv("ASPOSE_SECRET_NAME")
+    clear_warm_state()
+    with pytest.raises(Exception, match="ASPOSE_SECRET_NAME") as info:
         check()
     assert type(info.value).__name__ == "ConfigurationError"
 
 
+def test_an_error_leaves_a_handler_small_and_named(aws: dict[str, Any]) -> None:
+    # Given a message far over the state's budget
+    with pytest.raises(Exception, match="not a GUID") as info:
+        check_status.handler({**check_input(), "taskId": "x" * 50_000}, LambdaContext())
+    # Then the class is kept (the state machine matches it) and the message is clipped
+    assert type(info.value).__name__ == "InvalidEventError"
+    assert len(str(info.value).encode()) <= 512
+
+
 # --- store results ---------------------------------------------------------------------------
-def state(**extra: Any) -> dict[str, Any]:
+def keep(aws: dict[str, Any], names: list[str | None] | None = None) -> dict[str, Any]:
+    """What the starter and the check kept: the facts, and this run's final answer."""
+    detail: dict[str, Any] = {"taskId": TASK}
+    if names is not None:
+        detail["regions"] = [{"name": name} for name in names]
+    body = json.dumps(
+        {
+            "id": "e-1",
+            "detail-type": "Region Recognition Submitted",
+            "source": "test",
+            "detail": detail,
+        }
+    )
+    wiring.result_bucket(BUCKET).keep_facts(parse_submitted_event(body).facts())
+    stored = wiring.result_bucket(BUCKET).put_answer(
+        TASK, TASK, 4, json.dumps(completed()).encode()
+    )
+    return {"status": "Completed", "polls": 4, "rawKey": stored.key, "rawETag": stored.etag}
+
+
+def state(poll: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     return {
         "input": {
             "taskId": TASK,
             "regionCount": 2,
-            "regionNamesKey": region_names_key(TASK),
+            "submittedKey": submitted_key(TASK),
             "correlationId": "corr-1",
             "metadata": {"tenant": "acme"},
             "submittedAt": "2026-11-24T10:00:00Z",
-            "poll": {"status": "Completed", "polls": 4, "rawKey": f"results/{TASK}/raw.json"},
+            "poll": poll or {"status": "Completed", "polls": 4},
             **extra,
         },
-        "executionArn": "arn:aws:states:us-east-1:123:execution:m:" + TASK,
+        "executionArn": ARN,
+        "executionName": TASK,
     }
 
 
 def test_store_decodes_stores_and_reports_the_corrupt_region(aws: dict[str, Any]) -> None:
-    aws["s3"].put_object(
-        Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
-    )
-    # what the starter kept
-    wiring.results_store().put_region_names(TASK, ["surname", "number"])
+    poll = keep(aws, ["surname", "number"])
 
-    out = store_results.handler(state(), LambdaContext())
+    out = store_results.handler(state(poll), LambdaContext())
 
     assert out["kind"] == "Completed"
     assert out["recorded"] is True
     assert out["detailType"] == "Region Recognition Completed"
-    good = aws["s3"].get_object(Bucket=BUCKET, Key=f"results/{TASK}/0-surname.txt")
+    key = f"results/{TASK}/runs/{TASK}/regions/0-surname.txt"
+    assert out["detail"]["regions"][0]["s3Key"] == key
+    good = aws["s3"].get_object(Bucket=BUCKET, Key=key)
     assert good["Body"].read().decode() == SURNAME
     assert good["ContentType"].startswith("text/plain")
     regions = out["detail"]["regions"]
     assert regions[1]["error"] == "invalid_base64"
+    assert out["detail"]["results"]["prefix"] == f"results/{TASK}/runs/{TASK}/"
     item = aws["ddb"].get_item(TableName=TABLE, Key={"taskId": {"S": TASK}})["Item"]
     assert item["status"]["S"] == "Completed"
     assert item["polls"]["N"] == "4"
+    assert item["rawKey"]["S"] == poll["rawKey"]
     assert SURNAME not in json.dumps(out)
     assert SURNAME not in json.dumps(item)
 
 
-def test_store_labels_regions_of_an_execution_started_before_names_were_kept_by_reference(
-    aws: dict[str, Any],
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"rawKey": f"results/{TASK}/runs/other/answer-4.json"}, "not an answer kept by"),
+        ({"rawETag": '"0000"'}, "changed since"),
+        ({"rawETag": None}, "not an answer kept by"),
+        ({"rawKey": None}, "no kept answer"),
+    ],
+    ids=["another-runs-key", "changed-object", "no-etag", "no-key"],
+)
+def test_store_refuses_anything_but_the_answer_this_run_kept(
+    aws: dict[str, Any], change: dict[str, Any], message: str
 ) -> None:
-    aws["s3"].put_object(
-        Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
-    )
-    older = state(
-        regionCount=None,
-        regionNamesKey=None,
-        regions=[{"name": "surname"}, {"name": "number"}],
-    )
-    out = store_results.handler(older, LambdaContext())
-    assert [r["name"] for r in out["detail"]["regions"]] == ["surname", "number"]
-    assert out["detail"]["expectedRegionCount"] == 2
+    poll = {**keep(aws, ["surname", "number"]), **change}
+    with pytest.raises(Exception, match=message) as info:
+        store_results.handler(state(poll), LambdaContext())
+    assert type(info.value).__name__ == "RawAnswerMismatchError"
 
 
-@pytest.mark.parametrize("body", [None, b"not json", b'{"regions": [{"name": 7}]}'])
-def test_store_with_missing_or_malformed_region_names_fails_naming_them(
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ({"id": TASK, "taskStatus": "Error", "results": []}, "not Completed but Error"),
+        (
+            {"id": "11111111-1111-1111-1111-111111111111", "taskStatus": "Completed"},
+            "another task",
+        ),
+        ("not json", "not JSON"),
+    ],
+    ids=["error-answer", "another-task", "not-json"],
+)
+def test_store_refuses_a_kept_answer_that_is_not_this_tasks_completed_one(
+    aws: dict[str, Any], answer: Any, message: str
+) -> None:
+    keep(aws, ["surname", "number"])
+    body = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
+    stored = wiring.result_bucket(BUCKET).put_answer(TASK, TASK, 5, body)
+    poll = {"status": "Completed", "polls": 5, "rawKey": stored.key, "rawETag": stored.etag}
+    with pytest.raises(Exception, match=message) as info:
+        store_results.handler(state(poll), LambdaContext())
+    assert type(info.value).__name__ == "RawAnswerMismatchError"
+
+
+@pytest.mark.parametrize("body", [None, b"not json", b'{"taskId": 7}'])
+def test_store_with_missing_or_malformed_facts_fails_naming_them(
     aws: dict[str, Any], body: bytes | None
 ) -> None:
-    aws["s3"].put_object(
-        Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
+    stored = wiring.result_bucket(BUCKET).put_answer(
+        TASK, TASK, 4, json.dumps(completed()).encode()
     )
+    poll = {"status": "Completed", "polls": 4, "rawKey": stored.key, "rawETag": stored.etag}
     if body is not None:
-        aws["s3"].put_object(Bucket=BUCKET, Key=region_names_key(TASK), Body=body)
-    with pytest.raises(Exception, match="region names at s3://") as info:
-        store_results.handler(state(), LambdaContext())
+        aws["s3"].put_object(Bucket=BUCKET, Key=submitted_key(TASK), Body=body)
+    with pytest.raises(Exception, match="submitted") as info:
+        store_results.handler(state(poll), LambdaContext())
     assert type(info.value).__name__ == "StoredDataError"
 
 
-def test_store_without_a_raw_response_fails_by_name(aws: dict[str, Any]) -> None:
-    with pytest.raises(Exception, match="no raw response") as info:
-        store_results.handler(state(), LambdaContext())
+def test_store_without_the_answer_fails_by_name(aws: dict[str, Any]) -> None:
+    poll = keep(aws, ["surname", "number"])
+    aws["s3"].delete_object(Bucket=BUCKET, Key=poll["rawKey"])
+    with pytest.raises(Exception, match="no answer") as info:
+        store_results.handler(state(poll), LambdaContext())
     assert type(info.value).__name__ == "RawResponseMissingError"
+
+
+def test_a_later_run_no_better_replaces_nothing(aws: dict[str, Any]) -> None:
+    # Given the task completed by its first run
+    poll = keep(aws, ["surname", "number"])
+    first = store_results.handler(state(poll), LambdaContext())
+    # When a re-fetch completes with the same answer
+    again = wiring.result_bucket(BUCKET).put_answer(
+        TASK, f"{TASK}-again", 1, json.dumps(completed()).encode()
+    )
+    refetch = {
+        **state({"status": "Completed", "polls": 1, "rawKey": again.key, "rawETag": again.etag}),
+        "executionName": f"{TASK}-again",
+        "executionArn": ARN + "-again",
+    }
+    out = store_results.handler(refetch, LambdaContext())
+    # Then it is not recorded (no better), and the first run's item and objects stand
+    assert (first["recorded"], out["recorded"]) == (True, False)
+    item = aws["ddb"].get_item(TableName=TABLE, Key={"taskId": {"S": TASK}})["Item"]
+    assert item["rawKey"]["S"] == poll["rawKey"]
+    assert item["executionArn"]["S"] == ARN
 
 
 # --- record outcome --------------------------------------------------------------------------
@@ -390,14 +553,12 @@ def test_record_names_each_outcome(
 
 
 def test_a_late_timeout_does_not_downgrade_a_completed_task(aws: dict[str, Any]) -> None:
-    aws["s3"].put_object(
-        Bucket=BUCKET, Key=f"results/{TASK}/raw.json", Body=json.dumps(completed()).encode()
-    )
-    wiring.results_store().put_region_names(TASK, ["surname", "number"])
-    store_results.handler(state(), LambdaContext())
+    store_results.handler(state(keep(aws, ["surname", "number"])), LambdaContext())
     out = record_outcome.handler(
         {
             **state(poll={"polls": 40, "giveUpReason": "DeadlineReached"}),
+            "executionArn": ARN + "-late",
+            "executionName": TASK + "-late",
             "kind": "TimedOut",
             "reason": "GaveUp",
         },
@@ -433,12 +594,13 @@ def sqs_event(*bodies: str) -> dict[str, Any]:
     }
 
 
-def submitted(task_id: str = TASK, **detail: Any) -> str:
+def submitted(task_id: str = TASK, event_id: str = "e-1", **detail: Any) -> str:
     return json.dumps(
         {
+            "id": event_id,
             "detail-type": "Region Recognition Submitted",
             "source": "test",
-            "time": "2026-11-24T10:00:00Z",
+            "time": iso(datetime.now(UTC)),
             "detail": {"taskId": task_id, **detail},
         }
     )
@@ -452,9 +614,32 @@ def test_starter_starts_one_execution_named_after_the_task(aws: dict[str, Any]) 
     described = aws["sfn"].describe_execution(executionArn=executions[0]["executionArn"])
     sent = json.loads(described["input"])
     # the names are kept by reference, for the store function; only their count travels
-    assert (sent["regionCount"], sent["regionNamesKey"]) == (1, region_names_key(TASK))
-    kept = aws["s3"].get_object(Bucket=BUCKET, Key=region_names_key(TASK))["Body"].read()
-    assert json.loads(kept) == {"regions": [{"index": 0, "name": "surname"}]}
+    assert (sent["regionCount"], sent["submittedKey"]) == (1, submitted_key(TASK))
+    assert (sent["teach"], sent["eventId"]) == (True, "e-1")
+    kept = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=submitted_key(TASK))["Body"].read())
+    assert kept["regions"] == [{"index": 0, "name": "surname"}]
+    assert kept["eventId"] == "e-1"
+
+
+def test_a_duplicate_never_changes_what_the_task_was_submitted_with(aws: dict[str, Any]) -> None:
+    # Given a task announced with two names, then a duplicate with three others
+    starter.handler(
+        sqs_event(submitted(regions=[{"name": "alpha"}, {"name": "beta"}])), LambdaContext()
+    )
+    duplicate = submitted(
+        event_id="e-2", regions=[{"name": "beta"}, {"name": "alpha"}, {"name": "gamma"}]
+    )
+    refetch = submitted(event_id="e-3", refetch="again", regions=[{"name": None}] * 2)
+    starter.handler(sqs_event(duplicate, refetch), LambdaContext())
+    # Then the facts are the first submission's, and the re-fetch runs with them
+    kept = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=submitted_key(TASK))["Body"].read())
+    assert [r["name"] for r in kept["regions"]] == ["alpha", "beta"]
+    executions = aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"]
+    assert sorted(e["name"] for e in executions) == [TASK, f"{TASK}-again"]
+    again = next(e for e in executions if e["name"].endswith("again"))
+    sent = json.loads(aws["sfn"].describe_execution(executionArn=again["executionArn"])["input"])
+    # a re-fetch never teaches polling: its duration says nothing about the service's
+    assert (sent["regionCount"], sent["teach"]) == (2, False)
 
 
 def test_starter_sends_malformed_events_to_the_dlq_with_the_reason(aws: dict[str, Any]) -> None:
@@ -510,7 +695,7 @@ def test_starter_duplicate_of_a_finished_task_is_not_an_error() -> None:
 
     s = starter.Starter("arn:sm", "q", sfn=Sfn(), sqs=object())
     assert s.handle(submitted(), "m1") == "started"
-    assert s.handle(submitted(), "m2") == "duplicate"
+    assert s.handle(submitted(event_id="e-2"), "m2") == "duplicate"
 
 
 def test_a_caught_states_error_ends_under_a_name_a_fail_state_may_carry(
@@ -542,8 +727,10 @@ def test_check_an_answer_about_nothing_is_not_yet(
     responses.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 3600})
     responses.get(FETCH, **answer)
     result = check(polls=1)
-    # Then it is waited out like a running task, naming why, and counted as a poll
+    # Then it is waited out like a running task, naming why, and counted as a poll (but not as
+    # an answer: the poll budget counts only answers that the task is running)
     assert (result["status"], result["polls"], result["giveUp"]) == ("Unavailable", 2, False)
+    assert result["answeredPolls"] == 0
     assert result["waitSeconds"] == 6  # the policy's growing wait (3 s doubling)
     assert result["transientCause"]["name"] == cause
     assert result["rawKey"] is None
@@ -594,6 +781,33 @@ def test_check_with_the_placeholder_secret_fails_named_and_counted(
     ]
 
 
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "cid:very-secret",
+        "[]",
+        '{"clientId": 5, "clientSecret": "x"}',
+        '{"clientId": "cid", "clientSecret": "   "}',
+        " ",
+        "[" * 2000 + "]" * 2000,
+    ],
+    ids=["not-json", "a-list", "wrong-types", "blank-secret", "blank", "nested-2000-deep"],
+)
+@responses.activate
+def test_a_secret_of_any_wrong_shape_is_credentials_not_configured(
+    aws: dict[str, Any], secret: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId="aspose-creds", SecretString=secret
+    )
+    with pytest.raises(CredentialsNotConfigured) as info:
+        check()
+    # named, never quoting the secret; nothing was sent; the alarm's metric is written
+    assert "very-secret" not in str(info.value)
+    assert not responses.calls
+    assert "CredentialsNotConfigured" in capsys.readouterr().out
+
+
 @responses.activate
 def test_giving_up_cancels_the_task_only_when_asked(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
@@ -601,7 +815,9 @@ def test_giving_up_cancels_the_task_only_when_asked(
     responses.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 3600})
     responses.get(FETCH, json={"id": TASK, "taskStatus": "Processing"})
     responses.delete(FETCH, status=500)  # a failed cancel changes nothing
-    stale = {"taskId": TASK, "submittedAt": "2000-01-01T00:00:00Z", "polls": 1}
+    stale = check_input(
+        polls=40, answeredPolls=10, runningSeconds=3599, lastAnswered=True, lastPollAt=-5.0
+    )
     assert check_status.handler(stale, LambdaContext())["giveUp"] is True
     assert not [c for c in responses.calls if c.request.method == "DELETE"]
 
@@ -612,13 +828,28 @@ def test_giving_up_cancels_the_task_only_when_asked(
     assert [c.request.method for c in responses.calls].count("DELETE") == 1
 
 
-def test_giving_up_after_no_answers_is_named_after_the_last_cause(aws: dict[str, Any]) -> None:
+@responses.activate
+def test_no_answer_never_cancels_a_task(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CANCEL_ON_GIVE_UP", "true")
+    clear_warm_state()
+    aspose({}, status=429, headers={"Retry-After": "99999"})
+    responses.delete(FETCH, status=200)
+    stale = iso(datetime.now(UTC) - timedelta(seconds=82_800))
+    result = check_status.handler(check_input(stale, polls=9), LambdaContext())
+    # the lifetime ended it, after no answer: only the service saying "running" may cancel
+    assert (result["giveUp"], result["giveUpReason"]) == (True, "ResultsLifetimeReached")
+    assert not [c for c in responses.calls if c.request.method == "DELETE"]
+
+
+def test_giving_up_says_which_clock_and_the_last_cause(aws: dict[str, Any]) -> None:
     poll = {
         "status": "Unavailable",
         "polls": 12,
         "giveUp": True,
-        "giveUpReason": "DeadlineReached",
-        "elapsedSeconds": 3600,
+        "giveUpReason": "ResultsLifetimeReached",
+        "elapsedSeconds": 82800,
         "transientCause": {
             "name": "AsposeUnavailableError",
             "message": "GET /v5.0/ocr/RecognizeRegions failed with HTTP 503",
@@ -628,8 +859,9 @@ def test_giving_up_after_no_answers_is_named_after_the_last_cause(aws: dict[str,
         {**state(poll=poll), "kind": "TimedOut", "reason": "GaveUp"}, LambdaContext()
     )
     error = out["detail"]["error"]
-    assert error["name"] == "AsposeUnavailableError"
-    assert "DeadlineReached" in error["message"]
+    assert error["name"] == "ResultsLifetimeReached"
+    assert "lifetime" in error["message"]
+    assert "AsposeUnavailableError" in error["message"]
     assert "HTTP 503" in error["message"]
 
 

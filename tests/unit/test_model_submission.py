@@ -1,4 +1,4 @@
-"""OCRResponse parsing, settings from the environment, and the submitted-event contract."""
+"""OCRResponse parsing and the submitted-event contract."""
 
 from __future__ import annotations
 
@@ -8,13 +8,24 @@ from typing import Any
 
 import pytest
 
-from ocr_fetch.errors import AsposeProtocolError, ConfigurationError, InvalidEventError
+from ocr_fetch.errors import AsposeProtocolError, InvalidEventError
 from ocr_fetch.learning import PollStart
 from ocr_fetch.model import OcrResponse, TaskStatus
-from ocr_fetch.settings import Settings
-from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, parse_submitted_event, parse_timestamp
+from ocr_fetch.submission import (
+    SUBMITTED_DETAIL_TYPE,
+    SubmittedFacts,
+    SubmittedTask,
+    parse_submitted_event,
+    parse_timestamp,
+)
 
 TASK = "2ce30237-86da-41ef-88e9-84f0b7acffc0"
+#: When the starter received the events below: 5 s after their time.
+RECEIVED = datetime(2026, 11, 24, 10, 0, 5, tzinfo=UTC)
+
+
+def parse(body: str) -> SubmittedTask:
+    return parse_submitted_event(body, RECEIVED)
 
 
 # --- OCRResponse -----------------------------------------------------------------------------
@@ -79,89 +90,6 @@ def test_completed_with_a_code_other_than_ok_is_an_anomaly() -> None:
     ).is_anomalous_completion
 
 
-# --- Settings --------------------------------------------------------------------------------
-REQUIRED = {
-    "RESULTS_BUCKET": "b",
-    "RESULTS_TABLE": "t",
-    "ASPOSE_SECRET_NAME": "secret",
-}
-
-
-def test_settings_from_a_minimal_environment_use_documented_defaults() -> None:
-    settings = Settings.from_env(REQUIRED)
-    assert settings.aspose_base_url == "https://api.aspose.cloud"
-    assert settings.aspose_token_url == "https://api.aspose.cloud/connect/token"
-    assert settings.polling.initial_seconds == 2
-    assert settings.state_machine_arn is None
-
-
-def test_settings_read_every_variable() -> None:
-    settings = Settings.from_env(
-        {
-            **REQUIRED,
-            "ASPOSE_BASE_URL": "http://127.0.0.1:9/",
-            "POLL_INITIAL_SECONDS": "1",
-            "POLL_MAX_INTERVAL_SECONDS": "3",
-            "POLL_MULTIPLIER": "1.5",
-            "POLL_JITTER": "0.1",
-            "POLL_DEADLINE_SECONDS": "60",
-            "POLL_MAX_POLLS": "7",
-            "MAX_REGION_BYTES": "2048",
-            "RESULTS_RETENTION_DAYS": "2",
-            "STATE_MACHINE_ARN": "arn:sm",
-            "DEAD_LETTER_QUEUE_URL": "q",
-        }
-    )
-    assert settings.aspose_base_url == "http://127.0.0.1:9"
-    assert settings.aspose_token_url == "http://127.0.0.1:9/connect/token"
-    assert (settings.polling.max_interval_seconds, settings.polling.max_polls) == (3, 7)
-    assert settings.max_region_bytes == 2048
-    assert settings.require_starter() == ("arn:sm", "q")
-
-
-def test_missing_variables_are_all_named() -> None:
-    with pytest.raises(ConfigurationError) as info:
-        Settings.from_env({"RESULTS_BUCKET": "b"})
-    for name in ("RESULTS_TABLE", "ASPOSE_SECRET_NAME"):
-        assert name in str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("POLL_MAX_POLLS", "many"),
-        ("POLL_INITIAL_SECONDS", "-1"),
-        ("ASPOSE_BASE_URL", "ftp://x"),
-        ("ASPOSE_BASE_URL", "http://ocr.example.com"),
-        ("ASPOSE_TOKEN_URL", "http://169.254.169.254/token"),
-        ("CANCEL_ON_GIVE_UP", "yes"),
-        ("MAX_REGION_BYTES", "1.5"),
-    ],
-)
-def test_malformed_variables_are_named(name: str, value: str) -> None:
-    with pytest.raises(ConfigurationError, match=name):
-        Settings.from_env({**REQUIRED, name: value})
-
-
-def test_plain_http_is_allowed_to_this_machine_only() -> None:
-    settings = Settings.from_env(
-        {**REQUIRED, "ASPOSE_BASE_URL": "http://127.0.0.1:8085", "ASPOSE_TOKEN_URL": ""}
-    )
-    assert settings.aspose_token_url == "http://127.0.0.1:8085/connect/token"
-
-
-def test_inconsistent_polling_fails_at_start() -> None:
-    with pytest.raises(ConfigurationError, match="POLL_"):
-        Settings.from_env(
-            {**REQUIRED, "POLL_INITIAL_SECONDS": "10", "POLL_MAX_INTERVAL_SECONDS": "5"}
-        )
-
-
-def test_starter_settings_are_required_only_by_the_starter() -> None:
-    with pytest.raises(ConfigurationError, match="STATE_MACHINE_ARN and DEAD_LETTER_QUEUE_URL"):
-        Settings.from_env(REQUIRED).require_starter()
-
-
 # --- Submitted event -------------------------------------------------------------------------
 def event(detail: Any, **extra: Any) -> str:
     return json.dumps(
@@ -186,24 +114,23 @@ def nested(depth: int) -> dict[str, object]:
 
 def test_an_upper_case_task_id_is_the_same_task() -> None:
     # One execution per task, whatever the spelling: the name is the canonical (lower-case) id.
-    task = parse_submitted_event(event({"taskId": TASK.upper()}))
+    task = parse(event({"taskId": TASK.upper()}))
     assert task.task_id == task.execution_name == TASK
 
 
 def test_region_names_never_travel_in_the_execution_input() -> None:
     # 500 emoji names (16 KB as UTF-8): only their count and where they are kept are sent.
     names = [{"name": "\U0001f600" * 8} for _ in range(500)]
-    task = parse_submitted_event(event({"taskId": TASK, "regions": names}))
-    key = f"results/{TASK}/submitted-regions.json"
-    sent = task.execution_input_json(region_names_key=key)
+    task = parse(event({"taskId": TASK, "regions": names}))
+    sent = task.execution_input_json()
     assert "\U0001f600" not in sent
     assert json.loads(sent)["regionCount"] == 500
-    assert json.loads(sent)["regionNamesKey"] == key
+    assert json.loads(sent)["submittedKey"] == f"results/{TASK}/submitted.json"
     assert len(sent.encode("utf-8")) < 1024
 
 
 def test_a_full_submission_becomes_the_execution_input() -> None:
-    task = parse_submitted_event(
+    task = parse(
         event(
             {
                 "taskId": TASK,
@@ -217,11 +144,14 @@ def test_a_full_submission_becomes_the_execution_input() -> None:
     assert task.execution_input() == {
         "taskId": TASK,
         "regionCount": 2,
-        "regionNamesKey": None,
+        "submittedKey": f"results/{TASK}/submitted.json",
         "correlationId": "c-1",
         "metadata": {"tenant": "acme"},
         "submittedAt": "2026-11-24T10:00:00Z",
+        "receivedAt": "2026-11-24T10:00:05Z",
         "source": "my.app",
+        "eventId": "e1",
+        "teach": True,
         # Without a plan: polled at once, then by the geometric policy; learnt as 2 regions
         "poll": {
             "status": "NotChecked",
@@ -238,9 +168,9 @@ def test_a_full_submission_becomes_the_execution_input() -> None:
 
 
 def test_a_plan_starts_the_execution_with_its_first_wait() -> None:
-    task = parse_submitted_event(event({"taskId": TASK, "expectedSeconds": 8}))
+    task = parse(event({"taskId": TASK, "expectedSeconds": 8}))
     assert task.expected_seconds == 8.0
-    poll = task.execution_input(PollStart("regions-0", (9, 11), 9))["poll"]
+    poll = task.execution_input(start=PollStart("regions-0", (9, 11), 9))["poll"]
     # the Wait is short of 9 s by the allowance; the check function makes it up
     assert (poll["waitSeconds"], poll["pollAt"]) == (8, 9)
     assert (poll["plan"], poll["kind"]) == ([9, 11], "regions-0")
@@ -249,21 +179,20 @@ def test_a_plan_starts_the_execution_with_its_first_wait() -> None:
 @pytest.mark.parametrize("value", [0, -3, 90_000, "8", True, None])
 def test_expected_seconds_must_be_a_plausible_number(value: object) -> None:
     if value is None:
-        assert parse_submitted_event(event({"taskId": TASK})).expected_seconds is None
+        assert parse(event({"taskId": TASK})).expected_seconds is None
         return
     with pytest.raises(InvalidEventError, match="expectedSeconds must be a number from 1"):
-        parse_submitted_event(event({"taskId": TASK, "expectedSeconds": value}))
+        parse(event({"taskId": TASK, "expectedSeconds": value}))
 
 
 def test_only_the_task_id_is_required() -> None:
-    task = parse_submitted_event(event({"taskId": TASK}))
+    task = parse(event({"taskId": TASK}))
     assert task.region_names is None
     assert task.execution_input()["regionCount"] is None
-    assert task.execution_input()["regionNamesKey"] is None
 
 
 def test_a_refetch_gets_its_own_execution_name() -> None:
-    task = parse_submitted_event(event({"taskId": TASK, "refetch": "2"}))
+    task = parse(event({"taskId": TASK, "refetch": "2"}))
     assert task.execution_name == f"{TASK}-2"
 
 
@@ -299,16 +228,95 @@ def test_a_refetch_gets_its_own_execution_name() -> None:
 )
 def test_malformed_submissions_name_what_was_wrong(body: str, reason: str) -> None:
     with pytest.raises(InvalidEventError, match=reason):
-        parse_submitted_event(body)
+        parse(body)
 
 
-def test_an_event_without_a_time_is_stamped_now() -> None:
+@pytest.mark.parametrize(
+    ("detail", "reason"),
+    [
+        ({"taskId": TASK + "\n"}, "not a GUID"),
+        ({"taskId": TASK, "refetch": "again\n"}, "refetch"),
+        ({"taskId": "\n" + TASK}, "not a GUID"),
+    ],
+)
+def test_a_trailing_newline_is_refused_not_trimmed(detail: dict[str, str], reason: str) -> None:
+    with pytest.raises(InvalidEventError, match=reason):
+        parse(event(detail))
+
+
+@pytest.mark.parametrize(
+    ("time", "reason"),
+    [
+        ("2026-11-23T10:00:04Z", "24.0 h old"),
+        ("2025-01-01T00:00:00Z", "h old: Aspose keeps results 24 h"),
+        ("0001-01-01T00:00:00+00:00", "h old"),
+        ("2026-11-24T10:05:06Z", "301 s ahead"),
+        ("9999-12-31T23:59:59Z", "ahead of the starter's clock"),
+    ],
+)
+def test_an_event_time_out_of_range_is_refused_naming_why(time: str, reason: str) -> None:
+    with pytest.raises(InvalidEventError, match=reason):
+        parse(event({"taskId": TASK}, time=time))
+
+
+def test_an_event_time_a_little_ahead_counts_as_when_it_was_received() -> None:
+    task = parse(event({"taskId": TASK}, time="2026-11-24T10:03:00Z"))
+    assert task.submitted_at == RECEIVED
+
+
+def test_an_event_without_a_time_is_stamped_when_received() -> None:
     body = json.dumps({"detail-type": SUBMITTED_DETAIL_TYPE, "detail": {"taskId": TASK}})
-    before = datetime.now(UTC)
+    assert parse(body).submitted_at == RECEIVED
 
-    submitted_at = parse_submitted_event(body).submitted_at
 
-    assert before <= submitted_at <= datetime.now(UTC)
+# --- The facts of a task: what its first accepted submission said ----------------------------
+def test_the_facts_are_the_submissions_and_round_trip() -> None:
+    task = parse(
+        event({"taskId": TASK, "regions": [{"name": "a"}, {}], "metadata": {"tenant": "acme"}})
+    )
+    facts = task.facts()
+    assert facts.region_names == ("a", None)
+    assert (facts.received_at, facts.on_time) == (RECEIVED, True)
+    assert facts.history_scope == "tenant:acme"
+    assert SubmittedFacts.from_json(facts.to_json(), "here") == facts
+
+
+def test_whose_history_a_task_learns_from() -> None:
+    assert parse(event({"taskId": TASK})).history_scope == "source:my.app"
+    tenant = parse(event({"taskId": TASK, "metadata": {"tenant": "a/b c"}}))
+    assert tenant.history_scope == "tenant:a_b_c"
+
+
+def test_a_late_announcement_or_a_duplicates_run_does_not_teach() -> None:
+    late = parse(event({"taskId": TASK}, time="2026-11-24T09:59:00Z"))
+    assert late.facts().on_time is False
+    assert late.execution_input()["teach"] is False
+    first = parse(event({"taskId": TASK}))
+    refetch = parse(event({"taskId": TASK, "refetch": "again"}, id="e2"))
+    # the re-fetch runs with the first submission's facts, and does not teach
+    sent = refetch.execution_input(first.facts())
+    assert (sent["teach"], sent["eventId"]) == (False, "e2")
+    assert first.execution_input(first.facts())["teach"] is True
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[" * 5000 + b"]" * 5000,
+        b'{"taskId": "x", "regions": null, "submittedAt": "2026-11-24T10:00:00Z"}',
+        b'{"taskId": "' + TASK.encode() + b'", "regions": [{"name": 7}], "submittedAt": "x"}',
+    ],
+)
+def test_facts_not_as_written_are_refused(body: bytes) -> None:
+    with pytest.raises(ValueError, match="not a submitted-facts object"):
+        SubmittedFacts.from_json(body, "here")
+
+
+def test_json_nested_a_thousand_deep_is_refused_not_a_crash() -> None:
+    deep = '{"detail-type": "Region Recognition Submitted", "detail": ' + "[" * 1000 + "]" * 1000
+    with pytest.raises(InvalidEventError, match="nested more than"):
+        parse(deep + "}")
 
 
 # --- Timestamps ------------------------------------------------------------------------------

@@ -1,29 +1,33 @@
 """Record an outcome other than Completed: a recognition error, an unknown task, giving up, an
 unknown status or a failure caught in the workflow.
 
-Input ``{"kind", "reason", "input": <state>, "executionArn"}``; output the ``$.outcome`` payload.
-A late duplicate never downgrades a better recorded outcome (``recorded`` is then false).
+Input ``{"kind", "reason", "input": <state>, "executionArn", "executionName"}``; output the
+``$.outcome`` payload. A later run never replaces a better or equal recorded outcome
+(``recorded`` is then false).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ocr_fetch.errors import MAX_QUOTED_CHARS, InvalidEventError, clip
-from ocr_fetch.handlers.wiring import results_store
+from ocr_fetch.handlers.wiring import bounded_errors, result_table
 from ocr_fetch.handlers.workflow_state import WorkflowState, failure_message, outcome_payload
-from ocr_fetch.layout import raw_key
+from ocr_fetch.layout import run_prefix
 from ocr_fetch.observability import logger, metrics
 from ocr_fetch.outcome import Outcome, OutcomeKind
-from ocr_fetch.storage import ResultStore
+from ocr_fetch.polling import GiveUpReason
+from ocr_fetch.settings import RecordSettings
+from ocr_fetch.table import ResultTable
 
-#: The keys this function reads from its payload, and those it requires: `make lint` checks the
-#: state machine's Payload against them.
-PAYLOAD_KEYS = frozenset({"kind", "reason", "input", "executionArn"})
-REQUIRED_PAYLOAD_KEYS = frozenset({"kind", "reason", "input"})
+#: The keys this function reads from its payload, and those it requires: ``make lint`` checks
+#: the state machine's Payload against them.
+PAYLOAD_KEYS = frozenset({"kind", "reason", "input", "executionArn", "executionName"})
+REQUIRED_PAYLOAD_KEYS = frozenset({"kind", "reason", "input", "executionName"})
 REASONS = {"RecognitionError", "TaskNotFound", "GaveUp", "UnknownTaskStatus", "WorkflowError"}
 
 
@@ -42,16 +46,17 @@ def build_outcome(kind: OutcomeKind, reason: str, state: WorkflowState, bucket: 
     else:
         name = str(error.get("name") or reason)
         message = str(error.get("message") or reason)
-    has_raw = isinstance(poll.get("rawKey"), str)
+    answer = state.answer
     return Outcome(
         task_id=state.task_id,
         kind=kind,
         task_status=poll.get("taskStatus") or None,
         response_status_code=poll.get("responseStatusCode") or None,
         execution_arn=state.execution_arn,
+        prefix=run_prefix(state.task_id, state.execution_name),
         polls=state.polls,
-        bucket=bucket if has_raw else None,
-        raw_key=raw_key(state.task_id) if has_raw else None,
+        bucket=bucket if answer else None,
+        raw_key=answer.key if answer else None,
         expected_region_count=state.region_count,
         error_name=name,
         error_message=message,
@@ -61,18 +66,26 @@ def build_outcome(kind: OutcomeKind, reason: str, state: WorkflowState, bucket: 
 
 
 def _gave_up(state: WorkflowState) -> tuple[str, str]:
-    """Why the workflow stopped polling: the deadline or the poll budget; when the last poll got
-    no answer about the task, named after that cause (the service was unavailable, say)."""
+    """Which clock ended the polling, as the error's name: the service still saying "running"
+    past the deadline or the poll budget, or the results' lifetime reached; the message says how
+    long and, when the last poll got no answer about the task, why not."""
     poll = state.poll
     reason = str(poll.get("giveUpReason") or "GaveUp")
     spent = f"gave up ({reason}) after {state.polls} polls and {poll.get('elapsedSeconds')} s"
+    if reason == GiveUpReason.LIFETIME:
+        spent += " since submission: the results' lifetime was reached"
+    else:
+        spent += f", {poll.get('runningSeconds')} s of them with the service saying it was running"
     cause = poll.get("transientCause")
     if isinstance(cause, dict) and cause.get("name"):
-        return str(cause["name"]), f"{spent}; the last poll got no answer: {cause.get('message')}"
+        return (
+            reason,
+            f"{spent}; the last poll got no answer ({cause['name']}: {cause.get('message')})",
+        )
     return reason, f"{spent}; the task was still {poll.get('taskStatus') or poll.get('status')}"
 
 
-def record(event: Any, *, store: ResultStore) -> dict[str, Any]:
+def record(event: Any, *, table: ResultTable, bucket: str) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise InvalidEventError("record input must be an object")
     try:
@@ -84,8 +97,8 @@ def record(event: Any, *, store: ResultStore) -> dict[str, Any]:
     if reason not in REASONS:
         raise InvalidEventError(f"unknown outcome reason {clip(str(reason), MAX_QUOTED_CHARS)!r}")
     state = WorkflowState.parse(event)
-    outcome = build_outcome(kind, reason, state, store.bucket)
-    recorded = store.record_outcome(outcome)
+    outcome = build_outcome(kind, reason, state, bucket)
+    recorded = table.record(outcome)
     metrics.add_dimension(name="outcome", value=kind.value)
     metrics.add_metric(name="TasksNotCompleted", unit=MetricUnit.Count, value=1)
     logger.info(
@@ -95,7 +108,15 @@ def record(event: Any, *, store: ResultStore) -> dict[str, Any]:
     return outcome_payload(outcome, recorded=recorded, state_bytes=state.size_bytes)
 
 
+@cache
+def settings() -> RecordSettings:
+    return RecordSettings.from_env()
+
+
+@bounded_errors
 @logger.inject_lambda_context(correlation_id_path="input.taskId")
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return record(event, store=results_store())
+    config = settings()
+    table = result_table(config.results_table, config.retention_days)
+    return record(event, table=table, bucket=config.results_bucket)

@@ -1,15 +1,17 @@
 """Starter: one Step Functions execution per submitted task, named after the task id.
 
-Fed by the start queue, reporting partial batch failures (``ReportBatchItemFailures``). A
-duplicate event for a task whose execution is running or finished starts nothing and is not an
-error. A malformed event starts nothing and is moved to the dead-letter queue at once with its
-reason (retrying it cannot help, and it must not wait for redrive to be seen); only transient
-failures go back to the queue for another try.
+Fed by the start queue, reporting partial batch failures (``ReportBatchItemFailures``). The first
+accepted submission of a task fixes what it was submitted with (its facts, kept once in the
+bucket); a duplicate or a re-fetch reads them and never changes them. A duplicate event for a
+task whose execution is running or finished starts nothing and is not an error. A malformed
+event starts nothing and is moved to the dead-letter queue at once with its reason (retrying it
+cannot help); other failures go back to the queue, and on the last delivery to the dead-letter
+queue with theirs, so nothing is lost without a reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -19,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from ocr_fetch import aws
+from ocr_fetch.bucket import ResultBucket
 from ocr_fetch.errors import (
     MAX_ERROR_MESSAGE_CHARS,
     InvalidEventError,
@@ -27,27 +30,38 @@ from ocr_fetch.errors import (
     clip,
 )
 from ocr_fetch.history import HISTORY_ERRORS, PollingHistory
-from ocr_fetch.learning import DurationSummary, PlanSettings, PollStart, plan_start, task_kind
+from ocr_fetch.learning import (
+    DurationSummary,
+    PlanSettings,
+    PollStart,
+    history_key,
+    plan_start,
+    task_kind,
+)
 from ocr_fetch.observability import logger, metrics
-from ocr_fetch.settings import get_settings
-from ocr_fetch.storage import ResultStore
-from ocr_fetch.submission import SubmittedTask, parse_submitted_event
+from ocr_fetch.settings import StarterSettings
+from ocr_fetch.submission import SubmittedFacts, SubmittedTask, parse_submitted_event
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Planner:
-    """How each execution starts polling: from what was learnt of tasks of its kind (when a
-    history table is set), the submitter's hint, and how long ago the task was submitted."""
+    """How each execution starts polling: from what was learnt of tasks of its kind in its
+    scope (when a history table is set), the submitter's hint, and how long ago the task was
+    submitted."""
 
     history: PollingHistory | None = None
     settings: PlanSettings = field(default_factory=PlanSettings)
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Callable[[], datetime] = _utc_now
 
-    def __call__(self, task: SubmittedTask) -> PollStart:
-        kind = task_kind(len(task.region_names or ()))
+    def __call__(self, task: SubmittedTask, facts: SubmittedFacts) -> PollStart:
+        kind = history_key(facts.history_scope, task_kind(facts.region_count or 0))
         learnt = DurationSummary()
         if self.history is not None:
             try:
@@ -56,7 +70,7 @@ class Planner:
                 # Learning is an optimisation: without it the task is polled by the defaults.
                 logger.warning("polling history unreadable", extra={"cause": type(exc).__name__})
                 metrics.add_metric(name="PollingHistoryErrors", unit=MetricUnit.Count, value=1)
-        age = (self.clock() - task.submitted_at).total_seconds()
+        age = (self.clock() - facts.submitted_at).total_seconds()
         return plan_start(kind, learnt, task.expected_seconds, age, self.settings)
 
 
@@ -71,10 +85,11 @@ class Starter:
     max_receives: int = 5
     sfn: Any = None
     sqs: Any = None
-    planner: Callable[[SubmittedTask], PollStart] = field(default_factory=Planner)
-    #: Keeps a task's region names by reference (:meth:`ResultStore.put_region_names`); None:
-    #: the names are not kept (the store function then labels regions by index only).
-    names: Callable[[str, Sequence[str | None]], str] | None = None
+    planner: Callable[[SubmittedTask, SubmittedFacts], PollStart] = field(default_factory=Planner)
+    #: Keeps each task's submitted facts, written once (None: not kept; the store function then
+    #: labels regions by index only).
+    bucket: ResultBucket | None = None
+    clock: Callable[[], datetime] = _utc_now
 
     def __post_init__(self) -> None:
         self.sfn = self.sfn or aws.client("stepfunctions")
@@ -83,41 +98,35 @@ class Starter:
     def handle(self, body: str, message_id: str | None = None, receives: int = 1) -> str:
         """Start the workflow for one message; return ``started``, ``duplicate`` or ``rejected``.
 
-        A transient failure raises, so the message comes back for another try; on its last
-        receive it goes to the dead-letter queue with the reason instead.
+        A failure raises, so the message comes back for another try; on its last receive it goes
+        to the dead-letter queue with the reason instead.
         """
         try:
-            task = parse_submitted_event(body)
+            task = parse_submitted_event(body, self.clock())
         except InvalidEventError as exc:
             self._dead_letter(body, str(exc), message_id)
             return "rejected"
         try:
             return self.start(task)
-        except (ClientError, StorageError) as exc:
+        except Exception as exc:
             if receives < self.max_receives:
                 raise
-            reason = (
-                f"StartExecution failed on each of {receives} deliveries, last with "
-                f"{aws_error_code(exc)}"
-                if isinstance(exc, ClientError)
-                else f"the region names could not be kept on each of {receives} deliveries: {exc}"
-            )
-            self._dead_letter(body, reason, message_id)
+            self._dead_letter(body, _why_not_started(exc, receives), message_id)
             return "rejected"
 
     def start(self, task: SubmittedTask) -> str:
         logger.set_correlation_id(task.task_id)
-        start = self.planner(task)
-        names_key = (
-            self.names(task.task_id, task.region_names)
-            if self.names is not None and task.region_names is not None
-            else None
-        )
+        facts = task.facts()
+        if self.bucket is not None:
+            facts, first = self.bucket.keep_facts(facts)
+            if not first:
+                logger.info("submitted facts kept from the first submission")
+        start = self.planner(task, facts)
         try:
             answer = self.sfn.start_execution(
                 stateMachineArn=self.state_machine_arn,
                 name=task.execution_name,
-                input=task.execution_input_json(start, names_key),
+                input=task.execution_input_json(facts, start),
             )
         except ClientError as exc:
             if aws_error_code(exc) == "ExecutionAlreadyExists":
@@ -155,6 +164,18 @@ class Starter:
         )
 
 
+def _why_not_started(exc: Exception, receives: int) -> str:
+    """The dead letter's reason when every delivery failed: what failed, by name."""
+    if isinstance(exc, ClientError):
+        return (
+            f"StartExecution failed on each of {receives} deliveries, last with "
+            f"{aws_error_code(exc)}"
+        )
+    if isinstance(exc, StorageError):
+        return f"the submitted facts could not be kept on each of {receives} deliveries: {exc}"
+    return f"the starter failed on each of {receives} deliveries, last with {type(exc).__name__}"
+
+
 def _sendable(body: str) -> str:
     """The event as SQS takes it: a lone surrogate (refused as not Unicode) is escaped."""
     try:
@@ -166,17 +187,15 @@ def _sendable(body: str) -> str:
 
 @cache
 def _starter() -> Starter:
-    settings = get_settings()
-    state_machine_arn, dlq_url = settings.require_starter()
+    settings = StarterSettings.from_env()
     table = settings.polling_history_table
     planner = Planner(PollingHistory(table) if table else None, settings.planning)
-    names = ResultStore.from_settings(settings).put_region_names
     return Starter(
-        state_machine_arn,
-        dlq_url,
+        settings.state_machine_arn,
+        settings.dead_letter_queue_url,
         settings.start_queue_max_receives,
         planner=planner,
-        names=names,
+        bucket=ResultBucket(settings.results_bucket),
     )
 
 

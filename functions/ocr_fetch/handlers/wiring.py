@@ -1,28 +1,39 @@
-"""The collaborators the handlers share, built once per Lambda container from the settings."""
+"""What the handlers share: their collaborators, built once per Lambda container, and the bound
+on what an error may carry into the execution's state."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ocr_fetch.settings import get_settings
-from ocr_fetch.storage import ResultStore
+from ocr_fetch.bucket import ResultBucket
+from ocr_fetch.errors import MAX_STATE_MESSAGE_BYTES, clip_bytes
+from ocr_fetch.table import ResultTable
 
 if TYPE_CHECKING:
     from ocr_fetch.client import AsposeClient
+    from ocr_fetch.settings import CheckSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @cache
-def results_store() -> ResultStore:
-    return ResultStore.from_settings(get_settings())
+def result_bucket(name: str) -> ResultBucket:
+    return ResultBucket(name)
 
 
 @cache
-def aspose_client() -> AsposeClient:
+def result_table(name: str, retention_days: int) -> ResultTable:
+    return ResultTable(name, retention_days=retention_days)
+
+
+@cache
+def aspose_client(settings: CheckSettings) -> AsposeClient:
     # Only the check function calls Aspose: the others do not import requests at all.
     from ocr_fetch.client import AsposeClient, Limits, SecretCredentials
 
-    settings = get_settings()
     return AsposeClient.create(
         base_url=settings.aspose_base_url,
         token_url=settings.aspose_token_url,
@@ -32,3 +43,25 @@ def aspose_client() -> AsposeClient:
             max_response_bytes=settings.max_response_bytes,
         ),
     )
+
+
+def bounded_errors(handler: F) -> F:
+    """Let an error leave the handler small: its message clipped, its traceback only this frame.
+
+    Step Functions puts a failed task's error (the runtime's JSON: message, type, stack trace)
+    in the state as the Catch's ``Cause``; unbounded, a long message or a deep stack would take
+    the state past its budget. The class, whose name the state machine matches, is unchanged.
+    """
+
+    @functools.wraps(handler)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except Exception as exc:
+            message = str(exc)
+            clipped = clip_bytes(message, MAX_STATE_MESSAGE_BYTES)
+            if clipped != message or len(exc.args) != 1:
+                exc.args = (clipped,)
+            raise exc.with_traceback(None) from None
+
+    return bounded  # type: ignore[return-value]

@@ -1,43 +1,44 @@
-"""The execution's state data as the handlers read it, and the outcome they hand back.
-
-State data is ids, labels, counters and S3 keys (see ``statemachine/region_results.asl.json``).
-"""
+"""The execution's state data as the storing and recording functions read it, and the outcome
+they hand back, within the state's byte budget on every path."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ocr_fetch import jsonlimits
+from ocr_fetch.bucket import StoredAnswer
 from ocr_fetch.errors import (
-    MAX_ERROR_MESSAGE_CHARS,
     MAX_ERROR_NAME_CHARS,
+    MAX_STATE_MESSAGE_BYTES,
     InvalidEventError,
     clip,
+    clip_bytes,
 )
 from ocr_fetch.events import build_outcome_detail, encoded_size
 from ocr_fetch.outcome import Outcome, TaskRun
-from ocr_fetch.submission import parse_timestamp, validate_task_id
+from ocr_fetch.submission import parse_timestamp, validate_execution_name, validate_task_id
 
-#: The most an execution's state data may hold, in UTF-8 bytes of JSON: region names and
-#: per-region details are kept by reference, so it holds whatever the number of regions; the
-#: outcome event's region list gets what is left (:func:`outcome_payload`).
+#: The most an execution's state data may hold, in UTF-8 bytes of JSON, on every path: region
+#: names and per-region details are kept by reference, every message and cause is clipped, and
+#: the outcome event's region list gets what is left (:func:`outcome_payload`).
 STATE_BUDGET_BYTES = 8 * 1024
 #: An outcome event's detail is never cut below this: ids, counts, keys and the error.
 MIN_DETAIL_BYTES = 1024
+#: A Catch's ``Cause`` is read at most this long (a Lambda error's JSON, bounded by the handlers).
+_MAX_CAUSE_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True)
 class WorkflowState:
     task_id: str
     execution_arn: str | None
-    #: How many regions were submitted (None: not said), and where their names are kept.
+    execution_name: str
+    #: How many regions were submitted (None: not said), and where the task's submitted facts
+    #: (their names among them) are kept.
     region_count: int | None
-    region_names_key: str | None
-    #: Names carried in the state itself, as executions started before names were kept by
-    #: reference still carry them (None otherwise): a deployment never drops their labels.
-    inline_region_names: tuple[str | None, ...] | None
+    submitted_key: str | None
     correlation_id: str | None
     metadata: dict[str, Any] | None
     submitted_at: datetime | None
@@ -48,24 +49,17 @@ class WorkflowState:
 
     @classmethod
     def parse(cls, event: Any) -> WorkflowState:
-        """Parse ``{"input": <state>, "executionArn": ...}`` as the state machine sends it."""
+        """Parse ``{"input": <state>, "executionArn", "executionName"}`` as the state machine
+        sends it."""
         if not isinstance(event, dict) or not isinstance(event.get("input"), dict):
             raise InvalidEventError("handler input must be an object with an 'input' object")
         state: dict[str, Any] = event["input"]
         count = state.get("regionCount")
-        names_key = state.get("regionNamesKey")
+        submitted = state.get("submittedKey")
         if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
             raise InvalidEventError("state regionCount must be a whole number or null")
-        if names_key is not None and not isinstance(names_key, str):
-            raise InvalidEventError("state regionNamesKey must be a string or null")
-        regions = state.get("regions")
-        inline = (
-            tuple(r.get("name") if isinstance(r, dict) else None for r in regions)
-            if isinstance(regions, list)
-            else None
-        )
-        if count is None and inline is not None:
-            count = len(inline)
+        if submitted is not None and not isinstance(submitted, str):
+            raise InvalidEventError("state submittedKey must be a string or null")
         poll = state.get("poll")
         failure = state.get("failure")
         metadata = state.get("metadata")
@@ -74,9 +68,9 @@ class WorkflowState:
         return cls(
             task_id=validate_task_id(state.get("taskId")),
             execution_arn=execution_arn if isinstance(execution_arn, str) else None,
+            execution_name=validate_execution_name(event.get("executionName")),
             region_count=count,
-            region_names_key=names_key,
-            inline_region_names=inline,
+            submitted_key=submitted,
             correlation_id=correlation_id if isinstance(correlation_id, str) else None,
             metadata=metadata if isinstance(metadata, dict) else None,
             submitted_at=parse_timestamp(state.get("submittedAt")),
@@ -88,13 +82,22 @@ class WorkflowState:
     @property
     def polls(self) -> int:
         polls = self.poll.get("polls")
-        return polls if isinstance(polls, int) else 0
+        return polls if isinstance(polls, int) and not isinstance(polls, bool) else 0
+
+    @property
+    def answer(self) -> StoredAnswer | None:
+        """The final answer the check kept for this run (its key and ETag), if any."""
+        key, etag = self.poll.get("rawKey"), self.poll.get("rawETag")
+        if not isinstance(key, str) or not key:
+            return None
+        return StoredAnswer(key, etag if isinstance(etag, str) else "")
 
     @property
     def run(self) -> TaskRun:
         return TaskRun(
             self.task_id,
             execution_arn=self.execution_arn,
+            execution_name=self.execution_name,
             polls=self.polls,
             correlation_id=self.correlation_id,
             metadata=self.metadata,
@@ -111,7 +114,8 @@ def outcome_payload(outcome: Outcome, *, recorded: bool, state_bytes: int = 0) -
 
     It joins a state of ``state_bytes``; the event's detail gets what is left of
     :data:`STATE_BUDGET_BYTES` (its region list is cut, with ``regionsTruncated`` and the
-    manifest's key, when they do not fit; the manifest lists every region regardless).
+    manifest's key, when they do not fit; the manifest lists every region regardless). The Fail
+    state's ``Cause`` is clipped like every message in state.
     """
     payload: dict[str, Any] = {
         "kind": outcome.kind.value,
@@ -119,7 +123,7 @@ def outcome_payload(outcome: Outcome, *, recorded: bool, state_bytes: int = 0) -
         "detailType": outcome.kind.detail_type,
         "detail": {},
         "error": fail_state_error(outcome.error_name),
-        "cause": outcome.error_message,
+        "cause": clip_bytes(outcome.error_message, MAX_STATE_MESSAGE_BYTES),
     }
     room = STATE_BUDGET_BYTES - state_bytes - encoded_size(payload) - len(',"outcome":')
     payload["detail"] = build_outcome_detail(outcome, max_bytes=max(room, MIN_DETAIL_BYTES))
@@ -135,7 +139,7 @@ def fail_state_error(name: str | None) -> str | None:
 
 
 def failure_message(failure: dict[str, Any] | None) -> tuple[str, str]:
-    """The error name and message of a caught failure (``{"Error", "Cause"}``)."""
+    """The error name and message of a caught failure (``{"Error", "Cause"}``), bounded."""
     if not failure:
         return "WorkflowError", "the workflow failed without an error report"
     name = clip(str(failure.get("Error") or "WorkflowError"), MAX_ERROR_NAME_CHARS)
@@ -143,9 +147,9 @@ def failure_message(failure: dict[str, Any] | None) -> tuple[str, str]:
     message = cause if isinstance(cause, str) else ""
     # A Lambda failure's Cause is its error payload as JSON; keep only the message.
     try:
-        parsed = json.loads(message)
+        parsed = jsonlimits.loads(message, max_bytes=_MAX_CAUSE_BYTES, what="the cause")
     except ValueError:
         parsed = None
     if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
         message = parsed["errorMessage"]
-    return name, clip(message or name, MAX_ERROR_MESSAGE_CHARS)
+    return name, clip_bytes(message or name, MAX_STATE_MESSAGE_BYTES)

@@ -1,0 +1,258 @@
+"""One poll of a task, and what comes next: the logic of Check Task Status.
+
+A final answer (``Completed``, ``Error``, an unknown status) is kept as received under this
+execution's own key and only that key and its ETag travel on. An answer that says nothing about
+the task (429, 5xx, a timeout, a dropped or cut-off answer, a body that is not JSON, credentials
+unreadable for now) is "not yet", like a running task: the state machine waits (honouring
+``Retry-After``) and polls again. Only a definite answer ends a task early; see
+:mod:`ocr_fetch.polling` for the two clocks that bound the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ocr_fetch.errors import (
+    MAX_STATUS_CHARS,
+    AsposeProtocolError,
+    AsposeThrottledError,
+    CredentialsNotConfigured,
+    TransientError,
+    clip,
+)
+from ocr_fetch.history import HISTORY_ERRORS, PollingHistory
+from ocr_fetch.learning import Observation
+from ocr_fetch.model import OcrResponse, TaskStatus
+from ocr_fetch.observability import count_by, logger, metrics
+from ocr_fetch.poll_state import THROTTLED, UNAVAILABLE, CheckRequest, PollResult
+from ocr_fetch.polling import PollingPolicy, Progress, next_poll, on_time
+
+if TYPE_CHECKING:
+    from ocr_fetch.bucket import ResultBucket
+    from ocr_fetch.client import AsposeClient, Deadline
+
+_FINAL_WITH_BODY = (TaskStatus.COMPLETED, TaskStatus.ERROR, TaskStatus.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class Checker:
+    """What one poll needs besides the request: the service, the bucket and the policy."""
+
+    client: AsposeClient
+    bucket: ResultBucket
+    policy: PollingPolicy
+    cancel_on_give_up: bool = False
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    #: Where completed tasks' durations are learnt (None: not learning).
+    history: PollingHistory | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class _Poll:
+    """This poll's place in the schedule: its number, when it counts as made, and the running
+    seconds up to it (the time since the previous poll counts if that one said "running")."""
+
+    number: int
+    made_at: float
+    running_seconds: float
+
+    @classmethod
+    def start(cls, request: CheckRequest, made_at: float) -> _Poll:
+        running = request.running_seconds
+        if request.last_answered and request.last_poll_at is not None:
+            running += max(made_at - request.last_poll_at, 0.0)
+        return cls(request.polls + 1, made_at, running)
+
+
+def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> PollResult:
+    """Poll once and decide what comes next."""
+    poll = _Poll.start(request, _on_time(request, checker, deadline))
+    metrics.add_metric(name="Polls", unit=MetricUnit.Count, value=1)
+    try:
+        fetched = checker.client.fetch_result(request.task_id, deadline)
+    except TransientError as exc:
+        return _not_yet(request, checker, poll, exc)
+    except CredentialsNotConfigured:
+        # Every task would fail the same way: a metric the stack alarms on, and one clear line.
+        metrics.add_metric(name="CredentialsNotConfigured", unit=MetricUnit.Count, value=1)
+        logger.error("the stack's Aspose secret holds no usable clientId/clientSecret")
+        raise
+    response = fetched.response
+    if response.task_id is not None and response.task_id.lower() != request.task_id.lower():
+        raise AsposeProtocolError("the service answered for a different task id")
+    elapsed = _elapsed(request, checker)
+    status = response.task_status
+    stored = (
+        checker.bucket.put_answer(
+            request.task_id, request.execution_name, poll.number, fetched.body
+        )
+        if status in _FINAL_WITH_BODY
+        else None
+    )
+    running = status.is_running
+    answered_polls = request.answered_polls + (1 if running else 0)
+    decision = (
+        next_poll(
+            checker.policy,
+            Progress(
+                poll.number,
+                poll.made_at,
+                plan=request.plan,
+                running_seconds=poll.running_seconds,
+                answered_polls=answered_polls,
+            ),
+        )
+        if running
+        else None
+    )
+    if status is TaskStatus.COMPLETED:
+        # At most this late: it finished after the last poll that saw it running.
+        delay = max(elapsed - request.running_at, 0.0)
+        metrics.add_metric(name="DetectionDelay", unit=MetricUnit.Seconds, value=delay)
+        _learn(checker, request, elapsed)
+    result = PollResult(
+        status.value,
+        request,
+        poll.number,
+        answered_polls,
+        poll.running_seconds,
+        poll.made_at,
+        answered=running,
+        decision=decision,
+        poll_at=poll.made_at + decision.interval_seconds
+        if decision and not decision.give_up
+        else None,
+        task_status=response.raw_task_status,
+        response_status_code=response.response_status_code,
+        raw_key=stored.key if stored else None,
+        raw_etag=stored.etag if stored else None,
+        error=_error(response),
+        running_at=elapsed if running else request.running_at,
+    )
+    logger.info(
+        "polled",
+        extra={
+            "polls": poll.number,
+            "task_status": status.value,
+            "response_status_code": clip(response.response_status_code, MAX_STATUS_CHARS),
+            "wait": result.wait_seconds,
+            "give_up": decision.give_up_reason if decision else None,
+        },
+    )
+    if decision is not None and decision.give_up:
+        _cancel_when_asked(request, checker, deadline)
+    return result
+
+
+def _not_yet(
+    request: CheckRequest, checker: Checker, poll: _Poll, exc: TransientError
+) -> PollResult:
+    """No answer about the task this time: wait (at least Retry-After) and poll again. The time
+    without an answer counts against the results' lifetime only."""
+    retry_after = exc.retry_after if isinstance(exc, AsposeThrottledError) else None
+    elapsed = _elapsed(request, checker)
+    progress = Progress(
+        poll.number,
+        elapsed,
+        retry_after,
+        request.plan,
+        running_seconds=poll.running_seconds,
+        answered_polls=request.answered_polls,
+        answered=False,
+    )
+    decision = next_poll(checker.policy, progress)
+    cause = {"name": type(exc).__name__, "message": str(exc)}
+    metrics.add_metric(name="PollsNotAnswered", unit=MetricUnit.Count, value=1)
+    count_by("TransientFaults", "cause", cause["name"])
+    logger.warning(
+        "poll not answered",
+        extra={
+            "polls": poll.number,
+            "cause": cause["name"],
+            "retry_after": retry_after,
+            "wait": decision.wait_seconds,
+            "give_up": decision.give_up_reason,
+        },
+    )
+    return PollResult(
+        THROTTLED if isinstance(exc, AsposeThrottledError) else UNAVAILABLE,
+        request,
+        poll.number,
+        request.answered_polls,
+        poll.running_seconds,
+        elapsed,
+        answered=False,
+        decision=decision,
+        poll_at=None if decision.give_up else elapsed + decision.interval_seconds,
+        transient_cause=cause,
+        running_at=request.running_at,
+    )
+
+
+def _elapsed(request: CheckRequest, checker: Checker) -> float:
+    return (checker.now() - request.submitted_at).total_seconds()
+
+
+def _on_time(request: CheckRequest, checker: Checker, deadline: Deadline) -> float:
+    """Make up what the Wait state's whole seconds left of the wait (about a second at most), so
+    the poll is made when it was due: a second of Lambda time costs less than a tenth of one
+    poll's state transitions. Returns when this poll counts as made (seconds after submission):
+    when it was due if it is on time, so the schedule keeps to its times rather than drifting by
+    each poll's latency."""
+    now = _elapsed(request, checker)
+    early, made_at = on_time(request.poll_at, now)
+    if early and deadline.remaining() <= early + 1:
+        return now
+    if early:
+        checker.sleep(early)
+    return made_at
+
+
+def _learn(checker: Checker, request: CheckRequest, elapsed: float) -> None:
+    """Teach polling when this task finished, counted from when the product first saw it (not
+    from the submitter's clock): after the last poll that saw it running and by this one. Only
+    a first submission's own run, announced on time, teaches. Best effort: learning never fails
+    a poll."""
+    if checker.history is None or request.kind is None or not request.teach:
+        return
+    offset = (request.received_at - request.submitted_at).total_seconds()
+    observation = Observation(max(request.running_at - offset, 0.0), max(elapsed - offset, 0.0))
+    try:
+        checker.history.record(request.kind, observation)
+    except HISTORY_ERRORS as exc:
+        logger.warning("polling history not updated", extra={"cause": type(exc).__name__})
+        metrics.add_metric(name="PollingHistoryErrors", unit=MetricUnit.Count, value=1)
+
+
+def _cancel_when_asked(request: CheckRequest, checker: Checker, deadline: Deadline) -> None:
+    """Cancel a task the service said was still running when we gave up (``CancelOnGiveUp``):
+    best effort, never changes the outcome. Off by default: cancelling deletes results that a
+    deliberate re-fetch could still find."""
+    if not checker.cancel_on_give_up:
+        return
+    try:
+        checker.client.cancel(request.task_id, deadline)
+    except Exception as exc:  # the outcome is TimedOut either way
+        logger.warning("cancel on give-up failed", extra={"cause": type(exc).__name__})
+    else:
+        logger.info("cancelled on give-up")
+
+
+def _error(response: OcrResponse) -> dict[str, str] | None:
+    """The error a final answer other than Completed carries on to the recording state."""
+    if response.task_status is TaskStatus.ERROR:
+        return {
+            "name": "RecognitionError",
+            "message": "; ".join(response.messages) or "the service reported Error",
+        }
+    if response.task_status is TaskStatus.UNKNOWN:
+        said = clip(response.raw_task_status or "null", MAX_STATUS_CHARS)
+        return {"name": "UnknownTaskStatus", "message": f"unknown taskStatus {said!r}"}
+    return None

@@ -6,13 +6,19 @@ the task (429, 5xx, a timeout, a dropped or cut-off answer, a body that is not J
 unreadable for now) is "not yet", like a running task: the state machine waits (honouring
 ``Retry-After``) and polls again. Only a definite answer ends a task early; see
 :mod:`ocr_fetch.polling` for the two clocks that bound the rest.
+
+The fleet (:mod:`ocr_fetch.fleet`) comes first: with its breaker open, no call is made and the
+task is ``Paused`` (unless this check is the probe); with a budget, each call waits for its
+slot, or the poll is ``Throttled`` until the slot kept for it. The fleet's state is a safeguard:
+when it cannot be read, the poll goes ahead as if nothing were open or budgeted.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -22,16 +28,21 @@ from ocr_fetch.errors import (
     MAX_STATUS_CHARS,
     AsposeProtocolError,
     AsposeThrottledError,
+    BreakerOpenError,
+    BudgetWaitError,
     CredentialsNotConfigured,
+    CredentialsUnavailableError,
+    StorageError,
     TransientError,
     clip,
 )
+from ocr_fetch.fleet import BudgetGate, Fleet, FleetView, paused_wait
 from ocr_fetch.history import HISTORY_ERRORS, PollingHistory
 from ocr_fetch.learning import Observation
 from ocr_fetch.model import OcrResponse, TaskStatus
 from ocr_fetch.observability import count_by, logger, metrics
-from ocr_fetch.poll_state import THROTTLED, UNAVAILABLE, CheckRequest, PollResult
-from ocr_fetch.polling import PollingPolicy, Progress, next_poll, on_time
+from ocr_fetch.poll_state import PAUSED, THROTTLED, UNAVAILABLE, CheckRequest, PollResult
+from ocr_fetch.polling import PollDecision, PollingPolicy, Progress, next_poll, on_time
 
 if TYPE_CHECKING:
     from ocr_fetch.bucket import ResultBucket
@@ -52,6 +63,9 @@ class Checker:
     #: Where completed tasks' durations are learnt (None: not learning).
     history: PollingHistory | None = None
     sleep: Callable[[float], None] = time.sleep
+    #: The fleet's breaker and budget (None: this task on its own).
+    fleet: Fleet | None = None
+    rand: Callable[[], float] = random.random
 
 
 @dataclass(frozen=True)
@@ -72,12 +86,22 @@ class _Poll:
 
 
 def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> PollResult:
-    """Poll once and decide what comes next."""
+    """Poll once (unless the fleet's breaker holds it back) and decide what comes next."""
     poll = _Poll.start(request, _on_time(request, checker, deadline))
+    view = _fleet_view(checker)
+    if view is not None:
+        # A gauge for the dashboard and the alarm: 1 while the breaker is open.
+        metrics.add_metric(name="BreakerOpen", unit=MetricUnit.Count, value=int(view.open))
+    if view is not None and view.open and not _probe(checker, view):
+        return _paused(request, checker, poll, view)
+    if view is not None and checker.fleet is not None and checker.fleet.budgeted:
+        gate = BudgetGate(checker.fleet, view, request.slot_at, checker.sleep)
+        deadline = replace(deadline, admit=gate)
     metrics.add_metric(name="Polls", unit=MetricUnit.Count, value=1)
     try:
         fetched = checker.client.fetch_result(request.task_id, deadline)
     except TransientError as exc:
+        _fleet_heard_nothing(checker, view, exc)
         return _not_yet(request, checker, poll, exc)
     except CredentialsNotConfigured:
         # Every task would fail the same way: a metric the stack alarms on, and one clear line.
@@ -87,6 +111,7 @@ def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> P
     response = fetched.response
     if response.task_id is not None and response.task_id.lower() != request.task_id.lower():
         raise AsposeProtocolError("the service answered for a different task id")
+    _fleet_heard_an_answer(checker, view)
     elapsed = _elapsed(request, checker)
     status = response.task_status
     stored = (
@@ -168,8 +193,14 @@ def _not_yet(
         answered=False,
     )
     decision = next_poll(checker.policy, progress)
+    slot_at = None
+    if isinstance(exc, BudgetWaitError) and not decision.give_up:
+        # A slot is kept for the next poll: it comes exactly then, not by the growing waits.
+        left = checker.policy.lifetime_seconds - elapsed
+        decision, slot_at = PollDecision(max(1.0, min(exc.retry_after, left))), exc.slot
     cause = {"name": type(exc).__name__, "message": str(exc)}
-    metrics.add_metric(name="PollsNotAnswered", unit=MetricUnit.Count, value=1)
+    if not isinstance(exc, BudgetWaitError):
+        metrics.add_metric(name="PollsNotAnswered", unit=MetricUnit.Count, value=1)
     count_by("TransientFaults", "cause", cause["name"])
     logger.warning(
         "poll not answered",
@@ -181,8 +212,9 @@ def _not_yet(
             "give_up": decision.give_up_reason,
         },
     )
+    throttled = isinstance(exc, AsposeThrottledError | BudgetWaitError)
     return PollResult(
-        THROTTLED if isinstance(exc, AsposeThrottledError) else UNAVAILABLE,
+        THROTTLED if throttled else UNAVAILABLE,
         request,
         poll.number,
         request.answered_polls,
@@ -193,7 +225,114 @@ def _not_yet(
         poll_at=None if decision.give_up else elapsed + decision.interval_seconds,
         transient_cause=cause,
         running_at=request.running_at,
+        slot_at=slot_at,
     )
+
+
+def _paused(request: CheckRequest, checker: Checker, poll: _Poll, view: FleetView) -> PollResult:
+    """The breaker is open and this check is not the probe: no call; wait, longer each time in a
+    row, until the results' lifetime."""
+    fleet = checker.fleet
+    assert fleet is not None  # a view comes only from a fleet
+    elapsed = _elapsed(request, checker)
+    progress = Progress(
+        request.polls,
+        elapsed,
+        running_seconds=poll.running_seconds,
+        answered_polls=request.answered_polls,
+        answered=False,
+    )
+    decision = next_poll(checker.policy, progress)
+    if not decision.give_up:
+        until_probe = view.next_probe_at - fleet.clock()
+        wait = paused_wait(fleet.probe_seconds, request.paused, until_probe, checker.rand)
+        left = checker.policy.lifetime_seconds - elapsed
+        decision = PollDecision(max(1.0, min(wait, left)))
+    exc = BreakerOpenError(
+        f"the fleet's circuit breaker is open (by {view.opened_by or 'the run of non-answers'}): "
+        "this poll was not made"
+    )
+    metrics.add_metric(name="PollsPaused", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="PausedSeconds", unit=MetricUnit.Seconds, value=decision.interval_seconds
+    )
+    logger.info("poll paused", extra={"paused": request.paused + 1, "wait": decision.wait_seconds})
+    return PollResult(
+        PAUSED,
+        request,
+        request.polls,
+        request.answered_polls,
+        poll.running_seconds,
+        elapsed,
+        answered=False,
+        decision=decision,
+        poll_at=None if decision.give_up else elapsed + decision.interval_seconds,
+        transient_cause={"name": type(exc).__name__, "message": str(exc)},
+        running_at=request.running_at,
+        paused=request.paused + 1,
+    )
+
+
+def _fleet_view(checker: Checker) -> FleetView | None:
+    if checker.fleet is None:
+        return None
+    try:
+        return checker.fleet.view()
+    except StorageError as exc:
+        _fleet_unreadable(exc)
+        return None
+
+
+def _probe(checker: Checker, view: FleetView) -> bool:
+    """Whether this check is the fleet's one probe of the open breaker, for this slot."""
+    assert checker.fleet is not None
+    try:
+        claimed = checker.fleet.claim_probe(view)
+    except StorageError as exc:
+        _fleet_unreadable(exc)
+        return False
+    if claimed:
+        logger.info("probing the open breaker")
+        metrics.add_metric(name="BreakerProbes", unit=MetricUnit.Count, value=1)
+    return claimed
+
+
+def _fleet_heard_an_answer(checker: Checker, view: FleetView | None) -> None:
+    if checker.fleet is None or view is None:
+        return
+    try:
+        closed = checker.fleet.answered(view)
+    except StorageError as exc:
+        _fleet_unreadable(exc)
+        return
+    if closed:
+        logger.warning("the fleet's circuit breaker closed: Aspose answered the probe")
+        metrics.add_metric(name="BreakerClosed", unit=MetricUnit.Count, value=1)
+
+
+def _fleet_heard_nothing(checker: Checker, view: FleetView | None, exc: TransientError) -> None:
+    """A non-answer from Aspose grows the fleet's run (a budget wait or unreadable credentials
+    are not Aspose's); a 429 also lowers the fleet's rate."""
+    fleet = checker.fleet
+    if fleet is None or view is None:
+        return
+    if isinstance(exc, BudgetWaitError | CredentialsUnavailableError):
+        return
+    try:
+        if isinstance(exc, AsposeThrottledError):
+            fleet.lower_rate(view)
+        opened = fleet.not_answered()
+    except StorageError as err:
+        _fleet_unreadable(err)
+        return
+    if opened:
+        logger.warning("the fleet's circuit breaker opened: a run of polls got no answer")
+        metrics.add_metric(name="BreakerOpened", unit=MetricUnit.Count, value=1)
+
+
+def _fleet_unreadable(exc: Exception) -> None:
+    logger.warning("fleet state unavailable", extra={"cause": type(exc).__name__})
+    metrics.add_metric(name="FleetStateErrors", unit=MetricUnit.Count, value=1)
 
 
 def _elapsed(request: CheckRequest, checker: Checker) -> float:

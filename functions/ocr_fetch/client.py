@@ -61,13 +61,16 @@ class Limits:
 
 @dataclass(frozen=True)
 class Deadline:
-    """A point in time (``time.monotonic``) by which a request must be over."""
+    """What one invocation may spend on Aspose: a point in time (``time.monotonic``) by which
+    every request must be over, and, when the fleet keeps a budget, the gate each request
+    passes first (it may wait for a slot, or refuse: :class:`BudgetWaitError`)."""
 
     at: float
+    admit: Callable[[float], None] | None = None
 
     @classmethod
-    def after(cls, seconds: float) -> Deadline:
-        return cls(time.monotonic() + seconds)
+    def after(cls, seconds: float, admit: Callable[[float], None] | None = None) -> Deadline:
+        return cls(time.monotonic() + seconds, admit)
 
     @classmethod
     def none(cls) -> Deadline:
@@ -76,6 +79,11 @@ class Deadline:
 
     def remaining(self) -> float:
         return self.at - time.monotonic()
+
+    def admit_call(self) -> None:
+        """Pass the fleet's budget before a request (no budget: at once)."""
+        if self.admit is not None:
+            self.admit(self.remaining())
 
     def timeout(self, limits: tuple[float, float], what: str) -> tuple[float, float]:
         """``limits`` shortened to the time left; AsposeUnavailableError when none is."""
@@ -464,6 +472,8 @@ def _send(
     """Send one request; the body is read later, by :func:`_read_body`. No redirect is followed:
     the token request carries the client secret, and no endpoint of this API redirects."""
     what = f"{method} {_path(url)}"
+    deadline.timeout(timeout, what)  # no time left: not even a slot is taken
+    deadline.admit_call()
     try:
         return session.request(
             method,

@@ -86,6 +86,20 @@ class AsposeUnavailableError(TransientError):
     """HTTP 5xx or 408, a timeout, a dropped or truncated answer, or a body that is not JSON."""
 
 
+class BudgetWaitError(TransientError):
+    """The fleet's call budget has no slot soon enough: the call was not made. ``retry_after``
+    is how long until the slot kept for the next poll (``slot``, epoch seconds)."""
+
+    def __init__(self, message: str, retry_after: float, slot: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.slot = slot
+
+
+class BreakerOpenError(TransientError):
+    """The fleet's circuit breaker is open: the poll was not made (the task is Paused)."""
+
+
 class CredentialsUnavailableError(TransientError):
     """The Aspose credentials could not be read from Secrets Manager right now."""
 

@@ -62,6 +62,8 @@ class CheckRequest:
     poll_at: float = 0.0
     #: Polls in a row not made because the breaker was open: paused waits grow with them.
     paused: int = 0
+    #: A budget slot kept for this poll (epoch seconds), when the last one had to wait for it.
+    slot_at: float | None = None
 
     @classmethod
     def parse(cls, event: Any) -> CheckRequest:
@@ -80,6 +82,7 @@ class CheckRequest:
             raise InvalidEventError("check input poll.plan must be a list of whole seconds")
         kind = poll.get("kind")
         last_poll_at = poll.get("lastPollAt")
+        slot_at = poll.get("slotAt")
         return cls(
             validate_task_id(event.get("taskId")),
             validate_execution_name(event.get("executionName")),
@@ -96,6 +99,7 @@ class CheckRequest:
             running_at=_seconds(poll, "runningAt"),
             poll_at=_seconds(poll, "pollAt"),
             paused=_count(poll, "paused"),
+            slot_at=None if slot_at is None else _seconds(poll, "slotAt"),
         )
 
 
@@ -145,6 +149,7 @@ class PollResult:
     #: When a poll last saw the task running (seconds after submission).
     running_at: float = 0.0
     paused: int = 0
+    slot_at: float | None = None
 
     @property
     def wait_seconds(self) -> int:
@@ -181,6 +186,7 @@ class PollResult:
             "kind": self.request.kind,
             "runningAt": round(self.running_at, 3),
             "paused": self.paused,
+            "slotAt": None if self.slot_at is None else round(self.slot_at, 3),
         }
 
 

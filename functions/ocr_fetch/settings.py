@@ -131,6 +131,12 @@ class CheckSettings(_FromEnv):
     polling: PollingPolicy = field(default_factory=PollingPolicy)
     #: Where completed tasks' durations are learnt (None: not learning).
     polling_history_table: str | None = None
+    #: The fleet's breaker and budget (:mod:`ocr_fetch.fleet`; None: each task on its own).
+    fleet_table: str | None = None
+    #: Calls to Aspose per second across the fleet (0: no budget).
+    aspose_calls_per_second: float = 0.0
+    #: One probe of an open breaker per this many seconds, across the fleet.
+    breaker_probe_seconds: float = 30.0
 
     @classmethod
     def _read(cls, read: _Reader) -> dict[str, Any]:
@@ -144,6 +150,13 @@ class CheckSettings(_FromEnv):
             "cancel_on_give_up": read.flag("CANCEL_ON_GIVE_UP"),
             "polling": read_polling(read),
             "polling_history_table": read.optional("POLLING_HISTORY_TABLE"),
+            "fleet_table": read.optional("FLEET_TABLE"),
+            "aspose_calls_per_second": read.number(
+                "ASPOSE_CALLS_PER_SECOND", cls.aspose_calls_per_second, float
+            ),
+            "breaker_probe_seconds": read.number(
+                "BREAKER_PROBE_SECONDS", cls.breaker_probe_seconds, float
+            ),
         }
 
 

@@ -50,6 +50,7 @@ def clear_warm_state() -> None:
     for cached in (
         check_status.settings,
         check_status._history,
+        check_status._fleet,
         store_results.settings,
         record_outcome.settings,
         wiring.result_bucket,
@@ -69,6 +70,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         secret = sm.create_secret(
             Name="aspose-creds",
             SecretString=json.dumps({"clientId": "cid", "clientSecret": SECRET}),
+        )
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName="fleet",
+            KeySchema=[{"AttributeName": "name", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "name", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
         )
         sqs = boto3.client("sqs", region_name=REGION)
         dlq = sqs.create_queue(QueueName="start-dlq")["QueueUrl"]
@@ -90,6 +97,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "DEAD_LETTER_QUEUE_URL": dlq,
             "POLL_INITIAL_SECONDS": "3",
             "POLL_JITTER": "0",
+            "FLEET_TABLE": "fleet",
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
@@ -773,6 +781,7 @@ def test_check_with_the_placeholder_secret_fails_named_and_counted(
     # And the metric the stack's alarm watches is written, beside one clear log line
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [m["Name"] for m in emf[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == [
+        "BreakerOpen",
         "Polls",
         "CredentialsNotConfigured",
     ]
@@ -883,3 +892,79 @@ def test_starter_dead_letters_a_start_that_failed_on_its_last_delivery(
     ][0]
     reason = message["MessageAttributes"]["reason"]["StringValue"]
     assert reason == "StartExecution failed on each of 5 deliveries, last with ThrottlingException"
+
+
+# --- the fleet: breaker and budget ------------------------------------------------------------
+def fleet() -> Any:
+    from ocr_fetch.fleet import Fleet
+
+    return Fleet("fleet", probe_seconds=30, calls_per_second=1)
+
+
+@responses.activate
+def test_a_run_of_non_answers_opens_the_breaker_and_then_no_poll_is_made(
+    aws: dict[str, Any],
+) -> None:
+    from ocr_fetch.fleet import BREAKER_RUN
+
+    responses.post(TOKEN_URL, json={"access_token": "tok", "expires_in": 3600})
+    responses.get(FETCH, status=503)
+    for polls in range(BREAKER_RUN):
+        assert check(polls=polls)["status"] == "Unavailable"
+    assert fleet().view().open
+    made = len(responses.calls)
+    # Then checks pause instead of calling Aspose, longer each time, never before the probe slot
+    first = check(polls=BREAKER_RUN)
+    second = check(polls=BREAKER_RUN, paused=first["paused"])
+    assert (first["status"], first["paused"], second["paused"]) == ("Paused", 1, 2)
+    assert first["transientCause"]["name"] == "BreakerOpenError"
+    assert first["polls"] == BREAKER_RUN  # no poll was made
+    assert 29 <= first["waitSeconds"] <= 30 < second["waitSeconds"]
+    assert len(responses.calls) == made
+
+
+@responses.activate
+def test_the_probe_is_made_once_per_slot_and_an_answer_closes_the_breaker(
+    aws: dict[str, Any],
+) -> None:
+    aspose({"id": TASK, "taskStatus": "Pending"})
+    fleet().open("run")
+    aws["ddb"].update_item(
+        TableName="fleet",
+        Key={"name": {"S": "fleet"}},
+        UpdateExpression="SET nextProbeAt = :past",
+        ExpressionAttributeValues={":past": {"N": "0"}},
+    )
+    probe = check(polls=3, paused=4)
+    assert (probe["status"], probe["paused"]) == ("Pending", 0)
+    assert not fleet().view().open
+
+
+@responses.activate
+def test_an_operator_opened_breaker_is_never_probed(aws: dict[str, Any]) -> None:
+    aspose({"id": TASK, "taskStatus": "Pending"})
+    fleet().open("operator")
+    aws["ddb"].update_item(
+        TableName="fleet",
+        Key={"name": {"S": "fleet"}},
+        UpdateExpression="SET nextProbeAt = :past",
+        ExpressionAttributeValues={":past": {"N": "0"}},
+    )
+    assert check()["status"] == "Paused"
+    assert not responses.calls
+
+
+@responses.activate
+def test_a_budget_with_no_near_slot_keeps_one_for_the_next_poll(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASPOSE_CALLS_PER_SECOND", "0.2")  # a slot every 5.6 s
+    clear_warm_state()
+    aspose({"id": TASK, "taskStatus": "Pending"})
+    made = check()  # the token and the poll take two slots: the poll waits for its own
+    assert made["status"] == "Throttled"
+    assert made["transientCause"]["name"] == "BudgetWaitError"
+    assert made["slotAt"] is not None
+    assert made["answeredPolls"] == 0
+    # the Wait lands on the kept slot: whole seconds, never early
+    assert made["waitSeconds"] >= 1

@@ -20,7 +20,7 @@ def depth(value: object) -> int:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(alphabet="[]{}\"\\ab"),
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab'),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children),
     max_leaves=40,
 )

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ocr_fetch.checking import Checker, check_task
 from ocr_fetch.client import Deadline
+from ocr_fetch.fleet import Fleet
 from ocr_fetch.handlers.wiring import aspose_client, bounded_errors, result_bucket
 from ocr_fetch.history import PollingHistory
 from ocr_fetch.observability import logger, metrics
@@ -34,6 +35,17 @@ def _history(table: str) -> PollingHistory:
     return PollingHistory(table)
 
 
+@cache
+def _fleet(config: CheckSettings) -> Fleet | None:
+    if not config.fleet_table:
+        return None
+    return Fleet(
+        config.fleet_table,
+        probe_seconds=config.breaker_probe_seconds,
+        calls_per_second=config.aspose_calls_per_second,
+    )
+
+
 @bounded_errors
 @logger.inject_lambda_context(correlation_id_path="taskId")
 @metrics.log_metrics
@@ -47,6 +59,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         config.polling,
         config.cancel_on_give_up,
         history=_history(table) if table else None,
+        fleet=_fleet(config),
     )
     left = context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
     return check_task(request, checker, Deadline.after(left)).to_state()

@@ -12,14 +12,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: The local cloud's layers, lowest first: each module may import only those before it.
 LOCAL_CLOUD_LAYERS = [
-    {"infra.local_cloud.iam_calls", "infra.local_cloud.lambda_worker"},
-    {"infra.local_cloud.moto_internals"},
-    {"infra.local_cloud.packaging", "infra.local_cloud.faults"},
-    {"infra.local_cloud.deployer", "infra.local_cloud.lambda_runtime"},
-    {"infra.local_cloud.event_sources"},
-    {"infra.local_cloud.cloud"},
-    {"infra.local_cloud.session"},
-    {"infra.local_cloud", "infra.local_cloud.__main__"},
+    {"infra.local.cloud.iam_calls", "infra.local.cloud.lambda_worker"},
+    {"infra.local.cloud.moto_internals"},
+    {"infra.local.cloud.faults"},
+    {"infra.local.cloud.deployer", "infra.local.cloud.lambda_runtime"},
+    {"infra.local.cloud.event_sources"},
+    {"infra.local.cloud.cloud"},
+    {"infra.local.cloud", "infra.local.cloud.__main__"},
 ]
 
 
@@ -99,7 +98,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_scan_sees_the_modules_and_their_imports() -> None:
     edges = graph(with_type_checking=True)
-    assert "infra.local_cloud.moto_internals" in edges["infra.local_cloud.cloud"]
+    assert "infra.local.cloud.moto_internals" in edges["infra.local.cloud.cloud"]
     assert "ocr_fetch.errors" in edges["ocr_fetch.client"]
     assert find_cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
 
@@ -119,7 +118,7 @@ def test_the_lambda_package_imports_nothing_of_the_tools_around_it() -> None:
 def test_the_local_cloud_imports_downwards_only(layer: int) -> None:
     below = set().union(*LOCAL_CLOUD_LAYERS[:layer])
     edges = graph(with_type_checking=True)
-    local = {name for name in edges if name.startswith("infra.local_cloud")}
+    local = {name for name in edges if name.startswith("infra.local.cloud")}
     assert local == set().union(*LOCAL_CLOUD_LAYERS), "a module is missing from the layers"
     for name in LOCAL_CLOUD_LAYERS[layer]:
         upward = {t for t in edges[name] if t in local and t not in below}
@@ -127,7 +126,7 @@ def test_the_local_cloud_imports_downwards_only(layer: int) -> None:
 
 
 def test_only_moto_internals_touches_moto() -> None:
-    allowed = {"infra.local_cloud.moto_internals"}
+    allowed = {"infra.local.cloud.moto_internals"}
     for name, path in modules().items():
         reached = {imported for imported, _ in imports(path) if imported.split(".")[0] == "moto"}
         assert name in allowed or not reached, f"{name} imports {reached}"
@@ -147,13 +146,15 @@ def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
 
 def test_the_console_stands_on_the_stack_client_and_the_drawing_never_on_the_cli() -> None:
     edges = graph(with_type_checking=True)
-    console = {name for name in edges if name.startswith("infra.console")}
-    assert "infra.console.server" in console
-    assert "infra.drawing" in reachable(edges, "infra.console.pages")
+    console = {name for name in edges if name.startswith("infra.ops.console")}
+    assert "infra.ops.console.server" in console
+    assert "infra.ops.drawing" in reachable(edges, "infra.ops.console.pages")
     for name in console:
-        above = {m for m in reachable(edges, name) if m.startswith(("infra.cli", "infra.demo"))}
+        above = {
+            m for m in reachable(edges, name) if m.startswith(("infra.ops.cli", "infra.local.demo"))
+        }
         assert not above, f"{name} reaches {above}"
     # Of the local cloud, only the program `make local` runs (its composition root) starts it.
     for name in edges:
-        if name.startswith("infra.local_cloud") and name != "infra.local_cloud.__main__":
-            assert not {t for t in edges[name] if t.startswith("infra.console")}, name
+        if name.startswith("infra.local.cloud") and name != "infra.local.cloud.__main__":
+            assert not {t for t in edges[name] if t.startswith("infra.ops.console")}, name

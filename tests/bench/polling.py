@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.emulator.config import Timing
+from infra.local.emulator.config import Timing
 from ocr_fetch.learning import DurationSummary, Observation, plan_start, task_kind
 from ocr_fetch.polling import Progress, next_poll, on_time, whole_wait
 from ocr_fetch.settings import Settings

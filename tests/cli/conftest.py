@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from infra.cli.app import main
-from infra.emulator import Timing
-from infra.local_cloud.__main__ import local_state, write_state
-from infra.samples import write_samples
+from infra.local.cloud.__main__ import local_state, write_state
+from infra.local.emulator import Timing
+from infra.local.samples import write_samples
+from infra.ops.cli.app import main
 from tests.support.local_stack import LocalStack, local_stack
 
 

@@ -8,16 +8,16 @@ import pytest
 from tests.test_architecture import graph, imports, modules
 
 CLI_LAYERS = [
-    "infra.cli.errors",
-    "infra.cli.inputs",
-    "infra.cli.views",
-    "infra.cli.target",
-    "infra.cli.actions",
-    "infra.cli.output",
-    "infra.cli.app",
-    "infra.cli.__main__",
+    "infra.ops.cli.errors",
+    "infra.ops.cli.inputs",
+    "infra.ops.cli.views",
+    "infra.ops.cli.target",
+    "infra.ops.cli.actions",
+    "infra.ops.cli.output",
+    "infra.ops.cli.app",
+    "infra.ops.cli.__main__",
 ]
-PRESENTATION = {"infra.cli.output", "infra.cli.app"}
+PRESENTATION = {"infra.ops.cli.output", "infra.ops.cli.app"}
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +27,9 @@ def edges() -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("layer", range(len(CLI_LAYERS)))
 def test_the_cli_imports_downwards_only(edges: dict[str, set[str]], layer: int) -> None:
-    cli = {name for name in edges if name.startswith("infra.cli")}
-    assert cli == {"infra.cli", *CLI_LAYERS}, "a module is missing from the layers"
-    below = set(CLI_LAYERS[:layer]) | {"infra.cli"}
+    cli = {name for name in edges if name.startswith("infra.ops.cli")}
+    assert cli == {"infra.ops.cli", *CLI_LAYERS}, "a module is missing from the layers"
+    below = set(CLI_LAYERS[:layer]) | {"infra.ops.cli"}
     name = CLI_LAYERS[layer]
     upward = {t for t in edges[name] if t in cli and t not in below}
     assert not upward, f"{name} imports {upward}, which are not below it"
@@ -45,5 +45,5 @@ def test_typer_and_rich_only_in_the_presentation_layers() -> None:
 def test_the_drawing_and_the_stack_client_know_nothing_of_the_cli(
     edges: dict[str, set[str]],
 ) -> None:
-    for name in ("infra.drawing", "infra.local_cloud.session", "infra.samples"):
-        assert not {t for t in edges[name] if t.startswith("infra.cli")}, name
+    for name in ("infra.ops.drawing", "infra.stack.session", "infra.local.samples"):
+        assert not {t for t in edges[name] if t.startswith("infra.ops.cli")}, name

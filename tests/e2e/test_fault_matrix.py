@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from infra.emulator import Timing
-from infra.local_cloud.session import DeadLetter, Execution, TaskOutcome
-from infra.samples import id_card, registration_form
-from infra.waiting import wait_until
+from infra.local.emulator import Timing
+from infra.local.samples import id_card, registration_form
+from infra.stack.session import DeadLetter, Execution, TaskOutcome
+from infra.stack.waiting import wait_until
 from tests.support.iam import calls_as, role_grants, ungranted, unused
 from tests.support.local_stack import LocalStack, local_stack
 

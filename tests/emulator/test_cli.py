@@ -1,4 +1,4 @@
-"""`python -m infra.emulator` serves on $PORT with $CLIENT_ID/$CLIENT_SECRET and stops on Ctrl-C."""
+"""`python -m infra.local.emulator` serves on $PORT with $CLIENT_ID/$CLIENT_SECRET; Ctrl-C stops."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from infra.emulator import EmulatorAdmin, EmulatorConfig
+from infra.local.emulator import EmulatorAdmin, EmulatorConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def test_command_serves_and_stops_cleanly_on_ctrl_c() -> None:
     port = _free_port()
     env = {**os.environ, "PORT": str(port), "CLIENT_ID": "cli-id", "CLIENT_SECRET": "cli-secret"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.emulator"],
+        [sys.executable, "-m", "infra.local.emulator"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

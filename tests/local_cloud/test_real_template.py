@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local_cloud import AsposeAccess, LocalCloud, StackInfo
+from infra.local.cloud import AsposeAccess, LocalCloud, StackInfo
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

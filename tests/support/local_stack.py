@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.emulator import EmulatorConfig, EmulatorProcess, Timing
-from infra.local_cloud import LocalCloud, RuntimeOptions, StackInfo, fast_polling
-from infra.local_cloud.session import OutcomeSubscription, StackSession, TaskOutcome
-from infra.samples import SampleDocument
+from infra.local.cloud import LocalCloud, RuntimeOptions, StackInfo, fast_polling
+from infra.local.emulator import EmulatorConfig, EmulatorProcess, Timing
+from infra.local.samples import SampleDocument
+from infra.stack.session import OutcomeSubscription, StackSession, TaskOutcome
 from ocr_fetch.client import RecognitionSettings
 
 ROOT = Path(__file__).resolve().parents[2]

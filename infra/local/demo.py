@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from infra.local.cloud import AsposeAccess, LocalCloud, fast_polling
+from infra.local.cloud import LocalCloud, fast_polling
 from infra.local.emulator import EmulatorConfig, Timing
 from infra.local.samples import SampleDocument, id_card, registration_form
 from infra.ops.cli.actions import Followed, Submission, announce, follow, send
@@ -33,7 +33,9 @@ from infra.ops.cli.inputs import NamedRegion, image_from_bytes
 from infra.ops.cli.output import ARROW, ProgressLines, path_summary
 from infra.ops.cli.target import Target
 from infra.ops.cli.views import Region, inspect_task
-from infra.stack.session import OutcomeSubscription, StackSession, TaskOutcome
+from infra.stack.aspose import AsposeAccess
+from infra.stack.outcomes import OutcomeSubscription, TaskOutcome
+from infra.stack.session import StackSession
 from infra.stack.waiting import WaitTimeout
 from ocr_fetch.layout import task_prefix
 
@@ -139,13 +141,13 @@ def _run(*, resilience: bool) -> None:
         )
         session = StackSession.from_outputs(outputs, cloud.client)
         target = Target(f"stack {stack.stack_name}", session, lambda: _aspose(cloud))
-        subscription = session.subscribe_outcomes("demo-outcomes")
-        tasks = _submit_samples(cloud, target, resilience=resilience)
-        try:
-            outcomes = _follow(session, tasks, subscription)
-            _report(session, tasks, outcomes)
-        finally:
-            _stop_running_executions(session, tasks)
+        with session.subscribe_outcomes("demo-outcomes") as subscription:
+            tasks = _submit_samples(cloud, target, resilience=resilience)
+            try:
+                outcomes = _follow(session, tasks, subscription)
+                _report(session, tasks, outcomes)
+            finally:
+                _stop_running_executions(session, tasks)
         _check(tasks, outcomes)
 
 

@@ -28,7 +28,8 @@ from pathlib import Path
 from infra.local.cloud import LocalCloud, fast_polling
 from infra.local.emulator import EmulatorConfig, Timing
 from infra.local.samples import id_card
-from infra.stack.session import StackSession, TaskOutcome
+from infra.stack.outcomes import TaskOutcome
+from infra.stack.session import StackSession
 from ocr_fetch.client import RecognitionSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,11 +135,10 @@ def run(tasks: int, *, cpu_load: float = 0.0) -> StressReport:
     ):
         stack = cloud.deploy(TEMPLATE, parameters=STRESS_PARAMETERS, stack_name="ocr-stress")
         session = StackSession.from_outputs(stack.outputs, cloud.client)
-        subscription = session.subscribe_outcomes("stress-outcomes")
         assert cloud.aspose is not None
         assert cloud.emulator is not None
         aspose = cloud.aspose.client()
-        recognizer = str(cloud.emulator.admin._call("GET", "health").get("recognizer"))
+        recognizer = str(cloud.emulator.admin.health().get("recognizer"))
         cpu_before = _cpu_times(cloud)
         started = time.monotonic()
         announced: dict[str, float] = {}
@@ -148,16 +148,17 @@ def run(tasks: int, *, cpu_load: float = 0.0) -> StressReport:
             session.announce(task_id, list(names), source="stress")
             announced[task_id] = time.time()
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(submit, range(tasks)))
         outcomes: dict[str, TaskOutcome] = {}
         problems: list[str] = []
-        try:
-            outcomes = session.wait_for_outcomes(
-                list(announced), timeout=60 + tasks, subscription=subscription
-            )
-        except AssertionError as error:
-            problems.append(str(error)[:2000])
+        with session.subscribe_outcomes("stress-outcomes") as subscription:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(submit, range(tasks)))
+            try:
+                outcomes = session.wait_for_outcomes(
+                    list(announced), timeout=60 + tasks, subscription=subscription
+                )
+            except AssertionError as error:
+                problems.append(str(error)[:2000])
         wall = time.monotonic() - started
         cpu = _cpu_delta(cpu_before, _cpu_times(cloud))
     report = StressReport(

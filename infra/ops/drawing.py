@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from infra.stack.session import Execution
+from infra.stack.history import Execution
 
 NODE_HEIGHT = 34
 RANK_GAP = 96  # from one rank's top to the next's

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra.local.cloud.cloud import free_port
 from infra.ops.console import ConsoleServer
 from infra.ops.console.pages import execution_href
+from infra.stack.serving import free_port
 from infra.stack.session import StackSession
 from infra.stack.waiting import wait_until
 from tests.console.conftest import Tasks, request

@@ -23,7 +23,9 @@ import pytest
 
 from infra.local.emulator import Timing
 from infra.local.samples import id_card, registration_form
-from infra.stack.session import DeadLetter, Execution, TaskOutcome
+from infra.stack.dead_letters import DeadLetter
+from infra.stack.history import Execution
+from infra.stack.outcomes import TaskOutcome
 from infra.stack.waiting import wait_until
 from tests.support.iam import calls_as, role_grants, ungranted, unused
 from tests.support.local_stack import LocalStack, local_stack

@@ -21,7 +21,7 @@ import pytest
 
 from infra.local.emulator import Timing
 from infra.local.samples import id_card
-from infra.stack.session import Execution
+from infra.stack.history import Execution
 from infra.stack.waiting import wait_until
 from ocr_fetch.layout import region_names_key
 from ocr_fetch.submission import SubmittedTask

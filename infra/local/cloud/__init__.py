@@ -8,13 +8,12 @@ deploy, stop) → ``session`` (a typed client of a running stack, local or on AW
 ``with LocalCloud(emulator=EmulatorConfig()) as cloud: stack = cloud.deploy(Path("template.yaml"))``
 """
 
-from infra.local.cloud.cloud import AsposeAccess, LocalCloud
+from infra.local.cloud.cloud import LocalCloud
 from infra.local.cloud.deployer import StackInfo, fast_polling
 from infra.local.cloud.iam_calls import AwsCall
 from infra.local.cloud.lambda_runtime import Interpreter, RuntimeOptions
 
 __all__ = [
-    "AsposeAccess",
     "AwsCall",
     "Interpreter",
     "LocalCloud",

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from infra.local.cloud.cloud import LocalCloud, free_port
+from infra.local.cloud.cloud import LocalCloud
 from infra.local.cloud.deployer import StackInfo, fast_polling
+from infra.stack.serving import free_port
+from infra.stack.state_file import DEFAULT_STATE_FILE, LocalState
 
 if TYPE_CHECKING:
     from infra.local.emulator import EmulatorConfig
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         if console is not None:
             running.enter_context(console)
         state = local_state(cloud, stack, console.url if console else None)
-        write_state(args.state_file, state)
+        state.write(args.state_file)
         _print_banner(cloud, stack, state, args.state_file)
         stop.wait()
         print("\nstopping the local cloud", flush=True)
@@ -59,29 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def local_state(
-    cloud: LocalCloud, stack: StackInfo, console_url: str | None = None
-) -> dict[str, Any]:
+def local_state(cloud: LocalCloud, stack: StackInfo, console_url: str | None = None) -> LocalState:
     """What ``.local/stack.json`` holds: how to reach the local AWS, the emulator and the stack
-    (``StackSession.from_state`` and ``ocr-results --local`` read it)."""
-    aspose = cloud.aspose
-    return {
-        "awsEndpoint": cloud.endpoint,
-        "region": cloud.region,
-        "asposeBaseUrl": aspose.base_url if aspose else None,
-        "asposeTokenUrl": aspose.token_url if aspose else None,
-        # The emulator's own local credentials, for `ocr-results --local submit`.
-        "asposeClientId": aspose.client_id if aspose else None,
-        "asposeClientSecret": aspose.client_secret if aspose else None,
-        "consoleUrl": console_url,
-        "outputs": stack.outputs,
-        "stack": stack.to_json(),
-    }
-
-
-def write_state(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    (``StackSession.from_state_file`` and ``ocr-results --local`` read it)."""
+    return LocalState(
+        aws_endpoint=cloud.endpoint,
+        region=cloud.region,
+        outputs=stack.outputs,
+        stack=stack.to_json(),
+        aspose=cloud.aspose,
+        console_url=console_url,
+    )
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -90,7 +79,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stack-name", default="ocr-regions-local")
     parser.add_argument("--region", default="eu-west-1")
     parser.add_argument("--port", type=int, default=0, help=f"default {PREFERRED_PORT} if free")
-    parser.add_argument("--state-file", type=Path, default=Path(".local/stack.json"))
+    parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
     parser.add_argument(
         "--parameter", action="append", default=[], metavar="KEY=VALUE", help="override"
     )
@@ -139,9 +128,7 @@ def _preferred_port(preferred: int) -> int:
         return free_port()
 
 
-def _print_banner(
-    cloud: LocalCloud, stack: StackInfo, state: dict[str, Any], state_file: Path
-) -> None:
+def _print_banner(cloud: LocalCloud, stack: StackInfo, state: LocalState, state_file: Path) -> None:
     outputs = stack.outputs
     env = cloud.environment()
     exports = " ".join(f"{k}={v}" for k, v in env.items() if k != "AWS_REGION")
@@ -152,8 +139,8 @@ def _print_banner(
     if cloud.aspose is not None:
         print(f"Aspose emulator:  {cloud.aspose.base_url} (token {cloud.aspose.token_url})")
     print(f"Local AWS:        {cloud.endpoint} (region {cloud.region})")
-    if state.get("consoleUrl"):
-        print(f"Console:          {state['consoleUrl']} (read-only, this machine only)")
+    if state.console_url:
+        print(f"Console:          {state.console_url} (read-only, this machine only)")
     print(f"State written to: {state_file}")
     print()
     print("Point the AWS CLI or boto3 at it:")

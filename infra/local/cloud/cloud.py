@@ -17,11 +17,9 @@ import json
 import logging
 import os
 import queue
-import socket
 import threading
 import urllib.request
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -34,10 +32,11 @@ from infra.local.cloud.event_sources import EventSources
 from infra.local.cloud.faults import FaultInjectingApp, Faults
 from infra.local.cloud.iam_calls import LAMBDA_SERVICE, STATES, AwsCall, CallLog, Principals
 from infra.local.cloud.lambda_runtime import LambdaRuntime, RuntimeOptions
+from infra.stack.aspose import AsposeAccess
+from infra.stack.serving import free_port
 
 if TYPE_CHECKING:
     from infra.local.emulator import EmulatorConfig, EmulatorProcess
-    from ocr_fetch.client import AsposeClient
 
 DEFAULT_REGION = "eu-west-1"
 ACCOUNT_ID = moto_internals.ACCOUNT_ID
@@ -62,34 +61,6 @@ _QUIET_LOGGERS = {
     "moto.stepfunctions.parser.asl.component.eval_component": logging.CRITICAL,
     "samtranslator": logging.ERROR,  # "unpublished metrics" from its own telemetry object
 }
-
-
-@dataclass(frozen=True)
-class AsposeAccess:
-    """Where the stack's functions find Aspose.OCR Cloud, and the credentials for its secret."""
-
-    base_url: str
-    token_url: str
-    client_id: str
-    client_secret: str = field(repr=False)
-
-    def client(self) -> AsposeClient:
-        """A client of this Aspose, as a user's submitter has."""
-        from ocr_fetch.client import AsposeClient, Credentials
-
-        return AsposeClient.create(
-            base_url=self.base_url,
-            token_url=self.token_url,
-            credentials=Credentials(self.client_id, self.client_secret),
-        )
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class LocalCloud:

@@ -111,11 +111,16 @@ class EmulatorAdmin:
         """Forget tasks, faults, the request log and lockouts; restore the configured timing."""
         self._call("POST", "reset")
 
+    def health(self) -> dict[str, Any]:
+        """``{"ok": true, "recognizer": <its class name>}`` while the emulator answers."""
+        answer: dict[str, Any] = self._call("GET", "health")
+        return answer
+
     def wait_until_up(self, deadline_s: float = 10.0) -> None:
         """Return once the emulator answers its health check; WaitTimeout after the deadline."""
 
         def healthy() -> bool:
-            self._call("GET", "health")
+            self.health()
             return True
 
         wait_until(

@@ -26,7 +26,7 @@ from infra.ops.cli import actions, inputs, output, views
 from infra.ops.cli.errors import CliError, ExitCode, bad_input, not_found
 from infra.ops.cli.output import Output
 from infra.ops.cli.target import Target, Where, resolve
-from infra.stack.session import DEFAULT_STATE_FILE
+from infra.stack.state_file import DEFAULT_STATE_FILE
 from infra.stack.waiting import WaitTimeout
 
 DEFAULT_TIMEOUT_S = 600.0

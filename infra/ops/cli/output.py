@@ -29,7 +29,9 @@ from infra.ops.cli.views import (
     dead_letter_json,
     iso,
 )
-from infra.stack.session import DeadLetter, Execution, Redrive, Step, seconds_between
+from infra.stack.dead_letters import DeadLetter, Redrive
+from infra.stack.history import Execution, Step
+from infra.stack.times import seconds_between
 
 PROGRAM = "ocr-results"
 #: Width of the output when it is not a terminal (a pipe, a file): tables are never folded.

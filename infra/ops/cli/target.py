@@ -1,32 +1,24 @@
 """Which stack a command works on, and how to reach the Aspose.OCR Cloud that stack uses.
 
 ``--stack NAME``: a deployed stack, found by its outputs (CloudFormation ``DescribeStacks``) with
-the usual AWS profile and region; Aspose's URLs are the stack's parameters (or
-``ASPOSE_BASE_URL``/``ASPOSE_TOKEN_URL``), its credentials ``ASPOSE_CLIENT_ID`` and
-``ASPOSE_CLIENT_SECRET`` or else the stack's secret. ``--local``: the stack ``make local`` runs,
-from ``.local/stack.json``, with the emulator's local credentials. Credentials are read only
-when a submission needs them and are never printed.
+the usual AWS profile and region; its Aspose as :func:`~infra.stack.aspose.deployed_aspose`
+finds it. ``--local``: the stack ``make local`` runs, from ``.local/stack.json``, with the
+emulator's local credentials. Credentials are read only when a submission needs them and are
+never printed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from infra.local.cloud import AsposeAccess
 from infra.ops.cli.errors import CliError, ExitCode, bad_input, not_found
-from infra.stack.session import DEFAULT_STATE_FILE, StackSession
-from ocr_fetch.client import Credentials
-from ocr_fetch.settings import DEFAULT_BASE_URL
-
-ENV_CLIENT_ID = "ASPOSE_CLIENT_ID"
-ENV_CLIENT_SECRET = "ASPOSE_CLIENT_SECRET"  # noqa: S105 - the variable's name, not a secret
-ENV_BASE_URL = "ASPOSE_BASE_URL"
-ENV_TOKEN_URL = "ASPOSE_TOKEN_URL"  # noqa: S105 - a variable's name
+from infra.stack.aspose import AsposeAccess, deployed_aspose
+from infra.stack.session import StackSession
+from infra.stack.state_file import DEFAULT_STATE_FILE, LocalState
 
 
 @dataclass(frozen=True)
@@ -62,7 +54,7 @@ def resolve(where: Where) -> Target:
 
 def local_target(state_file: Path = DEFAULT_STATE_FILE) -> Target:
     try:
-        state: dict[str, Any] = json.loads(state_file.read_text(encoding="utf-8"))
+        value = json.loads(state_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise bad_input(
             f"no local cloud: {state_file} is missing (start one with `make local`)"
@@ -70,24 +62,19 @@ def local_target(state_file: Path = DEFAULT_STATE_FILE) -> Target:
     except ValueError:
         raise bad_input(f"{state_file} is not the JSON `make local` writes") from None
     try:
-        session = StackSession.from_state(state)
-    except (KeyError, ValueError) as error:
+        state = LocalState.from_json(value)
+        session = StackSession.from_local(state)
+    except (KeyError, ValueError, TypeError, AttributeError) as error:
         raise bad_input(
             f"{state_file} does not describe a stack of this product ({error})"
         ) from None
-    stack = state.get("stack", {}).get("stackName") or "local"
 
     def aspose() -> AsposeAccess:
-        if not state.get("asposeBaseUrl") or not state.get("asposeClientId"):
+        if state.aspose is None:
             raise bad_input(f"{state_file}: this local cloud runs no Aspose emulator")
-        return AsposeAccess(
-            base_url=str(state["asposeBaseUrl"]),
-            token_url=str(state["asposeTokenUrl"]),
-            client_id=str(state["asposeClientId"]),
-            client_secret=str(state["asposeClientSecret"]),
-        )
+        return state.aspose
 
-    return Target(f"local stack {stack} ({state.get('awsEndpoint')})", session, aspose)
+    return Target(f"local stack {state.stack_name} ({state.aws_endpoint})", session, aspose)
 
 
 def aws_target(stack: str, *, profile: str | None = None, region: str | None = None) -> Target:
@@ -110,20 +97,6 @@ def aws_target(stack: str, *, profile: str | None = None, region: str | None = N
         raise CliError(f"stack {stack!r}: {error}", ExitCode.USAGE) from None
 
     def aspose() -> AsposeAccess:
-        return _aws_aspose(session, os.environ)
+        return deployed_aspose(session, os.environ)
 
     return Target(f"stack {stack} ({boto_session.region_name})", session, aspose)
-
-
-def _aws_aspose(session: StackSession, env: Mapping[str, str]) -> AsposeAccess:
-    base_url = env.get(ENV_BASE_URL) or session.parameters.get("AsposeBaseUrl") or DEFAULT_BASE_URL
-    token_url = (
-        env.get(ENV_TOKEN_URL)
-        or session.parameters.get("AsposeTokenUrl")
-        or base_url.rstrip("/") + "/connect/token"
-    )
-    if env.get(ENV_CLIENT_ID) and env.get(ENV_CLIENT_SECRET):
-        credentials = Credentials(env[ENV_CLIENT_ID], env[ENV_CLIENT_SECRET])
-    else:
-        credentials = session.aspose_credentials()
-    return AsposeAccess(base_url, token_url, credentials.client_id, credentials.client_secret)

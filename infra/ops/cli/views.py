@@ -16,15 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from infra.stack.session import (
-    RUNNING,
-    DeadLetter,
-    Execution,
-    StackSession,
-    Step,
-    StoredObject,
-    seconds_between,
-)
+from infra.stack.dead_letters import DeadLetter
+from infra.stack.history import RUNNING, Execution, Step
+from infra.stack.results import StoredObject
+from infra.stack.session import StackSession
+from infra.stack.times import seconds_between
 from ocr_fetch.outcome import OutcomeKind
 
 COMPLETED = OutcomeKind.COMPLETED.value

@@ -12,7 +12,8 @@ import threading
 from pathlib import Path
 
 from infra.ops.console.server import ConsoleServer
-from infra.stack.session import DEFAULT_STATE_FILE, StackSession
+from infra.stack.session import StackSession
+from infra.stack.state_file import DEFAULT_STATE_FILE
 
 
 def main(argv: list[str] | None = None) -> int:

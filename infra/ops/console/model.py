@@ -14,13 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.stack.session import (
-    RUNNING,
-    Execution,
-    StackSession,
-    StoredObject,
-    seconds_between,
-)
+from infra.stack.history import RUNNING, Execution
+from infra.stack.results import StoredObject
+from infra.stack.session import StackSession
+from infra.stack.times import seconds_between
 
 #: Step Functions' execution statuses, in the order the console lists their counts.
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")

@@ -21,7 +21,9 @@ from infra.ops.console import timeline
 from infra.ops.console.formats import NOTHING, duration, iso, utc
 from infra.ops.console.markup import Html, el, escape, join
 from infra.ops.console.model import STATUSES, Detail, Listing, Row, Search
-from infra.stack.session import Step, StoredObject, seconds_between
+from infra.stack.history import Step
+from infra.stack.results import StoredObject
+from infra.stack.times import seconds_between
 from ocr_fetch.submission import parse_timestamp
 
 TITLE = "OCR region results · local console"

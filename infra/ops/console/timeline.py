@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from infra.ops.console.formats import duration
 from infra.ops.console.markup import Html, el
-from infra.stack.session import Execution, Step
+from infra.stack.history import Execution, Step
 
 WIDTH = 960
 PAD = 18

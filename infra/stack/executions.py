@@ -4,6 +4,7 @@ took, the definition it ran; waiting for one to end."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,14 @@ from typing import Any
 from infra.stack.client import StackClient
 from infra.stack.history import RUNNING, Execution, execution_path
 from infra.stack.waiting import wait_until
+
+_TASK_ID_PREFIX = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def task_id_of(execution_name: str) -> str:
+    """The task an execution works on: its name, or the name before ``-<refetch label>``."""
+    match = _TASK_ID_PREFIX.match(execution_name)
+    return match.group(0) if match else execution_name
 
 
 class Executions(StackClient):

@@ -18,6 +18,8 @@ POLL_ROUTER = "Route On Task Status"
 #: The state entered once the outcome event is on the bus.
 AFTER_PUBLISHING = "Is Recognition Completed?"
 RUNNING = "RUNNING"
+#: Step Functions' execution statuses (ListExecutions filters on them), in the order shown.
+STATUSES = (RUNNING, "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,21 @@ from typing import Any
 
 from infra.stack.client import StackClient
 from ocr_fetch.layout import task_prefix
+from ocr_fetch.outcome import OutcomeKind
 
+#: The outcomes a task records (``Completed``, ``Failed``, ``NotFound``, ``TimedOut``).
+OUTCOMES = frozenset(kind.value for kind in OutcomeKind)
+COMPLETED = OutcomeKind.COMPLETED.value
 #: BatchGetItem reads at most this many keys a call.
 _BATCH_KEYS = 100
+
+
+def recorded_outcome(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The item when it records an outcome; None for no item, or one written before the outcome
+    (say, by the starter)."""
+    if item is None or item.get("status") not in OUTCOMES:
+        return None
+    return item
 
 
 @dataclass(frozen=True)

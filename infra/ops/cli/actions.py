@@ -19,11 +19,13 @@ from typing import Any
 from infra.ops.cli.errors import CliError, ExitCode, bad_input, not_found
 from infra.ops.cli.inputs import Image, NamedRegion
 from infra.ops.cli.target import Target
-from infra.ops.cli.views import COMPLETED, Region, json_object, task_status
+from infra.ops.cli.views import Region, task_status
 from infra.stack.dead_letters import Redrive
 from infra.stack.history import Execution, Step
 from infra.stack.outcomes import OutcomeSubscription, TaskOutcome
+from infra.stack.results import COMPLETED
 from infra.stack.session import StackSession
+from infra.stack.values import json_object
 from ocr_fetch.client import RecognitionSettings
 from ocr_fetch.layout import manifest_key
 

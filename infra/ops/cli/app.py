@@ -22,10 +22,12 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from infra.ops import listing
 from infra.ops.cli import actions, inputs, output, views
 from infra.ops.cli.errors import CliError, ExitCode, bad_input, not_found
 from infra.ops.cli.output import Output
 from infra.ops.cli.target import Target, Where, resolve
+from infra.stack.results import COMPLETED, recorded_outcome
 from infra.stack.state_file import DEFAULT_STATE_FILE
 from infra.stack.waiting import WaitTimeout
 
@@ -273,7 +275,7 @@ def _follow(
             f"(ocr-results status {task.task_id})",
             ExitCode.WAIT_TIMED_OUT,
         ) from None
-    item = views.recorded_outcome(outcomes[task.task_id].item)
+    item = recorded_outcome(outcomes[task.task_id].item)
     if not out.as_json:
         status = views.TaskStatus(task.task_id, item, task.execution)
         for line in output.status_lines(status):
@@ -287,7 +289,7 @@ def _execution_json(task: actions.Followed) -> dict[str, Any] | None:
 
 def _exit_unless_completed(outcome: dict[str, Any] | None, task_id: str) -> None:
     status = (outcome or {}).get("status")
-    if status != views.COMPLETED:
+    if status != COMPLETED:
         error = (outcome or {}).get("errorName")
         raise CliError(
             f"task {task_id} ended {status or 'without recording an outcome'}"
@@ -439,15 +441,18 @@ def list_tasks(invocation: Invocation, options: ListOptions) -> None:
     """Recent tasks, newest first: from the state machine's executions and the items of their
     tasks read by key (never a scan of the table)."""
     wanted = inputs.list_status(options.status)
-    listing = views.Listing(
-        status=wanted.execution,
+    query = listing.Query(
         outcome=wanted.outcome,
-        since=inputs.duration(options.since) if options.since else None,
         correlation_id=inputs.correlation_id(options.correlation_id),
         limit=options.limit,
     )
+    since = inputs.duration(options.since) if options.since else None
     out = invocation.output(options.as_json)
-    rows = views.recent_executions(invocation.target.session, listing)
+    session = invocation.target.session
+    summaries = session.list_executions(
+        status=wanted.execution, started_after=listing.started_after(since)
+    )
+    rows = listing.rows(session, summaries, query)
     if out.as_json:
         out.document({"count": len(rows), "executions": [row.to_json() for row in rows]})
     elif rows:

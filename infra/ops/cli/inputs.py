@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.ops.cli.errors import bad_input
+from infra.stack.history import STATUSES
 from ocr_fetch.client import Rect
 from ocr_fetch.errors import InvalidEventError
 from ocr_fetch.outcome import OutcomeKind
@@ -40,8 +41,6 @@ RESULT_TYPES = (
     "JSON",
 )
 RECT_FIELDS = ("topLeftX", "topLeftY", "bottomRightX", "bottomRightY")
-#: Execution statuses ListExecutions filters on.
-EXECUTION_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 _REFETCH_LABEL = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -125,10 +124,10 @@ def list_status(value: str | None) -> StatusFilter:
             execution = "SUCCEEDED" if kind is OutcomeKind.COMPLETED else "FAILED"
             return StatusFilter(execution, kind.value)
     status = value.upper().replace("-", "_")
-    if status not in EXECUTION_STATUSES:
+    if status not in STATUSES:
         outcomes = ", ".join(kind.value for kind in OutcomeKind)
         raise bad_input(
-            f"--status {value!r} is not one of {', '.join(EXECUTION_STATUSES)} "
+            f"--status {value!r} is not one of {', '.join(STATUSES)} "
             f"(execution statuses) or {outcomes} (outcomes)"
         )
     return StatusFilter(execution=status)

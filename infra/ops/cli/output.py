@@ -20,18 +20,11 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.ops.cli.actions import Download, Followed, Refetch, Submitted, poll_line
-from infra.ops.cli.views import (
-    ExecutionRow,
-    Progress,
-    Region,
-    TaskReport,
-    TaskStatus,
-    dead_letter_json,
-    iso,
-)
+from infra.ops.cli.views import Progress, Region, TaskReport, TaskStatus, dead_letter_json
+from infra.ops.listing import Row
 from infra.stack.dead_letters import DeadLetter, Redrive
 from infra.stack.history import Execution, Step
-from infra.stack.times import seconds_between
+from infra.stack.times import iso, seconds_between
 
 PROGRAM = "ocr-results"
 #: Width of the output when it is not a terminal (a pipe, a file): tables are never folded.
@@ -288,7 +281,7 @@ def path_summary(steps: Sequence[Step]) -> list[str]:
 
 
 # --- list --------------------------------------------------------------------------------------
-def listing_table(rows: Sequence[ExecutionRow]) -> Table:
+def listing_table(rows: Sequence[Row]) -> Table:
     table = _table(
         "Executions, newest first",
         "task",
@@ -307,7 +300,7 @@ def listing_table(rows: Sequence[ExecutionRow]) -> Table:
             execution.lstrip("-"),
             row.status,
             row.outcome or "",
-            iso(row.summary.get("startDate")) or "",
+            iso(row.started) or "",
             "" if row.seconds is None else f"{row.seconds:.1f}",
             "" if row.polls is None else str(row.polls),
             row.correlation_id or "",

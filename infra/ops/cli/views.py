@@ -1,46 +1,26 @@
-"""What the CLI prints and the console shows about tasks, read through :class:`StackSession`.
+"""What the CLI shows about tasks, read through :class:`~infra.stack.session.StackSession`.
 
 Each view is plain data with a ``to_json()`` (the stable ``--json`` shape, documented in the
-README): a task's status, everything about one task, recent executions, the dead letters. A view
-never holds recognised text, except the regions' text of a :class:`TaskReport` read with
-``show_text=True``.
+README): a task's status, everything about one task, the dead letters (recent executions are
+:mod:`infra.ops.listing`'s, shared with the console). A view never holds recognised text, except
+the regions' text of a :class:`TaskReport` read with ``show_text=True``.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from infra.stack.dead_letters import DeadLetter
-from infra.stack.history import RUNNING, Execution, Step
-from infra.stack.results import StoredObject
+from infra.stack.history import Execution, Step
+from infra.stack.results import COMPLETED, StoredObject, recorded_outcome
 from infra.stack.session import StackSession
-from infra.stack.times import seconds_between
-from ocr_fetch.outcome import OutcomeKind
+from infra.stack.times import iso, seconds_between
 
-COMPLETED = OutcomeKind.COMPLETED.value
-OUTCOMES = frozenset(kind.value for kind in OutcomeKind)
 #: Content types whose bytes are text a person can read (``--show-text``).
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
-_TASK_ID_PREFIX = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC, to the millisecond (``2026-01-31T12:00:00.000Z``)."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def task_id_of(execution_name: str) -> str:
-    """The task an execution works on: its name, or the name before ``-<refetch label>``."""
-    match = _TASK_ID_PREFIX.match(execution_name)
-    return match.group(0) if match else execution_name
 
 
 # --- one execution -----------------------------------------------------------------------------
@@ -94,7 +74,7 @@ class Progress:
             next_at = last.entered + timedelta(seconds=last.wait_seconds or 0)
         return cls(
             state=last.name if last else None,
-            polls=int(polls[-1].get("polls") or len(polls)) if polls else 0,
+            polls=execution.polls_made,
             last_poll=polls[-1] if polls else None,
             next_poll_in=last.wait_seconds if waiting and last else None,
             next_poll_at=next_at,
@@ -151,14 +131,6 @@ class TaskStatus:
                 "progress": Progress.of(execution).to_json(),
             },
         }
-
-
-def recorded_outcome(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The item when it records an outcome (``Completed``, ``Failed``, ``NotFound``,
-    ``TimedOut``); None for no item, or one written before the outcome (say, by the starter)."""
-    if item is None or item.get("status") not in OUTCOMES:
-        return None
-    return item
 
 
 def outcome_json(item: dict[str, Any]) -> dict[str, Any]:
@@ -324,134 +296,6 @@ def _with_text(session: StackSession, region: Region) -> Region:
         region.error,
         body.decode("utf-8", errors="replace"),
     )
-
-
-# --- list --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ExecutionRow:
-    """One execution in a listing, with its task's recorded outcome when it recorded it."""
-
-    summary: dict[str, Any]
-    item: dict[str, Any] | None
-    correlation_id: str | None
-    polls: int | None
-
-    @property
-    def name(self) -> str:
-        return str(self.summary["name"])
-
-    @property
-    def task_id(self) -> str:
-        return task_id_of(self.name)
-
-    @property
-    def status(self) -> str:
-        return str(self.summary["status"])
-
-    @property
-    def outcome(self) -> str | None:
-        return str(self.item["status"]) if self.item else None
-
-    @property
-    def seconds(self) -> float | None:
-        """Time to result: from the start of the execution to its end (or to now, running)."""
-        end = self.summary.get("stopDate") or (
-            datetime.now(UTC) if self.status == RUNNING else None
-        )
-        return seconds_between(self.summary.get("startDate"), end)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "taskId": self.task_id,
-            "execution": self.name,
-            "executionArn": self.summary["executionArn"],
-            "status": self.status,
-            "outcome": self.outcome,
-            "startedAt": iso(self.summary.get("startDate")),
-            "stoppedAt": iso(self.summary.get("stopDate")),
-            "seconds": self.seconds,
-            "polls": self.polls,
-            "correlationId": self.correlation_id,
-        }
-
-
-@dataclass(frozen=True)
-class Listing:
-    """Which executions to list: ListExecutions' own status filter, a start, a correlation id."""
-
-    status: str | None = None
-    #: A recorded outcome (``Completed``...): only the executions of tasks that recorded it.
-    outcome: str | None = None
-    since: timedelta | None = None
-    correlation_id: str | None = None
-    limit: int = 50
-    #: Running executions (no item yet) whose history is read for their polls so far.
-    histories: int = 10
-
-
-def recent_executions(session: StackSession, listing: Listing) -> list[ExecutionRow]:
-    """The newest executions first, from ListExecutions (and the items of their tasks, by key:
-    never a scan of the table)."""
-    started_after = datetime.now(UTC) - listing.since if listing.since else None
-    summaries = session.list_executions(status=listing.status, started_after=started_after)
-    rows: list[ExecutionRow] = []
-    histories = itertools.count()
-    for page in _batched(summaries, 100):
-        items = session.items([task_id_of(str(s["name"])) for s in page])
-        for summary in page:
-            row = _row(session, summary, items.get(task_id_of(str(summary["name"]))))
-            if listing.correlation_id is not None and row.correlation_id is None:
-                row = _with_input(session, row)
-            if listing.correlation_id not in (None, row.correlation_id):
-                continue
-            if listing.outcome not in (None, row.outcome):
-                continue
-            if row.polls is None and row.status == RUNNING and next(histories) < listing.histories:
-                row = _with_polls(session, row)
-            rows.append(row)
-            if len(rows) >= listing.limit:
-                return rows
-    return rows
-
-
-def _row(
-    session: StackSession, summary: dict[str, Any], item: dict[str, Any] | None
-) -> ExecutionRow:
-    # The item is the task's; its polls are this execution's only if this execution recorded it.
-    item = recorded_outcome(item)
-    own = item is not None and item.get("executionArn") == summary["executionArn"]
-    return ExecutionRow(
-        summary,
-        item,
-        (item or {}).get("correlationId"),
-        int(item["polls"]) if own and item and item.get("polls") is not None else None,
-    )
-
-
-def _with_input(session: StackSession, row: ExecutionRow) -> ExecutionRow:
-    described = session.describe_execution(row.name) or {}
-    execution_input = json_object(described.get("input"))
-    return ExecutionRow(row.summary, row.item, execution_input.get("correlationId"), row.polls)
-
-
-def _with_polls(session: StackSession, row: ExecutionRow) -> ExecutionRow:
-    execution = session.execution(str(row.summary["executionArn"]))
-    return ExecutionRow(row.summary, row.item, row.correlation_id, Progress.of(execution).polls)
-
-
-def _batched(values: Iterable[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    iterator = iter(values)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
-
-
-def json_object(value: Any) -> dict[str, Any]:
-    """``value`` parsed, when it is JSON text of an object; else an empty one."""
-    try:
-        found = json.loads(value) if isinstance(value, str) else None
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
 
 
 # --- dead letters ------------------------------------------------------------------------------

@@ -19,13 +19,6 @@ def utc(moment: datetime | None, *, milliseconds: bool = False) -> str:
     return f"{text} UTC"
 
 
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC, for a ``<time datetime>`` attribute."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def duration(seconds: float | None, *, precise: bool = False) -> str:
     """``12 s``, ``1.25 s`` (precise), ``3 min 5 s``, ``2 h 5 min``; a dash for none."""
     if seconds is None:

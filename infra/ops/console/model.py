@@ -7,25 +7,17 @@ object's body is never read, so no recognised text can reach a page.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from infra.stack.history import RUNNING, Execution
+from infra.ops.listing import Query, Row, rows
+from infra.stack.history import STATUSES, Execution
 from infra.stack.results import StoredObject
 from infra.stack.session import StackSession
-from infra.stack.times import seconds_between
 
-#: Step Functions' execution statuses, in the order the console lists their counts.
-STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-#: On one page, at most this many executions whose task has no record of them (running ones,
-#: say) have their polls counted from their history.
-_HISTORIES_PER_PAGE = 20
 
 
 class BadQuery(ValueError):
@@ -68,54 +60,8 @@ def _single(query: dict[str, list[str]], name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Row:
-    """One execution in the list, with its task's record when this execution wrote it."""
-
-    summary: dict[str, Any]
-    task_id: str | None
-    correlation_id: str | None
-    record: dict[str, Any] | None
-    polls: int | None
-
-    @property
-    def name(self) -> str:
-        return str(self.summary["name"])
-
-    @property
-    def status(self) -> str:
-        return str(self.summary["status"])
-
-    @property
-    def started(self) -> datetime | None:
-        started: datetime | None = self.summary.get("startDate")
-        return started
-
-    @property
-    def seconds(self) -> float | None:
-        """Time to result: the execution's start to its end (to now while it runs)."""
-        end = self.summary.get("stopDate") or (
-            datetime.now(UTC) if self.status == RUNNING else None
-        )
-        return seconds_between(self.started, end)
-
-    @property
-    def outcome(self) -> str | None:
-        return str(self.record["status"]) if self.record else None
-
-    @property
-    def problem(self) -> str | None:
-        """What went wrong, in one line: the execution's error, else the task's recorded one."""
-        error = self.summary.get("error")
-        if error:
-            return str(error)
-        if self.record and self.record.get("errorName"):
-            return str(self.record["errorName"])
-        return None
-
-
-@dataclass(frozen=True)
 class Listing:
-    rows: list[Row]
+    rows: list[Row]  # each described: its input names the task, its error is not in a listing
     counts: Counter[str]  # every execution of the state machine, by status
     matched: int  # executions matching the search, of which ``rows`` are the newest
 
@@ -125,47 +71,8 @@ def recent(session: StackSession, search: Search) -> Listing:
     summaries = list(session.list_executions())
     counts = Counter(str(s["status"]) for s in summaries)
     matching = [s for s in summaries if search.matches(s)]
-    return Listing(_rows(session, matching[: search.limit]), counts, len(matching))
-
-
-def _rows(session: StackSession, summaries: Sequence[dict[str, Any]]) -> list[Row]:
-    """Each execution described (its input names the task; its error is not in a listing), with
-    its task's record, read by key for all of them at once."""
-    described = [session.describe_execution(str(s["name"])) or s for s in summaries]
-    inputs = [_input(d) for d in described]
-    task_ids = [str(i["taskId"]) for i in inputs if isinstance(i.get("taskId"), str)]
-    records = session.items(task_ids) if task_ids else {}
-    rows = []
-    histories = 0
-    for summary, execution_input in zip(described, inputs, strict=True):
-        task_id = _text(execution_input.get("taskId"))
-        record = records.get(task_id) if task_id else None
-        if record is not None and record.get("executionArn") != summary["executionArn"]:
-            record = None  # the task's outcome was recorded by another of its executions
-        polls = _int(record.get("polls")) if record else None
-        if polls is None and histories < _HISTORIES_PER_PAGE:
-            histories += 1
-            polls = session.execution(str(summary["executionArn"])).polls_made
-        correlation = _text(execution_input.get("correlationId"))
-        rows.append(Row(summary, task_id, correlation, record, polls))
-    return rows
-
-
-def _input(described: dict[str, Any]) -> dict[str, Any]:
-    """The execution's input (the submission the starter accepted), from DescribeExecution."""
-    try:
-        found = json.loads(str(described.get("input") or "{}"))
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    query = Query(limit=search.limit, describe=True)
+    return Listing(rows(session, matching[: search.limit], query), counts, len(matching))
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ from urllib.parse import quote, urlencode
 
 from infra.ops import drawing
 from infra.ops.console import timeline
-from infra.ops.console.formats import NOTHING, duration, iso, utc
+from infra.ops.console.formats import NOTHING, duration, utc
 from infra.ops.console.markup import Html, el, escape, join
-from infra.ops.console.model import STATUSES, Detail, Listing, Row, Search
-from infra.stack.history import Step
+from infra.ops.console.model import Detail, Listing, Search
+from infra.ops.listing import Row
+from infra.stack.history import STATUSES, Step
 from infra.stack.results import StoredObject
-from infra.stack.times import seconds_between
+from infra.stack.times import iso, seconds_between
 from ocr_fetch.submission import parse_timestamp
 
 TITLE = "OCR region results · local console"

@@ -29,6 +29,7 @@ from infra.local.cloud import LocalCloud, fast_polling
 from infra.local.emulator import EmulatorConfig, Timing
 from infra.local.samples import id_card
 from infra.stack.outcomes import TaskOutcome
+from infra.stack.serving import Running
 from infra.stack.session import StackSession
 from ocr_fetch.client import RecognitionSettings
 
@@ -205,25 +206,25 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
-class _PeakRss:
+class _PeakRss(Running):
     """Samples the resident size of this process and its children (workers, emulator)."""
 
     def __init__(self) -> None:
         self.peak_mb = 0.0
-        self._stop = threading.Event()
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
 
-    def __enter__(self) -> _PeakRss:
+    def _start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+    def _stop(self) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def _sample(self) -> None:
         me = os.getpid()
-        while not self._stop.wait(0.5):
+        while not self._done.wait(0.5):
             pids = [me, *_children(me)]
             self.peak_mb = max(self.peak_mb, sum(_resident(pid) for pid in pids) / 2**20)
 
@@ -246,26 +247,25 @@ def _resident(pid: int) -> int:
         return 0
 
 
-class _BackgroundLoad:
+class _BackgroundLoad(Running):
     """One busy process per core, each busy ``share`` of the time, until the run ends."""
 
     def __init__(self, share: float) -> None:
         self.share = max(0.0, min(share, 1.0))
-        self._stop = multiprocessing.Event()
+        self._done = multiprocessing.Event()
         self._processes: list[multiprocessing.Process] = []
 
-    def __enter__(self) -> _BackgroundLoad:
+    def _start(self) -> None:
         if self.share:
             for _ in range(os.cpu_count() or 1):
                 process = multiprocessing.Process(
-                    target=_burn, args=(self._stop, self.share), daemon=True
+                    target=_burn, args=(self._done, self.share), daemon=True
                 )
                 process.start()
                 self._processes.append(process)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+    def _stop(self) -> None:
+        self._done.set()
         for process in self._processes:
             process.join(timeout=5)
             if process.is_alive():

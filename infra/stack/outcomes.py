@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Self
+from typing import Any
 
 from infra.stack.client import StackClient
 from infra.stack.executions import Executions
@@ -48,17 +48,7 @@ class OutcomeSubscription(Running):
         self._events: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
-    def start(self) -> Self:
-        if self.queue_url is not None:
-            return self
-        try:
-            self._create()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _create(self) -> None:
+    def _start(self) -> None:
         sqs, events = self._stack.client("sqs"), self._stack.client("events")
         bus = self._stack.outputs.event_bus_name
         self.queue_url = str(sqs.create_queue(QueueName=self.name)["QueueUrl"])
@@ -79,7 +69,7 @@ class OutcomeSubscription(Running):
             Rule=self.name, EventBusName=bus, Targets=[{"Id": _TARGET_ID, "Arn": queue_arn}]
         )
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         """Delete what :meth:`start` made: the rule's target, the rule, the queue."""
         events = self._stack.client("events")
         bus = self._stack.outputs.event_bus_name

@@ -18,13 +18,36 @@ HOST = "127.0.0.1"
 
 
 class Running(ABC):
-    """Started by :meth:`start` or ``with``; stopped by :meth:`stop` or leaving the block."""
+    """Started by :meth:`start` or ``with``; stopped by :meth:`stop` or leaving the block.
+
+    A subclass says how in ``_start`` and ``_stop``; ``_stop`` also ends a start that failed
+    half-way, so it stops only what was started.
+    """
+
+    _started = False
+
+    def start(self) -> Self:
+        """Start it (a second call changes nothing); what a failed start began is stopped."""
+        if not self._started:
+            try:
+                self._start()
+            except BaseException:
+                self._stop()
+                raise
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop it and free what it holds; a second call changes nothing."""
+        if self._started:
+            self._started = False
+            self._stop()
 
     @abstractmethod
-    def start(self) -> Self: ...
+    def _start(self) -> None: ...
 
     @abstractmethod
-    def stop(self) -> None: ...
+    def _stop(self) -> None: ...
 
     def __enter__(self) -> Self:
         return self.start()

@@ -21,7 +21,6 @@ import threading
 import urllib.request
 import warnings
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -30,10 +29,17 @@ from infra.local.cloud import moto_internals
 from infra.local.cloud.deployer import Deployer, DeployRequest, StackInfo
 from infra.local.cloud.event_sources import EventSources
 from infra.local.cloud.faults import FaultInjectingApp, Faults
-from infra.local.cloud.iam_calls import LAMBDA_SERVICE, STATES, AwsCall, CallLog, Principals
+from infra.local.cloud.iam_calls import (
+    ADMINISTRATOR,
+    LAMBDA_SERVICE,
+    STATES,
+    AwsCall,
+    CallLog,
+    Principals,
+)
 from infra.local.cloud.lambda_runtime import LambdaRuntime, RuntimeOptions
 from infra.stack.aspose import AsposeAccess
-from infra.stack.serving import free_port
+from infra.stack.serving import HOST, Running, ServerThread, free_port
 
 if TYPE_CHECKING:
     from infra.local.emulator import EmulatorConfig, EmulatorProcess
@@ -63,7 +69,7 @@ _QUIET_LOGGERS = {
 }
 
 
-class LocalCloud:
+class LocalCloud(Running):
     """A local AWS running SAM templates, their state machines and their functions."""
 
     _running: LocalCloud | None = None
@@ -81,7 +87,7 @@ class LocalCloud:
             raise ValueError("give an emulator to start or an Aspose to use, not both")
         self.region = region
         self.port = port or free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.endpoint = f"http://{HOST}:{self.port}"
         self.faults = Faults()
         self.principals = Principals(ACCOUNT_ID)
         self.calls = CallLog(
@@ -95,8 +101,7 @@ class LocalCloud:
         self._emulator_config = emulator
         self._runtime_options = runtime or RuntimeOptions()
         self._runtime: LambdaRuntime | None = None
-        self._server: Any = None
-        self._server_thread: threading.Thread | None = None
+        self._server: ServerThread | None = None
         self._event_sources: EventSources | None = None
         self._logs: _LogShipper | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -104,31 +109,19 @@ class LocalCloud:
         self._saved_log_levels: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> LocalCloud:
+    def _start(self) -> None:
         """Start moto, the Lambda runtime and SQS pollers (and the emulator, if asked)."""
-        if self._server is not None:
-            return self
         # moto's backends and the Lambda hook are process-wide: one cloud at a time.
         if LocalCloud._running is not None:
             raise RuntimeError(f"another LocalCloud is running at {LocalCloud._running.endpoint}")
         LocalCloud._running = self
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _start(self) -> None:
         self._set_environment()
         self._quiet_logs()
-        self._server = moto_internals.make_moto_server(
-            "127.0.0.1", self.port, lambda app: FaultInjectingApp(app, self.faults, self.calls)
+        moto = moto_internals.make_moto_server(
+            HOST, self.port, lambda app: FaultInjectingApp(app, self.faults, self.calls)
         )
-        self._server_thread = threading.Thread(
-            target=self._server.serve_forever, name="moto-server", daemon=True
-        )
-        self._server_thread.start()
+        self._server = ServerThread(moto, "moto-server")
+        self._server.start()
         self._saved_sfn_config = moto_internals.stepfunctions_config()
         moto_internals.speed_up_interpreter(
             lambda role: self.principals.credentials(role, STATES).boto()
@@ -156,7 +149,7 @@ class LocalCloud:
                 self.emulator.client_secret,
             )
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         """Stop everything this cloud started and put this process back as it was."""
         if LocalCloud._running is not self:
             return
@@ -170,9 +163,7 @@ class LocalCloud:
         if self._server is not None:
             with contextlib.suppress(OSError):  # the server is going away anyway
                 self._post("/moto-api/reset", {})
-            self._server.shutdown()
-            if self._server_thread is not None:
-                self._server_thread.join()
+            self._server.stop()
         if self.emulator is not None:
             self.emulator.stop()
         if self._saved_sfn_config is not None:
@@ -184,17 +175,6 @@ class LocalCloud:
         self._server = self._runtime = self._event_sources = self._logs = None
         self._saved_sfn_config = None
         LocalCloud._running = None
-
-    def __enter__(self) -> LocalCloud:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- deploying -------------------------------------------------------------------------------
     def deploy(
@@ -272,21 +252,14 @@ class LocalCloud:
         """Variables that point another process's AWS SDK or CLI at this cloud."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
+            **ADMINISTRATOR.environment(),
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
         }
 
     # -- internals -------------------------------------------------------------------------------
     def _boto_arguments(self) -> dict[str, str]:
-        return {
-            "region_name": self.region,
-            "endpoint_url": self.endpoint,
-            "aws_access_key_id": "testing",
-            "aws_secret_access_key": "testing",
-        }
+        return {"region_name": self.region, "endpoint_url": self.endpoint, **ADMINISTRATOR.boto()}
 
     def _quiet_logs(self) -> None:
         for name, level in _QUIET_LOGGERS.items():

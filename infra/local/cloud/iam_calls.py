@@ -100,6 +100,10 @@ class Credentials:
         }
 
 
+#: The keys every other client of the local cloud signs with: the account's administrator.
+ADMINISTRATOR = Credentials("testing", "testing", "testing")
+
+
 class Principals:
     """The access keys the local cloud hands out, and whom each identifies.
 

@@ -79,9 +79,6 @@ class EmulatorAdmin:
         """Every request that named `task_id`: its submit, polls and cancel."""
         return self.requests(task_id=task_id)
 
-    def clear_requests(self) -> None:
-        self._call("DELETE", "requests")
-
     def tasks(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "tasks")["tasks"])
 

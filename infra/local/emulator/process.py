@@ -9,32 +9,28 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from types import TracebackType
 
-from infra.local.emulator.admin import EmulatorAdmin
-from infra.local.emulator.config import EmulatorConfig, Timing
-from infra.local.emulator.server import TOKEN_PATH
+from infra.local.emulator.config import EmulatorConfig
+from infra.local.emulator.endpoint import Endpoint
+from infra.stack.serving import free_port
 
 _ROOT = Path(__file__).resolve().parents[3]
 _START_TIMEOUT_S = 30.0
 
 
-class EmulatorProcess:
+class EmulatorProcess(Endpoint):
     """``python -m infra.local.emulator`` as a child process: ``with EmulatorProcess() as e:``."""
 
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         config = config or EmulatorConfig()
-        self.config = config if config.port else replace(config, port=_free_port(config.host))
+        self.config = config if config.port else replace(config, port=free_port(config.host))
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> EmulatorProcess:
-        if self._process is not None:
-            return self
+    def _start(self) -> None:
         environment = {
             **os.environ,
             "EMULATOR_CONFIG": self.config.to_json(),
@@ -47,14 +43,9 @@ class EmulatorProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        try:
-            self.admin.wait_until_up(deadline_s=_START_TIMEOUT_S)
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        self.admin.wait_until_up(deadline_s=_START_TIMEOUT_S)
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
@@ -66,17 +57,6 @@ class EmulatorProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=5)
 
-    def __enter__(self) -> EmulatorProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
@@ -84,34 +64,3 @@ class EmulatorProcess:
     @property
     def port(self) -> int:
         return self.config.port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
-
-    @property
-    def token_url(self) -> str:
-        return self.base_url + TOKEN_PATH
-
-    @property
-    def client_id(self) -> str:
-        return self.config.client_id
-
-    @property
-    def client_secret(self) -> str:
-        return self.config.client_secret
-
-    @property
-    def timing(self) -> Timing:
-        return Timing().updated(self.admin.timing())
-
-    @property
-    def admin(self) -> EmulatorAdmin:
-        return EmulatorAdmin(self.base_url)
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port

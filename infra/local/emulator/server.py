@@ -15,12 +15,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
-from infra.local.emulator.admin import EmulatorAdmin
 from infra.local.emulator.auth import Issued, TokenIssuer
 from infra.local.emulator.config import EmulatorConfig, Timing
+from infra.local.emulator.endpoint import TOKEN_PATH, Endpoint
 from infra.local.emulator.faults import (
     REQUEST_FAULTS,
     STATE_FAULTS,
@@ -42,10 +41,10 @@ from infra.local.emulator.tasks import (
     response_code,
 )
 from infra.local.emulator.validation import ValidationError, parse_submission
+from infra.stack.serving import ServerThread
 
 logger = logging.getLogger(__name__)
 
-TOKEN_PATH = "/connect/token"  # noqa: S105 - a URL path, not a secret
 REGIONS_PATH = "/v5.0/ocr/recognizeregions"
 STATUS_PATH = "/v5.0/ocr/utilities/gettaskstatus"
 ADMIN_PREFIX = "/_emulator"
@@ -500,7 +499,7 @@ class _HTTPServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
-class EmulatorServer:
+class EmulatorServer(Endpoint):
     """An Aspose.OCR Cloud v5.0 imitation on a local port; `with EmulatorServer() as s: ...`."""
 
     def __init__(
@@ -509,78 +508,33 @@ class EmulatorServer:
         self.config = config or EmulatorConfig()
         self.recognizer: Recognizer = recognizer or RapidOcrRecognizer()
         self.emulator = Emulator(self.config, self.recognizer)
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
 
-    def start(self) -> EmulatorServer:
-        if self._httpd is not None:
-            return self
-        self._httpd = _HTTPServer((self.config.host, self.config.port), self.emulator)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="aspose-emulator",
-            daemon=True,
-        )
-        self._thread.start()
+    def _start(self) -> None:
+        server = _HTTPServer((self.config.host, self.config.port), self.emulator)
+        self._serving = ServerThread(server, "aspose-emulator", poll_interval=0.1)
+        self._serving.start()
         logger.info("emulator listening", extra={"base_url": self.base_url})
-        return self
 
-    def stop(self) -> None:
-        if self._httpd is None:
+    def _stop(self) -> None:
+        serving, self._serving = self._serving, None
+        if serving is None:
             return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        serving.stop()
         self.emulator.queue.shutdown()
-        self._httpd = None
-        self._thread = None
 
     def serve_forever(self) -> None:
         """Block until stopped (Ctrl-C raises KeyboardInterrupt in the caller)."""
-        if self._thread is None:
+        if self._serving is None:
             raise RuntimeError("start() the server first")
-        while self._thread.is_alive():
-            self._thread.join(timeout=0.5)
-
-    def __enter__(self) -> EmulatorServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._serving.wait()
 
     @property
     def port(self) -> int:
-        if self._httpd is None:
+        if self._serving is None:
             raise RuntimeError("the emulator is not running")
-        return int(self._httpd.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
-
-    @property
-    def token_url(self) -> str:
-        return self.base_url + TOKEN_PATH
-
-    @property
-    def client_id(self) -> str:
-        return self.config.client_id
-
-    @property
-    def client_secret(self) -> str:
-        return self.config.client_secret
+        return self._serving.port
 
     @property
     def timing(self) -> Timing:
         return self.emulator.timing
-
-    @property
-    def admin(self) -> EmulatorAdmin:
-        return EmulatorAdmin(self.base_url)

@@ -36,16 +36,7 @@ def _service_failure(error: Exception) -> CliError | None:
     """AWS's and Aspose's errors, named."""
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-    from ocr_fetch.errors import (
-        AsposeAuthError,
-        AsposeBadRequestError,
-        AsposeProtocolError,
-        AsposeThrottledError,
-        AsposeUnavailableError,
-        CredentialsNotConfigured,
-        EventPublishError,
-        ResponseTooLarge,
-    )
+    from ocr_fetch import errors as product
 
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "error")
@@ -59,16 +50,16 @@ def _service_failure(error: Exception) -> CliError | None:
             "local` running?)",
             ExitCode.AWS_ERROR,
         )
-    if isinstance(error, BotoCoreError | EventPublishError):
+    if isinstance(error, BotoCoreError | product.EventPublishError):
         return CliError(f"AWS: {_clip(str(error))}", ExitCode.AWS_ERROR)
     aspose = (
-        AsposeAuthError,
-        AsposeBadRequestError,
-        AsposeProtocolError,
-        AsposeThrottledError,
-        AsposeUnavailableError,
-        CredentialsNotConfigured,
-        ResponseTooLarge,
+        product.AsposeAuthError,
+        product.AsposeBadRequestError,
+        product.AsposeProtocolError,
+        product.AsposeThrottledError,
+        product.AsposeUnavailableError,
+        product.CredentialsNotConfigured,
+        product.ResponseTooLarge,
     )
     if isinstance(error, aspose):
         return CliError(

@@ -181,11 +181,6 @@ def load_regions(path: Path, image: Image | None = None) -> list[NamedRegion]:
     return regions
 
 
-def regions_json(regions: list[NamedRegion]) -> list[dict[str, Any]]:
-    """Regions as a region file holds them."""
-    return [{"name": r.name, **r.rect.to_json()} for r in regions]
-
-
 def _region(path: Path, index: int, entry: Any) -> NamedRegion:
     if not isinstance(entry, dict):
         raise bad_input(f"{path}: region {index + 1} must be an object")

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from infra.ops.console import model, pages
 from infra.ops.console.markup import Html
+from infra.stack.serving import HOST, Running, ServerThread
 from infra.stack.session import StackSession
 
-HOST = "127.0.0.1"
 #: Step Functions' execution names: 1 to 80 of these characters.
 _EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _EXECUTION_PATH = "/executions/"
@@ -46,44 +44,26 @@ class _Server(ThreadingHTTPServer):
         self.hosts = {f"{HOST}:{bound}", f"localhost:{bound}"}
 
 
-class ConsoleServer:
-    """The console of one stack, served from a thread of its own until :meth:`close`."""
+class ConsoleServer(Running):
+    """The console of one stack, served from a thread of its own until :meth:`stop`."""
 
     def __init__(self, session: StackSession, port: int = 0, *, verbose: bool = False) -> None:
-        self._server = _Server(port, session, verbose)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="console", daemon=True
-        )
+        self._serving = ServerThread(_Server(port, session, verbose), "console")
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
+        host, port = self._serving.server.server_address[:2]
         return str(host), int(port)
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.address[1]}/"
+        return f"http://{HOST}:{self._serving.port}/"
 
-    def start(self) -> ConsoleServer:
-        self._thread.start()
-        return self
+    def _start(self) -> None:
+        self._serving.start()
 
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join()
-        self._server.server_close()
-
-    def __enter__(self) -> ConsoleServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
+    def _stop(self) -> None:
+        self._serving.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,9 +1,9 @@
 """Faults the local cloud injects on AWS's side, armed by tests through one interface.
 
 ``cloud.faults.inject(kind, target=..., times=N, **params)`` arms a fault for the next ``times``
-matching events; each one that fires is used up. The Aspose emulator's faults (the service's side)
-have the same shape: ``aspose.admin.inject(fault, task_id=..., times=N, **params)``. Both are
-listed in ``infra/local_cloud/README.md``.
+matching events; each one that hits is used up. The Aspose emulator's faults (the service's side)
+are of the same design (``infra.local.faults``): ``aspose.admin.inject(fault, task_id=...,
+times=N, **params)``. Both are listed in ``infra/local/cloud/README.md``.
 
 Lambda faults (``target`` is a function's name or logical id, resolved by the cloud):
 
@@ -32,15 +32,14 @@ their own faults.
 from __future__ import annotations
 
 import io
-import itertools
 import json
-import threading
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from infra.local.cloud.iam_calls import CallLog, SignedRequest, credential_scope
+from infra.local.faults import Fault, FaultRegistry
 
 LAMBDA_FAULTS = frozenset({"lambda_timeout", "lambda_crash", "lambda_oom", "lambda_throttle"})
 AWS_FAULTS = frozenset({"aws_error", "events_failed_entry"})
@@ -48,36 +47,27 @@ KINDS = LAMBDA_FAULTS | AWS_FAULTS
 
 
 @dataclass
-class Fault:
-    """One armed fault and how many more times it fires."""
+class AwsFault(Fault):
+    """A fault armed in the local cloud, aimed at a function (its name or logical id) or an API
+    operation (``"<service>:<Operation>"``, ``*`` in either part matching any)."""
 
-    id: int
-    kind: str
-    target: str
-    remaining: int
-    params: dict[str, Any] = field(default_factory=dict)
-    fired: int = 0
+    target: str = ""
+
+    def aims_at(self, kinds: frozenset[str], targets: tuple[str, ...], text: str) -> bool:
+        """Whether it hits an event of one of ``kinds`` at one of ``targets``, whose payload is
+        ``text`` (its ``match``, when it has one, must be in it)."""
+        if self.kind not in kinds or not _matches(self.target, targets):
+            return False
+        return "match" not in self.params or str(self.params["match"]) in text
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "target": self.target,
-            "remaining": self.remaining,
-            "fired": self.fired,
-            "params": self.params,
-        }
+        return {**super().to_json(), "target": self.target}
 
 
-class Faults:
-    """Thread-safe registry of armed faults; the runtime and the API layer take from it."""
+class Faults(FaultRegistry[AwsFault]):
+    """The armed faults of the local cloud; the runtime and the API layer take from it."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self._ids = itertools.count(1)
-
-    def inject(self, kind: str, *, target: str, times: int = 1, **params: Any) -> Fault:
+    def inject(self, kind: str, *, target: str, times: int = 1, **params: Any) -> AwsFault:
         """Arm ``kind`` for the next ``times`` events matching ``target``."""
         if kind not in KINDS:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(sorted(KINDS))}")
@@ -85,53 +75,28 @@ class Faults:
             raise ValueError("times must be a positive integer")
         if kind in AWS_FAULTS and target.count(":") != 1:
             raise ValueError(f"{kind} targets '<service>:<Operation>', got {target!r}")
-        at = params.get("at", "start")
-        if kind in {"lambda_timeout", "lambda_crash"} and at not in {"start", "end"}:
+        if kind in {"lambda_timeout", "lambda_crash"} and params.get("at", "start") not in {
+            "start",
+            "end",
+        }:
             raise ValueError("at must be 'start' or 'end'")
-        fault = Fault(next(self._ids), kind, target, times, dict(params))
-        with self._lock:
-            self._faults.append(fault)
-        return fault
+        return self.arm(AwsFault(kind, dict(params), times, target=target))
 
-    def take(
+    def hit(
         self,
         kinds: frozenset[str],
         targets: tuple[str, ...],
         payload: Callable[[], str] | None = None,
-    ) -> Fault | None:
-        """Use up one firing of the oldest armed fault of ``kinds`` aimed at any of ``targets``
-        (and, for a fault with ``match``, whose text is in ``payload()``)."""
-        with self._lock:
-            candidates = [
-                f for f in self._faults if f.kind in kinds and _matches(f.target, targets)
-            ]
-            if not candidates:
-                return None
-        text = (
-            payload()
-            if payload is not None and any("match" in f.params for f in candidates)
-            else ""
+    ) -> AwsFault | None:
+        """Use up one hit of the oldest armed fault of ``kinds`` aimed at any of ``targets``
+        (and, for a fault with ``match``, whose text is in ``payload()``, read only then and
+        outside the registry's lock: it may be a request body still arriving)."""
+        wanted = payload is not None and any(
+            f.kind in kinds and "match" in f.params for f in self.armed()
         )
-        with self._lock:
-            for fault in candidates:
-                if fault not in self._faults:
-                    continue  # used up meanwhile
-                if "match" in fault.params and str(fault.params["match"]) not in text:
-                    continue
-                fault.remaining -= 1
-                fault.fired += 1
-                if fault.remaining == 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
-
-    def armed(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        text = payload() if wanted and payload is not None else ""
+        taken = self.take(lambda f: f.aims_at(kinds, targets, text), limit=1)
+        return taken[0] if taken else None
 
 
 def _matches(pattern: str, targets: tuple[str, ...]) -> bool:
@@ -214,7 +179,7 @@ class FaultInjectingApp:
         if self._calls is not None:  # a call failed by a fault was made all the same
             self._calls.observe(signed_request(environ))
         operation = operation_of(environ)
-        fault = self._faults.take(AWS_FAULTS, (operation,), lambda: _request_text(environ))
+        fault = self._faults.hit(AWS_FAULTS, (operation,), lambda: _request_text(environ))
         if fault is None:
             return self._app(environ, start_response)
         if fault.kind == "events_failed_entry":
@@ -241,7 +206,7 @@ class FaultInjectingApp:
         start_response(status, [("Content-Type", "application/json")])
         return [data]
 
-    def inject_from_json(self, request: dict[str, Any]) -> Fault:
+    def inject_from_json(self, request: dict[str, Any]) -> AwsFault:
         params = request.get("params") or {}
         if not isinstance(params, dict):
             raise TypeError("params must be an object")
@@ -274,7 +239,7 @@ def _body_bytes(environ: dict[str, Any]) -> bytes:
     return bytes(cached)
 
 
-def _failed_entries(fault: Fault, body: str, start_response: Any) -> list[bytes]:
+def _failed_entries(fault: AwsFault, body: str, start_response: Any) -> list[bytes]:
     try:
         count = len(json.loads(body).get("Entries", []))
     except (ValueError, AttributeError):
@@ -295,7 +260,7 @@ def _failed_entries(fault: Fault, body: str, start_response: Any) -> list[bytes]
     return [data]
 
 
-def _error_response(operation: str, fault: Fault, start_response: Any) -> list[bytes]:
+def _error_response(operation: str, fault: AwsFault, start_response: Any) -> list[bytes]:
     code = str(fault.params.get("code", "InternalFailure"))
     status = int(fault.params.get("status", 500))
     message = f"injected by the local cloud (fault {fault.id})"

@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.local.cloud.faults import LAMBDA_FAULTS, Fault, Faults
+from infra.local.cloud.faults import LAMBDA_FAULTS, AwsFault, Faults
 from infra.local.cloud.iam_calls import CODE, Principals
 from infra.local.cloud.lambda_worker import LOG_END
 from infra.local.cloud.moto_internals import FunctionConfig, LambdaThrottled
@@ -150,9 +150,9 @@ class LambdaRuntime:
         if self._closed:
             raise RuntimeError("the local Lambda runtime is stopped")
         targets = (config.name, *self._aliases.get(config.name, ()))
-        if self.faults.take(frozenset({"lambda_throttle"}), targets, lambda: event):
+        if self.faults.hit(frozenset({"lambda_throttle"}), targets, lambda: event):
             raise LambdaThrottled("ReservedFunctionConcurrentInvocationLimitExceeded")
-        fault = self.faults.take(LAMBDA_FAULTS - {"lambda_throttle"}, targets, lambda: event)
+        fault = self.faults.hit(LAMBDA_FAULTS - {"lambda_throttle"}, targets, lambda: event)
         pool = self._pool(config)
         environment = pool.acquire(config)
         try:
@@ -345,7 +345,7 @@ class ExecutionEnvironment:
 
     # -- one invocation --------------------------------------------------------------------------
     def invoke(
-        self, config: FunctionConfig, event: str, fault: Fault | None, invoked_arn: str
+        self, config: FunctionConfig, event: str, fault: AwsFault | None, invoked_arn: str
     ) -> _Outcome:
         request_id = str(uuid.uuid4())
         cold = self._process is None
@@ -421,7 +421,7 @@ class ExecutionEnvironment:
         config: FunctionConfig,
         request_id: str,
         event: str,
-        fault: Fault | None,
+        fault: AwsFault | None,
         invoked_arn: str,
     ) -> _Answer:
         deadline = time.monotonic() + config.timeout_s

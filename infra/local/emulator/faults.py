@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import re
-import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
+
+from infra.local.faults import Fault, FaultRegistry, new_id
+from infra.stack.values import integer
 
 # Break the HTTP answer itself.
 REQUEST_FAULTS = frozenset(
@@ -42,6 +43,23 @@ Check = Callable[[str, Any], Any]
 """Takes a parameter's name and value; returns the value to keep or raises FaultSpecError."""
 
 
+def _whole(value: Any, low: int, high: int | None = None) -> bool:
+    """A whole number (never a bool) from ``low`` up to ``high``."""
+    found = integer(value)
+    return found is not None and low <= found and (high is None or found <= high)
+
+
+def _check(holds: Callable[[Any], bool], must: str) -> Check:
+    """A check that keeps a value ``holds`` accepts, else says what it ``must`` be."""
+
+    def check(name: str, value: Any) -> Any:
+        if not holds(value):
+            raise FaultSpecError(f"{name} must be {must}")
+        return value
+
+    return check
+
+
 def _number(kind_of: type[int] | type[float]) -> Check:
     def check(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -51,53 +69,11 @@ def _number(kind_of: type[int] | type[float]) -> Check:
     return check
 
 
-def _count(name: str, value: Any) -> Any:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise FaultSpecError(f"{name} must be an integer >= 0")
-    return value
-
-
-def _indexes(name: str, value: Any) -> Any:
-    if value is not None and (
-        not isinstance(value, list)
-        or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value)
-    ):
-        raise FaultSpecError(f"{name} must be a list of integers >= 0")
-    return value
-
-
-def _strings(name: str, value: Any) -> Any:
-    if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
-        raise FaultSpecError(f"{name} must be a list of strings")
-    return list(value)
-
-
-def _string(name: str, value: Any) -> Any:
-    if not isinstance(value, str):
-        raise FaultSpecError(f"{name} must be a string")
-    return value
-
-
 def _optional(check: Check) -> Check:
     def optional(name: str, value: Any) -> Any:
         return None if value is None else check(name, value)
 
     return optional
-
-
-def _flag(name: str, value: Any) -> Any:
-    if not isinstance(value, bool):
-        raise FaultSpecError(f"{name} must be true or false")
-    return value
-
-
-def _size(limit: int) -> Check:
-    def check(name: str, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
-            raise FaultSpecError(f"{name} must be an integer from 0 to {limit}")
-        return value
-
-    return check
 
 
 def _fraction(name: str, value: Any) -> Any:
@@ -106,10 +82,23 @@ def _fraction(name: str, value: Any) -> Any:
     return float(value)
 
 
-def _status(name: str, value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int) or not 200 <= value <= 599:
-        raise FaultSpecError(f"{name} must be an HTTP status from 200 to 599")
-    return value
+_count = _optional(_check(lambda v: _whole(v, 0), "an integer >= 0"))
+_indexes = _optional(
+    _check(
+        lambda v: isinstance(v, list) and all(_whole(i, 0) for i in v),
+        "a list of integers >= 0",
+    )
+)
+_strings = _check(
+    lambda v: isinstance(v, list) and all(isinstance(m, str) for m in v), "a list of strings"
+)
+_string = _check(lambda v: isinstance(v, str), "a string")
+_flag = _check(lambda v: isinstance(v, bool), "true or false")
+_status = _check(lambda v: _whole(v, 200, 599), "an HTTP status from 200 to 599")
+
+
+def _size(limit: int) -> Check:
+    return _check(lambda v: _whole(v, 0, limit), f"an integer from 0 to {limit}")
 
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -180,18 +169,8 @@ def _check_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ----- targets ------------------------------------------------------------------------------------
-def _positive(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise FaultSpecError(f"{name} must be an integer >= 1")
-    return value
-
-
-def _optional_string(name: str, value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise FaultSpecError(f"{name} must be a string")
-    return value
+_positive = _optional(_check(lambda v: _whole(v, 1), "an integer >= 1"))
+_optional_string = _optional(_string)
 
 
 @dataclass(frozen=True)
@@ -234,18 +213,15 @@ class Target:
 
 
 @dataclass
-class Fault:
-    """One armed fault. `remaining` counts the requests it may still affect (None: no limit)."""
+class AsposeFault(Fault):
+    """A fault armed in the emulator: a task's (``task_id``), the next tasks' (``next_tasks``,
+    copied to each as it is submitted), or the next requests' (``remaining``), narrowed by
+    ``method`` and ``path`` (a prefix)."""
 
-    id: str
-    kind: str
-    params: dict[str, Any]
     task_id: str | None = None
     next_tasks: int | None = None
     method: str | None = None
     path: str | None = None
-    remaining: int | None = None
-    hits: int = 0
 
     def matches(self, method: str, path: str, task_id: str | None) -> bool:
         if self.task_id is not None and self.task_id != task_id:
@@ -254,35 +230,28 @@ class Fault:
             return False
         return self.path is None or path.startswith(self.path)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
+        """As the admin API lists it (``fault`` names the kind, as an injection does)."""
+        found = super().to_json()
         return {
-            "id": self.id,
-            "fault": self.kind,
-            "params": self.params,
+            "id": found.pop("id"),
+            "fault": found.pop("kind"),
+            "params": found.pop("params"),
             "task_id": self.task_id,
             "next_tasks": self.next_tasks,
             "method": self.method,
             "path": self.path,
-            "remaining": self.remaining,
-            "hits": self.hits,
+            **found,
         }
 
 
-class FaultBook:
-    """The armed faults of one emulator; safe to use from every request thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-
-    def arm(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
+class FaultBook(FaultRegistry[AsposeFault]):
+    """The armed faults of one emulator."""
 
     @staticmethod
     def build(
         kind: str, params: Mapping[str, Any] | None = None, target: Target | None = None
-    ) -> Fault:
+    ) -> AsposeFault:
         """A checked fault. Without a target, request faults hit the next request, task faults
         the next submitted task."""
         if kind not in ALL_FAULTS:
@@ -296,27 +265,26 @@ class FaultBook:
             target = replace(target, next_requests=1)
         elif not target.chosen():
             target = replace(target, next_tasks=1)
-        return Fault(
-            id=uuid.uuid4().hex[:12],
+        return AsposeFault(
             kind=kind,
             params=_check_params(kind, params or {}),
+            remaining=target.next_requests if target.next_requests is not None else target.times,
             task_id=target.task_id,
             next_tasks=target.next_tasks,
             method=target.method,
             path=target.path,
-            remaining=target.next_requests if target.next_requests is not None else target.times,
         )
 
-    def bind_new_task(self, task_id: str) -> list[Fault]:
+    def bind_new_task(self, task_id: str) -> list[AsposeFault]:
         """Give a just-submitted task a copy of each fault armed for the next tasks."""
-        bound: list[Fault] = []
+        bound: list[AsposeFault] = []
         with self._lock:
             for fault in list(self._faults):
                 if fault.next_tasks is None:
                     continue
                 copied = replace(
                     fault,
-                    id=uuid.uuid4().hex[:12],
+                    id=new_id(),
                     task_id=task_id,
                     next_tasks=None,
                     params=copy.deepcopy(fault.params),
@@ -329,36 +297,17 @@ class FaultBook:
             self._faults.extend(f for f in bound if f.kind not in STATE_FAULTS)
         return bound
 
-    def take(
+    def hitting(
         self,
         kinds: frozenset[str],
         method: str,
         path: str,
         task_id: str | None,
         limit: int | None = None,
-    ) -> list[Fault]:
-        """The armed faults of `kinds` (at most `limit`) that hit this request, counted as used."""
-        hit: list[Fault] = []
-        with self._lock:
-            for fault in list(self._faults):
-                if limit is not None and len(hit) >= limit:
-                    break
-                if fault.kind not in kinds or fault.next_tasks is not None:
-                    continue
-                if not fault.matches(method, path, task_id):
-                    continue
-                hit.append(fault)
-                fault.hits += 1
-                if fault.remaining is not None:
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self._faults.remove(fault)
-        return hit
-
-    def list(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [fault.as_dict() for fault in self._faults]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
+    ) -> list[AsposeFault]:
+        """The armed faults of ``kinds`` (at most ``limit``) that hit this request, each counted
+        as used."""
+        return self.take(
+            lambda f: f.kind in kinds and f.next_tasks is None and f.matches(method, path, task_id),
+            limit=limit,
+        )

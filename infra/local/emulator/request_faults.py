@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from infra.local.emulator.faults import Fault
+from infra.local.emulator.faults import AsposeFault
 from infra.local.emulator.replies import Call, Reply, problem, problem_document
 
 Answer = Callable[[], Reply]
@@ -27,20 +27,20 @@ NIL_ID = (
 )
 
 
-def _delay(fault: Fault, call: Call, answer: Answer) -> Reply:
+def _delay(fault: AsposeFault, call: Call, answer: Answer) -> Reply:
     time.sleep(float(fault.params["seconds"]))
     return answer()
 
 
-def _drop(fault: Fault, call: Call, answer: Answer) -> Reply:
+def _drop(fault: AsposeFault, call: Call, answer: Answer) -> Reply:
     return Reply(0, drop=True)
 
 
-def _not_json(fault: Fault, call: Call, answer: Answer) -> Reply:
+def _not_json(fault: AsposeFault, call: Call, answer: Answer) -> Reply:
     return Reply(200, str(fault.params["body"]).encode(), "text/html; charset=utf-8")
 
 
-def _server_status(fault: Fault, call: Call, answer: Answer) -> Reply:
+def _server_status(fault: AsposeFault, call: Call, answer: Answer) -> Reply:
     status = int(fault.kind.removeprefix("http_"))
     reply = problem(status, f"Injected fault: HTTP {status}.", call.path)
     if status == 429:
@@ -57,7 +57,7 @@ def _content_type_of(body: str) -> str:
     return "application/json; charset=utf-8"
 
 
-def _any_status(fault: Fault, call: Call, answer: Answer) -> Reply:
+def _any_status(fault: AsposeFault, call: Call, answer: Answer) -> Reply:
     status: int = fault.params["status"]
     headers: dict[str, str] = dict(fault.params["headers"])
     if status in (204, 304):  # these never carry a body
@@ -76,7 +76,7 @@ def _any_status(fault: Fault, call: Call, answer: Answer) -> Reply:
 
 
 # ----- truncate: the real answer, cut short ------------------------------------------------------
-def _truncate(fault: Fault, call: Call, answer: Answer) -> Reply:
+def _truncate(fault: AsposeFault, call: Call, answer: Answer) -> Reply:
     reply = answer()
     if reply.drop or reply.stream is not None:
         return reply
@@ -124,7 +124,7 @@ def padded_ocr_response(task_id: str, size: int) -> tuple[int, Iterator[bytes]]:
     return len(prefix) + data + len(suffix), chunks()
 
 
-def _huge(fault: Fault, call: Call, answer: Answer) -> Reply:
+def _huge(fault: AsposeFault, call: Call, answer: Answer) -> Reply:
     length, chunks = padded_ocr_response(call.task_id or NIL_ID, fault.params["bytes"])
     return Reply(
         200,
@@ -198,7 +198,7 @@ def gzip_bomb(task_id: str, inflated: int) -> tuple[int, Iterator[bytes]]:
     return length, chunks()
 
 
-def _gzip_bomb(fault: Fault, call: Call, answer: Answer) -> Reply:
+def _gzip_bomb(fault: AsposeFault, call: Call, answer: Answer) -> Reply:
     length, chunks = gzip_bomb(call.task_id or NIL_ID, fault.params["inflated_bytes"])
     return Reply(
         200,
@@ -209,7 +209,7 @@ def _gzip_bomb(fault: Fault, call: Call, answer: Answer) -> Reply:
     )
 
 
-_ANSWERS: dict[str, Callable[[Fault, Call, Answer], Reply]] = {
+_ANSWERS: dict[str, Callable[[AsposeFault, Call, Answer], Reply]] = {
     "delay": _delay,
     "drop": _drop,
     "not_json": _not_json,
@@ -224,6 +224,6 @@ _ANSWERS: dict[str, Callable[[Fault, Call, Answer], Reply]] = {
 }
 
 
-def answer_with_fault(fault: Fault, call: Call, answer: Answer) -> Reply:
+def answer_with_fault(fault: AsposeFault, call: Call, answer: Answer) -> Reply:
     """The answer to `call` under the request fault `fault`."""
     return _ANSWERS[fault.kind](fault, call, answer)

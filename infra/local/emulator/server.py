@@ -23,7 +23,7 @@ from infra.local.emulator.endpoint import TOKEN_PATH, Endpoint
 from infra.local.emulator.faults import (
     REQUEST_FAULTS,
     STATE_FAULTS,
-    Fault,
+    AsposeFault,
     FaultBook,
     FaultSpecError,
     Target,
@@ -135,7 +135,7 @@ class Emulator:
 
     def _answer(self, call: Call) -> Reply:
         """The answer to `call`, through the request fault (at most one) that hits it."""
-        hits = self.faults.take(REQUEST_FAULTS, call.method, call.path, call.task_id, limit=1)
+        hits = self.faults.hitting(REQUEST_FAULTS, call.method, call.path, call.task_id, limit=1)
         if not hits:
             return self._route(call)
         call.faults.append(hits[0].kind)
@@ -245,7 +245,7 @@ class Emulator:
         kinds = {"unknown_status", "response_code"}
         if document["results"] is not None:
             kinds |= {"corrupt_base64", "result_count"}
-        for fault in self.faults.take(frozenset(kinds), call.method, call.path, task_id):
+        for fault in self.faults.hitting(frozenset(kinds), call.method, call.path, task_id):
             call.faults.append(fault.kind)
             _apply_response_fault(document, fault)
         return json_reply(200, document)
@@ -282,7 +282,7 @@ class Emulator:
             return self._inject(call.payload, call.path)
         if call.method == "DELETE":
             self.faults.clear()
-        return json_reply(200, {"faults": self.faults.list()})
+        return json_reply(200, {"faults": [f.to_json() for f in self.faults.armed()]})
 
     def _admin_requests(self, call: _AdminCall) -> Reply:
         if call.method == "DELETE":
@@ -352,11 +352,11 @@ class Emulator:
                 return problem(404, f"No task {fault.task_id}.", path)
             if fault.kind in STATE_FAULTS:
                 self._apply_state_fault(task, fault)
-                return json_reply(201, fault.as_dict())
+                return json_reply(201, fault.to_json())
         self.faults.arm(fault)
-        return json_reply(201, fault.as_dict())
+        return json_reply(201, fault.to_json())
 
-    def _apply_state_fault(self, task: Task, fault: Fault) -> None:
+    def _apply_state_fault(self, task: Task, fault: AsposeFault) -> None:
         if fault.kind == "error":
             task.error_messages = list(fault.params["messages"])
         elif fault.kind == "stuck":
@@ -389,7 +389,7 @@ class Emulator:
         self.timing = self.config.timing
 
 
-def _apply_response_fault(document: dict[str, Any], fault: Fault) -> None:
+def _apply_response_fault(document: dict[str, Any], fault: AsposeFault) -> None:
     if fault.kind == "unknown_status":
         document["taskStatus"] = fault.params["value"]
     elif fault.kind == "response_code":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, TypeVar
 
 
@@ -38,13 +38,8 @@ class Fault:
         return self.remaining <= 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "params": self.params,
-            "remaining": self.remaining,
-            "hits": self.hits,
-        }
+        """Every field (its aim's too), as the stand-in's admin API lists it."""
+        return asdict(self)
 
 
 F = TypeVar("F", bound=Fault)

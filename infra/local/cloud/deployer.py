@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -76,22 +76,12 @@ class StackInfo:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-friendly view, for ``.local/stack.json``."""
-        return {
-            "stackName": self.stack_name,
-            "stackId": self.stack_id,
-            "region": self.region,
-            "awsEndpoint": self.endpoint,
-            "outputs": self.outputs,
-            "parameters": self.parameters,
-            "resources": self.resources,
-            "functions": self.functions,
-            "stateMachines": self.state_machines,
-            "secrets": self.secrets,
-            "aliases": self.aliases,
-            "notEmulated": self.not_emulated,
-            "warnings": self.warnings,
-        }
+        """Every field but the resource types, camel-cased, for ``.local/stack.json`` (the
+        endpoint as ``awsEndpoint``, as the file names it at its top)."""
+        shown = {_camel(f.name): getattr(self, f.name) for f in fields(self)}
+        del shown["resourceTypes"]
+        shown["awsEndpoint"] = shown.pop("endpoint")
+        return shown
 
     def summary(self) -> str:
         """A short human-readable description of the deployed stack."""
@@ -398,3 +388,8 @@ def _lower_keys(value: Any) -> Any:
     if isinstance(value, list):
         return [_lower_keys(v) for v in value]
     return value
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)

@@ -60,9 +60,6 @@ class AwsFault(Fault):
             return False
         return "match" not in self.params or str(self.params["match"]) in text
 
-    def to_json(self) -> dict[str, Any]:
-        return {**super().to_json(), "target": self.target}
-
 
 class Faults(FaultRegistry[AwsFault]):
     """The armed faults of the local cloud; the runtime and the API layer take from it."""

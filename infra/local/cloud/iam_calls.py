@@ -92,12 +92,9 @@ class Credentials:
         }
 
     def environment(self) -> dict[str, str]:
-        """The variables Lambda sets for the execution role's credentials."""
-        return {
-            "AWS_ACCESS_KEY_ID": self.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
-            "AWS_SESSION_TOKEN": self.session_token,
-        }
+        """The variables Lambda sets for the execution role's credentials (``AWS_ACCESS_KEY_ID``
+        ...: boto3's keyword names, upper case)."""
+        return {name.upper(): value for name, value in self.boto().items()}
 
 
 #: The keys every other client of the local cloud signs with: the account's administrator.

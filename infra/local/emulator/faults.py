@@ -233,16 +233,7 @@ class AsposeFault(Fault):
     def to_json(self) -> dict[str, Any]:
         """As the admin API lists it (``fault`` names the kind, as an injection does)."""
         found = super().to_json()
-        return {
-            "id": found.pop("id"),
-            "fault": found.pop("kind"),
-            "params": found.pop("params"),
-            "task_id": self.task_id,
-            "next_tasks": self.next_tasks,
-            "method": self.method,
-            "path": self.path,
-            **found,
-        }
+        return {"fault": found.pop("kind"), **found}
 
 
 class FaultBook(FaultRegistry[AsposeFault]):

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 from rich.console import Console
@@ -190,8 +191,9 @@ def _pairs(*pairs: tuple[str, Any]) -> list[str]:
 
 
 # --- inspect -----------------------------------------------------------------------------------
-def show_report(output: Output, report: TaskReport) -> None:
-    """Everything about one task: outcome, regions, objects, each execution's path."""
+def show_report(output: Output, report: TaskReport, drawn: Path | None = None) -> None:
+    """Everything about one task: outcome, regions, objects, each execution's path (and where
+    the latest one was drawn)."""
     if report.item is not None:
         for line in status_lines(TaskStatus(report.task_id, report.item, None)):
             output.line(line)
@@ -210,6 +212,9 @@ def show_report(output: Output, report: TaskReport) -> None:
         output.line()
         for line in execution_lines(execution):
             output.line(line)
+    if drawn is not None and report.latest is not None:
+        output.line()
+        output.line(f"Drew the state machine and the path of {report.latest.name} to {drawn}")
 
 
 def _regions_table(regions: Sequence[Region], *, show_text: bool) -> Table:

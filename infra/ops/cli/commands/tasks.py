@@ -81,10 +81,7 @@ def inspect_task(
     if out.as_json:
         out.document(document)
         return
-    output.show_report(out, report)
-    if drawn is not None and report.latest is not None:
-        out.line()
-        out.line(f"Drew the state machine and the path of {report.latest.name} to {drawn}")
+    output.show_report(out, report, drawn)
 
 
 def _draw(session: StackSession, report: views.TaskReport, path: Path) -> Path:

@@ -26,31 +26,31 @@ $(STAMP): requirements.txt functions/requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-$(TOOLS)/%/.installed: infra/tools/%.txt
+$(TOOLS)/%/.installed: infra/build/tools/%.txt
 	rm -rf $(TOOLS)/$*
 	$(PYTHON) -m venv $(TOOLS)/$*
 	$(TOOLS)/$*/bin/python -m pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
-$(RUNTIME_SITE)/.installed: infra/tools/lambda-runtime.txt $(STAMP)
-	$(PY) -m infra.build --runtime-site $(RUNTIME_SITE)
+$(RUNTIME_SITE)/.installed: infra/build/tools/lambda-runtime.txt $(STAMP)
+	$(PY) -m infra.build.artifacts --runtime-site $(RUNTIME_SITE)
 	touch $@
 
 tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(RUNTIME_SITE)/.installed
 
 # sam build with the runtime's Python; prints each artifact's zipped size.
 build: $(STAMP) $(TOOLS)/sam/.installed $(RUNTIME_SITE)/.installed
-	$(PY) -m infra.build --sam $(SAM)
+	$(PY) -m infra.build.artifacts --sam $(SAM)
 
 $(BUILT): $(BUILD_INPUTS) | $(STAMP) $(TOOLS)/sam/.installed $(RUNTIME_SITE)/.installed
-	$(PY) -m infra.build --sam $(SAM)
+	$(PY) -m infra.build.artifacts --sam $(SAM)
 
 lint: $(STAMP) $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template-file template.yaml
-	$(PY) -m infra.scan --checkov $(CHECKOV)
+	$(PY) -m infra.build.scan --checkov $(CHECKOV)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -65,13 +65,13 @@ unit: $(STAMP) $(BUILT)
 test: lint typecheck unit
 
 emulator: $(STAMP)
-	$(PY) -m infra.emulator
+	$(PY) -m infra.local.emulator
 
 local: $(STAMP)
-	$(PY) -m infra.local_cloud
+	$(PY) -m infra.local.cloud
 
 demo: $(STAMP)
-	$(PY) -m infra.demo
+	$(PY) -m infra.local.demo
 
 # The console's pages in a real headless browser (Debian's chromium, installed when missing);
 # writes docs/console.png and docs/console-list.png. Not part of `make test`: CI may lack chromium.
@@ -79,14 +79,14 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 console-check: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
-	$(PY) -m infra.console.check
+	$(PY) -m infra.local.console_check
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
 
 # make stress ARGS="--tasks 200 --cpu-load --runs 3"
 stress: $(STAMP)
-	$(PY) -m infra.stress $(ARGS)
+	$(PY) -m infra.local.stress $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .local .mypy_cache .pytest_cache .ruff_cache .aws-sam

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.local_cloud.lambda_worker import LambdaContext
+from infra.local.cloud.lambda_worker import LambdaContext
 
 
 @pytest.fixture

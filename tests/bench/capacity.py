@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from infra.local_cloud.packaging import load_template
+from infra.build.packaging import load_template
 from ocr_fetch.history import CACHE_SECONDS
 from ocr_fetch.learning import HISTORY_DAYS, task_kind
 from tests.bench import prices

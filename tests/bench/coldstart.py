@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.build import BUILD_DIR, BuildError, built_artifacts, runtime_python
-from infra.local_cloud.packaging import load_template
+from infra.build.artifacts import BUILD_DIR, BuildError, built_artifacts, runtime_python
+from infra.build.packaging import load_template
 from tests.support.runtime import RUNTIME_SITE, runtime_interpreter
 from tests.support.template import TEMPLATE, function_environment
 

@@ -19,10 +19,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from infra.emulator import Timing
-from infra.local_cloud.iam_calls import CODE, STATES
-from infra.local_cloud.packaging import load_template
-from infra.samples import id_card
+from infra.build.packaging import load_template
+from infra.local.cloud.iam_calls import CODE, STATES
+from infra.local.emulator import Timing
+from infra.local.samples import id_card
 from tests.bench import prices
 from tests.bench.polling import TRANSITIONS_FIXED, TRANSITIONS_PER_POLL
 from tests.support.local_stack import FAST_POLLING, LocalStack, local_stack

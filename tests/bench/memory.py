@@ -17,7 +17,6 @@ import base64
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from typing import Any, ClassVar
 import boto3
 from moto.server import ThreadedMotoServer
 
+from infra.stack.serving import free_port
 from ocr_fetch.layout import raw_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,7 +131,7 @@ class _Aspose(BaseHTTPRequestHandler):
 def _services() -> Iterator[tuple[str, str]]:
     """moto's server and the stub Aspose, each on a free port: their URLs."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request lines
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     moto.start()
     aspose = ThreadingHTTPServer(("127.0.0.1", 0), _Aspose)
     threading.Thread(target=aspose.serve_forever, daemon=True).start()
@@ -140,13 +140,6 @@ def _services() -> Iterator[tuple[str, str]]:
     finally:
         aspose.shutdown()
         moto.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _environment(aws: str, aspose: str) -> dict[str, str]:

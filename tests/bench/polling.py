@@ -8,7 +8,7 @@ function records it.
 
 The model, stated so the figures can be checked:
 
-* **Durations** follow the emulator's timing model (``infra/emulator``: ``queue_delay_s +
+* **Durations** follow the emulator's timing model (``infra/local/emulator``: ``queue_delay_s +
   regions x per_region_s``), times a log-normal factor (sigma :data:`LOAD_SIGMA`) for the service's
   changing load; in ``realistic``, a tenth of the tasks are slow: uniform between that and 10 min.
 * **The tutorial** polls at submission and after 1, 2, 4, 8 ... s (at 0, 1, 3, 7, 15 ... s). Its
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.emulator.config import Timing
+from infra.local.emulator.config import Timing
 from ocr_fetch.learning import DurationSummary, Observation, plan_start, task_kind
 from ocr_fetch.polling import Progress, next_poll, on_time, whole_wait
 from ocr_fetch.settings import StarterSettings

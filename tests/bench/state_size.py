@@ -13,8 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from infra.emulator import Timing
-from infra.samples import SampleDocument, id_card
+from infra.local.emulator import Timing
+from infra.local.samples import SampleDocument, id_card
 from ocr_fetch.handlers.workflow_state import STATE_BUDGET_BYTES
 from ocr_fetch.submission import MAX_REGION_NAME_CHARS
 from tests.support.local_stack import local_stack

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.build import (
+from infra.build.artifacts import (
     MAX_ARTIFACT_BYTES,
     TEMPLATE,
     Artifact,
@@ -23,7 +23,7 @@ from infra.build import (
     runtime_python,
     template_runtime,
 )
-from infra.local_cloud.packaging import load_template
+from infra.build.packaging import load_template
 from tests.support.runtime import RUNTIME_SITE, handler_modules, runtime_interpreter
 
 ROOT = Path(__file__).resolve().parents[2]

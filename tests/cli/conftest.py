@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from infra.cli.app import main
-from infra.emulator import Timing
-from infra.local_cloud.__main__ import local_state, write_state
-from infra.samples import write_samples
+from infra.local.cloud.__main__ import local_state
+from infra.local.emulator import Timing
+from infra.local.samples import write_samples
+from infra.ops.cli.app import main
 from tests.support.local_stack import LocalStack, local_stack
 
 
@@ -79,5 +79,5 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliStack]:
     write_samples(files)
     with local_stack(timing=Timing(queue_delay_s=0.3, per_region_s=0.05)) as running:
         state_file = tmp_path_factory.mktemp("local") / "stack.json"
-        write_state(state_file, local_state(running.cloud, running.stack))
+        local_state(running.cloud, running.stack).write(state_file)
         yield CliStack(running, state_file, files)

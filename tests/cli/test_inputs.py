@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.cli.inputs import image_from_bytes, load_regions
-from infra.samples import EXAMPLES, SAMPLES, region_file, write_samples
+from infra.local.samples import EXAMPLES, SAMPLES, region_file, write_samples
+from infra.ops.cli.inputs import image_from_bytes, load_regions
 from tests.cli.conftest import ocr_results
 
 REGION = {

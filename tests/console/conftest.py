@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from infra.console import ConsoleServer
-from infra.console.check import Dom, Seeded, seed
-from infra.emulator import Timing
-from infra.samples import id_card
-from infra.waiting import wait_until
+from infra.local.console_check import Dom, Seeded, seed
+from infra.local.emulator import Timing
+from infra.local.samples import id_card
+from infra.ops.console import ConsoleServer
+from infra.stack.waiting import wait_until
 from tests.support.local_stack import LocalStack, local_stack
 
 #: Text a user may put in an event, which a page must show as text and never as markup.

@@ -8,9 +8,9 @@ import html
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from infra.console import ConsoleServer
-from infra.console.formats import NOTHING, duration, utc
-from infra.console.pages import execution_href
+from infra.ops.console import ConsoleServer
+from infra.ops.console.formats import NOTHING, duration, utc
+from infra.ops.console.pages import execution_href
 from ocr_fetch.submission import parse_timestamp
 from tests.console.conftest import HOSTILE, HOSTILE_NAME, Tasks, request
 from tests.support.local_stack import LocalStack

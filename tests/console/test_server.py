@@ -15,11 +15,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra.console import ConsoleServer
-from infra.console.pages import execution_href
-from infra.local_cloud.cloud import free_port
-from infra.local_cloud.session import StackSession
-from infra.waiting import wait_until
+from infra.ops.console import ConsoleServer
+from infra.ops.console.pages import execution_href
+from infra.stack.serving import free_port
+from infra.stack.session import StackSession
+from infra.stack.waiting import wait_until
 from tests.console.conftest import Tasks, request
 from tests.support.local_stack import LocalStack
 
@@ -116,7 +116,7 @@ def test_make_local_serves_the_console_and_writes_its_address(tmp_path: Path) ->
     process = subprocess.Popen(  # noqa: S603 - this repository's own module
         [
             sys.executable,
-            *("-m", "infra.local_cloud", "--no-emulator", "--port", "0"),
+            *("-m", "infra.local.cloud", "--no-emulator", "--port", "0"),
             *("--console-port", "0", "--state-file", str(state_file)),
         ],
         cwd=ROOT,
@@ -144,7 +144,7 @@ def test_make_local_serves_the_console_and_writes_its_address(tmp_path: Path) ->
 def test_serving_a_second_console_without_make_local_says_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from infra.console.__main__ import main
+    from infra.ops.console.__main__ import main
 
     assert main(["--state-file", str(tmp_path / "stack.json")]) == 1
     assert (

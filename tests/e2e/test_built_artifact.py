@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from infra.build import BUILT_TEMPLATE, BuildError, built_artifacts
-from infra.emulator import Timing
-from infra.local_cloud import RuntimeOptions
-from infra.samples import registration_form
-from infra.waiting import wait_until
+from infra.build.artifacts import BUILT_TEMPLATE, BuildError, built_artifacts
+from infra.local.cloud import RuntimeOptions
+from infra.local.emulator import Timing
+from infra.local.samples import registration_form
+from infra.stack.waiting import wait_until
 from tests.support.local_stack import LocalStack, local_stack
 from tests.support.runtime import RUNTIME_SITE, runtime_interpreter
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from infra import demo
-from infra.cli.output import path_summary
-from infra.local_cloud import LocalCloud
-from infra.local_cloud.session import execution_path
-from infra.samples import SampleDocument, id_card, registration_form
+from infra.local import demo
+from infra.local.cloud import LocalCloud
+from infra.local.samples import SampleDocument, id_card, registration_form
+from infra.ops.cli.output import path_summary
+from infra.stack.history import execution_path
 
 SAMPLES: list[SampleDocument] = [id_card(), registration_form()]
 TASK_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from infra.emulator import Timing
-from infra.samples import registration_form
-from infra.waiting import wait_until
+from infra.local.emulator import Timing
+from infra.local.samples import registration_form
+from infra.stack.waiting import wait_until
 from ocr_fetch.layout import region_names_key
 from tests.support.local_stack import LocalStack, local_stack
 

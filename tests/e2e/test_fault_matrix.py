@@ -21,10 +21,12 @@ from typing import Any
 
 import pytest
 
-from infra.emulator import Timing
-from infra.local_cloud.session import DeadLetter, Execution, TaskOutcome
-from infra.samples import id_card, registration_form
-from infra.waiting import wait_until
+from infra.local.emulator import Timing
+from infra.local.samples import id_card, registration_form
+from infra.stack.dead_letters import DeadLetter
+from infra.stack.history import Execution
+from infra.stack.outcomes import TaskOutcome
+from infra.stack.waiting import wait_until
 from tests.support.iam import calls_as, role_grants, ungranted, unused
 from tests.support.local_stack import LocalStack, local_stack
 
@@ -122,7 +124,7 @@ def _poison_first(stack: LocalStack, run: Matrix) -> None:
     run.tasks["starter_crash"] = task
     fault = stack.cloud.faults.inject("lambda_crash", target="StarterFunction", match=task, times=5)
     _announce(stack, task)
-    wait_until(lambda: fault.fired >= 1, timeout=30, what="the first crashed delivery")
+    wait_until(lambda: fault.hits >= 1, timeout=30, what="the first crashed delivery")
 
 
 def _concurrent_rows(stack: LocalStack, run: Matrix) -> list[str]:
@@ -590,8 +592,8 @@ def test_placeholder_credentials_fail_named_and_the_real_ones_work_at_once(
 
 def test_the_faults_that_were_armed_did_fire(matrix: Matrix) -> None:
     # A row that passes because its fault never happened proves nothing.
-    assert matrix.notes["secrets_fault"].fired == 8
-    assert matrix.notes["dynamodb_down_fault"].fired > 0
+    assert matrix.notes["secrets_fault"].hits == 8
+    assert matrix.notes["dynamodb_down_fault"].hits > 0
 
 
 # --- least privilege -------------------------------------------------------------------------

@@ -12,8 +12,8 @@ import pytest
 import requests
 from PIL import Image, ImageDraw, ImageFont
 
-from infra.emulator import EmulatorAdmin, EmulatorConfig, EmulatorServer, Timing
-from infra.waiting import wait_until
+from infra.local.emulator import EmulatorAdmin, EmulatorConfig, EmulatorServer, Timing
+from infra.stack.waiting import wait_until
 
 FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 FAST = Timing(queue_delay_s=0.05, per_region_s=0.02, lockout_s=600.0)

@@ -6,7 +6,7 @@ import base64
 
 import requests
 
-from infra.emulator import EmulatorAdmin
+from infra.local.emulator import EmulatorAdmin
 from tests.emulator.conftest import Client, wait_for
 
 

@@ -1,32 +1,26 @@
-"""`python -m infra.emulator` serves on $PORT with $CLIENT_ID/$CLIENT_SECRET and stops on Ctrl-C."""
+"""`python -m infra.local.emulator` serves on $PORT with $CLIENT_ID/$CLIENT_SECRET; Ctrl-C stops."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import requests
 
-from infra.emulator import EmulatorAdmin, EmulatorConfig
+from infra.local.emulator import EmulatorAdmin, EmulatorConfig
+from infra.stack.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_command_serves_and_stops_cleanly_on_ctrl_c() -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PORT": str(port), "CLIENT_ID": "cli-id", "CLIENT_SECRET": "cli-secret"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.emulator"],
+        [sys.executable, "-m", "infra.local.emulator"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -13,7 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
-from infra.emulator import (
+from infra.local.emulator import (
     REQUEST_FAULTS,
     TASK_FAULTS,
     Box,

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from infra.emulator.faults import FaultBook, Target
-from infra.emulator.server import _apply_response_fault
-from infra.emulator.validation import ValidationError, parse_submission
+from infra.local.emulator.faults import FaultBook, Target
+from infra.local.emulator.server import _apply_response_fault
+from infra.local.emulator.validation import ValidationError, parse_submission
 
 WIDTH, HEIGHT = 40, 30
 

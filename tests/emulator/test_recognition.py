@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from infra.emulator import RapidOcrRecognizer
-from infra.emulator.ocr import ink_mask, line_bands
+from infra.local.emulator import RapidOcrRecognizer
+from infra.local.emulator.ocr import ink_mask, line_bands
 from tests.emulator.conftest import Client, decode_text, encode, font, rect, render_lines
 
 

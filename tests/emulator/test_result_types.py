@@ -13,7 +13,7 @@ import pypdf
 import pytest
 from PIL import Image
 
-from infra.emulator import RESULT_LAYOUT
+from infra.local.emulator import RESULT_LAYOUT
 from tests.emulator.conftest import CARD_TEXT, Client, card_regions, decode_text
 
 XHTML = "{http://www.w3.org/1999/xhtml}"

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import requests
 
-from infra.emulator import EmulatorAdmin
-from infra.emulator.admin import TARGET_OPTIONS
-from infra.emulator.faults import Target
+from infra.local.emulator import EmulatorAdmin
+from infra.local.emulator.admin import TARGET_OPTIONS
+from infra.local.emulator.faults import Target
 from tests.emulator.conftest import Client
 
 OCR = "/v5.0/ocr"

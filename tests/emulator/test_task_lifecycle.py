@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from infra.emulator import EmulatorAdmin
+from infra.local.emulator import EmulatorAdmin
 from tests.emulator.conftest import Client, card_regions, decode_text, wait_for
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
-from infra.emulator import EmulatorAdmin, EmulatorAdminError, EmulatorConfig, EmulatorServer
-from infra.emulator.request_faults import deflated_spaces, padded_ocr_response
+from infra.local.emulator import EmulatorAdmin, EmulatorAdminError, EmulatorConfig, EmulatorServer
+from infra.local.emulator.request_faults import deflated_spaces, padded_ocr_response
 from tests.emulator.conftest import Client, card_regions
 
 STATUS = "/v5.0/ocr/Utilities/GetTaskStatus"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from infra.local_cloud import LocalCloud, StackInfo
-from infra.waiting import wait_until
+from infra.local.cloud import LocalCloud, StackInfo
+from infra.stack.waiting import wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_TEMPLATE = FIXTURES / "mini" / "template.yaml"

@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local_cloud import LocalCloud, StackInfo
-from infra.local_cloud.iam_calls import (
+from infra.local.cloud import LocalCloud, StackInfo
+from infra.local.cloud.iam_calls import (
     ADMIN,
     CODE,
     LAMBDA_SERVICE,
@@ -27,7 +27,7 @@ from infra.local_cloud.iam_calls import (
     access_of,
     s3_kms_access,
 )
-from infra.waiting import wait_until
+from infra.stack.waiting import wait_until
 from tests.local_cloud.conftest import run_execution
 
 REGION = "eu-west-1"

@@ -8,8 +8,8 @@ import json
 import uuid
 from typing import Any
 
-from infra.local_cloud import LocalCloud, StackInfo
-from infra.waiting import wait_until
+from infra.local.cloud import LocalCloud, StackInfo
+from infra.stack.waiting import wait_until
 
 
 def send(cloud: LocalCloud, stack: StackInfo, *bodies: dict[str, Any]) -> None:

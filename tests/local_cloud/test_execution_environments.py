@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
-from infra.local_cloud import LocalCloud, StackInfo
-from infra.waiting import wait_until
+from infra.local.cloud import LocalCloud, StackInfo
+from infra.stack.waiting import wait_until
 from tests.local_cloud.conftest import invoke, run_execution
 
 

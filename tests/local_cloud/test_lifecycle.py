@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local_cloud import LocalCloud, moto_internals
-from infra.waiting import wait_until
+from infra.local.cloud import LocalCloud, moto_internals
+from infra.stack.waiting import wait_until
 from tests.local_cloud.conftest import MINI_TEMPLATE, invoke
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,7 +127,7 @@ def start_make_local(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str,
         [
             sys.executable,
             "-m",
-            "infra.local_cloud",
+            "infra.local.cloud",
             "--template",
             str(MINI_TEMPLATE),
             "--stack-name",

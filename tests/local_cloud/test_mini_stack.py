@@ -7,8 +7,8 @@ import os
 import uuid
 from typing import Any
 
-from infra.local_cloud import LocalCloud, StackInfo
-from infra.waiting import wait_until
+from infra.local.cloud import LocalCloud, StackInfo
+from infra.stack.waiting import wait_until
 from tests.local_cloud.conftest import MINI_SECRET, invoke, run_execution
 
 

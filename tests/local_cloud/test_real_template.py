@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.local_cloud import AsposeAccess, LocalCloud, StackInfo
+from infra.local.cloud import LocalCloud, StackInfo
+from infra.stack.aspose import AsposeAccess
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

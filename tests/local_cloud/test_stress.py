@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import stress
+from infra.local import stress
 
 pytestmark = pytest.mark.slow
 

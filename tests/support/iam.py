@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from infra.local_cloud import AwsCall
+from infra.local.cloud import AwsCall
 
 
 @dataclass(frozen=True)

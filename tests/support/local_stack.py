@@ -7,17 +7,21 @@ sending every outcome event to a queue). Tests drive and read the stack only thr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.emulator import EmulatorConfig, EmulatorProcess, Timing
-from infra.local_cloud import LocalCloud, RuntimeOptions, StackInfo, fast_polling
-from infra.local_cloud.session import OutcomeSubscription, StackSession, TaskOutcome
-from infra.samples import SampleDocument
+from infra.local.cloud import LocalCloud, RuntimeOptions, StackInfo, fast_polling
+from infra.local.emulator import EmulatorConfig, EmulatorProcess, Timing
+from infra.local.samples import SampleDocument
+from infra.stack.outcomes import OutcomeSubscription, TaskOutcome
+from infra.stack.session import StackSession
 from ocr_fetch.client import RecognitionSettings
+from ocr_fetch.storage import ResultStore
+from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, SubmittedTask
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -26,13 +30,50 @@ TEMPLATE = ROOT / "template.yaml"
 FAST_POLLING = {**fast_polling(max_interval_seconds=4, deadline_seconds=90), "PollMaxPolls": "20"}
 
 
+class TestSession(StackSession):
+    """The stack client with what only tests do: start an execution around the bus and the
+    starter, and announce events the product's own publisher would refuse to build."""
+
+    def start_execution(self, task: SubmittedTask) -> str:
+        """Start the state machine for ``task`` directly, as the starter would: its region names
+        kept by reference first."""
+        names_key = None
+        if task.region_names is not None:
+            store = ResultStore(
+                self.outputs.results_bucket, self.outputs.results_table, s3=self.client("s3")
+            )
+            names_key = store.put_region_names(task.task_id, task.region_names)
+        answer = self.client("stepfunctions").start_execution(
+            stateMachineArn=self.outputs.state_machine_arn,
+            name=task.execution_name,
+            input=task.execution_input_json(region_names_key=names_key),
+        )
+        arn: str = answer["executionArn"]
+        return arn
+
+    def announce_detail(self, detail: Mapping[str, Any] | str, source: str = "tests") -> None:
+        """Put a submitted event with any detail at all (a malformed one, say)."""
+        answer = self.client("events").put_events(
+            Entries=[
+                {
+                    "EventBusName": self.outputs.event_bus_name,
+                    "Source": source,
+                    "DetailType": SUBMITTED_DETAIL_TYPE,
+                    "Detail": detail if isinstance(detail, str) else json.dumps(detail),
+                }
+            ]
+        )
+        if answer["FailedEntryCount"]:
+            raise RuntimeError(f"EventBridge refused the event: {answer['Entries']}")
+
+
 @dataclass
 class LocalStack:
     """A deployed stack and the handles a test needs."""
 
     cloud: LocalCloud
     stack: StackInfo
-    session: StackSession
+    session: TestSession
     outcomes: OutcomeSubscription
 
     @property
@@ -73,5 +114,6 @@ def local_stack(
     emulator = EmulatorConfig(timing=timing or Timing(queue_delay_s=1.0, per_region_s=0.3))
     with LocalCloud(emulator=emulator, runtime=runtime) as cloud:
         stack = cloud.deploy(template, parameters={**FAST_POLLING, **(parameters or {})})
-        session = StackSession.from_outputs(stack.outputs, cloud.client)
-        yield LocalStack(cloud, stack, session, session.subscribe_outcomes("test-outcomes"))
+        session = TestSession.from_outputs(stack.outputs, cloud.client)
+        with session.subscribe_outcomes("test-outcomes") as outcomes:
+            yield LocalStack(cloud, stack, session, outcomes)

@@ -3,9 +3,9 @@ artifact and the runtime's boto3 on its path."""
 
 from __future__ import annotations
 
-from infra.build import RUNTIME_SITE, TEMPLATE, Runtime, runtime_python
-from infra.local_cloud import Interpreter
-from infra.local_cloud.packaging import load_template
+from infra.build.artifacts import RUNTIME_SITE, TEMPLATE, Runtime, runtime_python
+from infra.build.packaging import load_template
+from infra.local.cloud import Interpreter
 
 __all__ = ["RUNTIME_SITE", "handler_modules", "runtime_interpreter"]
 

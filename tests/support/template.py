@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infra.local_cloud.packaging import load_template
+from infra.build.packaging import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from infra.local_cloud.packaging import load_template
+from infra.build.packaging import load_template
 from ocr_fetch.observability import NAMESPACE, SERVICE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ import requests
 import responses
 from moto import mock_aws
 
-from infra.local_cloud.lambda_worker import LambdaContext
+from infra.local.cloud.lambda_worker import LambdaContext
 from ocr_fetch.errors import CredentialsNotConfigured
 from ocr_fetch.handlers import check_status, record_outcome, starter, store_results, wiring
 from ocr_fetch.layout import answer_key, submitted_key

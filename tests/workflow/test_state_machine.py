@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from infra.emulator import Timing
-from infra.local_cloud.session import Execution
-from infra.samples import id_card
-from infra.waiting import wait_until
+from infra.local.emulator import Timing
+from infra.local.samples import id_card
+from infra.stack.history import Execution
+from infra.stack.waiting import wait_until
 from ocr_fetch.layout import region_names_key
 from ocr_fetch.submission import SubmittedTask
 from tests.support.local_stack import LocalStack, local_stack

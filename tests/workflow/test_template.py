@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra.local_cloud.packaging import (
+from infra.build.packaging import (
     load_template,
     resolve_language_extensions,
     translate_for_review,

@@ -29,7 +29,7 @@ from typing import Any
 
 from infra.local_cloud.packaging import load_template, zip_directory
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 BUILT_TEMPLATE = BUILD_DIR / "template.yaml"
@@ -279,6 +279,3 @@ def main(argv: list[str] | None = None) -> int:
     print(report(built_runtime, artifacts, seconds))
     return 1 if any(artifact.problems for artifact in artifacts) else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -278,4 +278,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(report(built_runtime, artifacts, seconds))
     return 1 if any(artifact.problems for artifact in artifacts) else 0
-

@@ -56,6 +56,7 @@ lint: $(STAMP) $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(IAM_TOOLS)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template-file template.yaml
 	$(PY) -m infra.scan --checkov $(CHECKOV)
 	$(PY) -m infra.build.iam_check $(IAM_CHECK_ARGS)
+	$(PY) -m infra.build.asl_check
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

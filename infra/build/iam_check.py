@@ -217,14 +217,14 @@ def report(policies: list[Policy], findings: list[Finding], managed: list[str]) 
             f"{len(own) - len(quiet):>8}  {len(quiet):>10}"
         )
     lines += [f"  FINDING {f.line()}" for f in findings if not f.suppressed_because]
-    quiet = Counter(
+    grouped = Counter(
         (f.policy, f.statement, f.tool, f.issue, f.suppressed_because)
         for f in findings
         if f.suppressed_because
     )
     lines += [
-        f"  suppressed {policy} {sid}: {tool} {issue} x{n} -- because {why}"
-        for (policy, sid, tool, issue, why), n in quiet.items()
+        f"  suppressed {name} {sid}: {tool} {issue} x{n} -- because {why}"
+        for (name, sid, tool, issue, why), n in grouped.items()
     ]
     lines += [f"  not read (AWS managed): {arn}" for arn in managed]
     return "\n".join(lines)

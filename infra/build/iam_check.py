@@ -10,8 +10,9 @@ trust policies, bucket, queue, topic and bus policies, key policies):
 
 - parliament: actions exist, each Allow's actions have a resource of their type, condition keys
   are valid for the actions, principals and structure;
-- policy_sentry: actions exist (trust policies too), and each resource ARN is of a type one of
-  its statement's actions acts on (Deny statements too).
+- policy_sentry: actions exist and service condition keys are valid for them (trust policies
+  too), and each resource ARN is of a type one of its statement's actions acts on (Deny
+  statements too).
 
 A finding fails the check unless :data:`SUPPRESSED` gives the reason it is right here; every
 suppression is printed with its reason. Exits 1 on any unsuppressed finding.

@@ -122,12 +122,26 @@ def test_a_condition_key_the_action_does_not_support_is_reported(
     condition = {"StringLike": {"s3:prefix": "results/*"}}
     assert findings(
         tools, statement(Action="dynamodb:UpdateItem", Resource=TABLE, Condition=condition)
-    ) == {"parliament UNKNOWN_CONDITION_FOR_ACTION"}
+    ) == {"parliament UNKNOWN_CONDITION_FOR_ACTION", "policy_sentry UNKNOWN_CONDITION_FOR_ACTION"}
 
 
 def test_a_misspelled_action_in_a_trust_policy_is_reported(tools: Mapping[str, Path]) -> None:
     trust = statement(Principal={"Service": "lambda.amazonaws.com"}, Action="sts:AssumeRol")
     assert findings(tools, trust, kind="trust") == {"policy_sentry UNKNOWN_ACTION"}
+
+
+def test_a_condition_key_in_a_trust_policy_is_checked(tools: Mapping[str, Path]) -> None:
+    """parliament cannot read trust policies (no Resource); policy_sentry checks their keys."""
+    lambda_service = {"Service": "lambda.amazonaws.com"}
+
+    def trust(condition: dict[str, Any]) -> set[str]:
+        assume = statement(Principal=lambda_service, Action="sts:AssumeRole", Condition=condition)
+        return findings(tools, assume, kind="trust")
+
+    assert not trust({"StringEquals": {"sts:ExternalId": "x", "aws:SourceAccount": "1"}})
+    assert trust({"StringEquals": {"s3:prefix": "x"}}) == {
+        "policy_sentry UNKNOWN_CONDITION_FOR_ACTION"
+    }
 
 
 def test_suppressions_are_narrow() -> None:

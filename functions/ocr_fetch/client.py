@@ -11,11 +11,13 @@ names the request and the status, never a token, a secret or anything the servic
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import io
+import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -504,31 +506,41 @@ def _read_body(response: requests.Response, deadline: Deadline, what: str, cap: 
     # Written into one buffer whose bytes getvalue() hands over: no second copy of the answer.
     buffer = io.BytesIO()
     received = 0
-    timer = threading.Timer(max(deadline.remaining(), 0.0), _shut, (response,))
+    try:
+        with _shut_at(deadline, response):
+            if declared > cap:
+                raise ResponseTooLarge(f"{what} answered {declared} bytes, over the {cap}-byte cap")
+            for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
+                received += len(chunk)
+                if received > cap:
+                    raise ResponseTooLarge(f"{what} answered more than the {cap}-byte cap")
+                buffer.write(chunk)
+    except (requests.RequestException, OSError, ValueError):
+        if deadline.remaining() > 0:
+            # A dropped, truncated or undecodable answer; its text may quote what was sent.
+            raise AsposeUnavailableError(f"{what} answer was cut off or garbled") from None
+    finally:
+        response.close()
+    if deadline.remaining() <= 0:
+        # Shut at the deadline, the connection can also look like a short, complete answer.
+        raise AsposeUnavailableError(f"{what} answered slower than the time left")
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _shut_at(deadline: Deadline, response: requests.Response) -> Iterator[None]:
+    """Shut ``response``'s connection when ``deadline`` passes, unless the block is over."""
+    left = deadline.remaining()
+    if not math.isfinite(left):
+        yield
+        return
+    timer = threading.Timer(max(left, 0.0), _shut, (response,))
     timer.daemon = True
     timer.start()
     try:
-        if declared > cap:
-            raise ResponseTooLarge(f"{what} answered {declared} bytes, over the {cap}-byte cap")
-        for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
-            received += len(chunk)
-            if received > cap:
-                raise ResponseTooLarge(f"{what} answered more than the {cap}-byte cap")
-            if deadline.remaining() <= 0:
-                raise AsposeUnavailableError(f"{what} answered slower than the time left")
-            buffer.write(chunk)
-    except (requests.RequestException, OSError, ValueError):
-        if deadline.remaining() <= 0:
-            raise AsposeUnavailableError(f"{what} answered slower than the time left") from None
-        # A dropped, truncated or undecodable answer; its text may quote what was sent.
-        raise AsposeUnavailableError(f"{what} answer was cut off or garbled") from None
+        yield
     finally:
         timer.cancel()
-        response.close()
-    if deadline.remaining() <= 0:
-        # Shut at the deadline, the connection can look like a short, complete answer.
-        raise AsposeUnavailableError(f"{what} answered slower than the time left")
-    return buffer.getvalue()
 
 
 def _shut(response: requests.Response) -> None:

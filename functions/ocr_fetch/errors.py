@@ -190,6 +190,18 @@ TRANSIENT_AWS_CODES = frozenset(
         "ConditionalRequestConflict",  # S3: two conditional writes of one key at once
     }
 )
+#: The AWS error codes that mean "slow down": waited out, never a final outcome.
+THROTTLING_AWS_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    }
+)
 #: botocore's connection failures: the same call may well succeed later.
 TRANSIENT_AWS_EXCEPTIONS = (
     EndpointConnectionError,
@@ -206,6 +218,16 @@ def aws_error_code(exc: BaseException) -> str:
         if code:
             return str(code)
     return type(exc).__name__
+
+
+def is_throttling(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the AWS error it wraps) is AWS asking us to slow down."""
+    found: BaseException | None = exc
+    while found is not None:
+        if isinstance(found, ClientError) and aws_error_code(found) in THROTTLING_AWS_CODES:
+            return True
+        found = found.__cause__
+    return False
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -41,9 +41,10 @@ from ocr_fetch.errors import BudgetWaitError, aws_error_code
 
 #: Answers in a row, across the fleet, that said nothing about their task: the breaker opens.
 BREAKER_RUN = 20
-#: A paused wait grows from the probe interval by doubling, to this, and is spread over its last
-#: fifth: a task paused through a 23-hour outage loops at most ~90 times (< 300 transitions).
-PAUSED_MAX_WAIT_SECONDS = 1200.0
+#: A paused wait grows from the probe interval by doubling, to this many probe intervals (20
+#: minutes at the default 30 s), and is spread over its last fifth: a task paused through a
+#: 23-hour outage then loops at most ~92 times, under 300 state transitions.
+PAUSED_MAX_PROBES = 40
 PAUSED_SPREAD = 0.2
 #: Slots this much wider than the rate asks, so no second ever holds more than the rate.
 HEADROOM = 0.1
@@ -266,10 +267,10 @@ def paused_wait(
     probe_seconds: float, paused: int, until_probe: float, rand: Callable[[], float]
 ) -> float:
     """How long a paused check waits: from the next probe slot, doubling with each pause in a
-    row up to :data:`PAUSED_MAX_WAIT_SECONDS`, spread over its last fifth so that the tasks
-    paused together wake apart, and the first minutes after the breaker closes stay within the
-    budget."""
-    grown = min(probe_seconds * 2.0 ** min(paused, 30), PAUSED_MAX_WAIT_SECONDS)
+    row up to :data:`PAUSED_MAX_PROBES` probe intervals, spread over its last fifth so that the
+    tasks paused together wake apart, and the first minutes after the breaker closes stay within
+    the budget."""
+    grown = probe_seconds * min(2.0 ** min(paused, 30), PAUSED_MAX_PROBES)
     spread = grown * (1 - PAUSED_SPREAD * rand())
     return max(until_probe, spread, 1.0)
 

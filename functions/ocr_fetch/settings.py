@@ -167,8 +167,10 @@ class StarterSettings(_FromEnv):
     state_machine_arn: str
     dead_letter_queue_url: str
     results_bucket: str
-    #: The start queue's maxReceiveCount (the template's Limits mapping).
+    #: The start queue's maxReceiveCount (the template's Limits mapping), and where a throttled
+    #: event is sent again.
     start_queue_max_receives: int = 5
+    start_queue_url: str | None = None
     polling_history_table: str | None = None
     planning: PlanSettings = field(default_factory=PlanSettings)
 
@@ -181,6 +183,7 @@ class StarterSettings(_FromEnv):
             "start_queue_max_receives": read.number(
                 "START_QUEUE_MAX_RECEIVES", cls.start_queue_max_receives, int
             ),
+            "start_queue_url": read.optional("START_QUEUE_URL"),
             "polling_history_table": read.optional("POLLING_HISTORY_TABLE"),
             "planning": read_planning(read, read_polling(read)),
         }

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from infra.build import asl_paths
 from infra.build.asl_paths import ANY, LEAF, Flow, Shape
 from infra.build.intrinsics import TEMPLATE, Resolver, translated_template
-from infra.local_cloud.packaging import load_template
+from infra.build.packaging import load_template
 
 STATEMACHINE_DIR = TEMPLATE.parent / "statemachine"
 

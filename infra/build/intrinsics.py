@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.local_cloud.packaging import load_template, translate_for_review
+from infra.build.packaging import load_template, translate_for_review
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -351,4 +351,7 @@ def translated_template(
     path: Path = TEMPLATE, parameters: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """What CloudFormation receives for ``path``: the project's one offline translation."""
-    return translate_for_review(load_template(path), dict(parameters or {}), Placement().region)
+    translated: dict[str, Any] = translate_for_review(
+        load_template(path), dict(parameters or {}), Placement().region
+    )
+    return translated

@@ -227,8 +227,10 @@ def _report(session: StackSession, tasks: list[DemoTask], outcomes: dict[str, Ta
         _say(f"{task.label}: task {task.task_id}, execution {execution.status}")
         if execution.status != "SUCCEEDED":
             _say(f"  error {execution.error}: {execution.cause}")
-        prefix = task_prefix(task.task_id)
         item = report.item or {}
+        # the run whose results are the task's: its own prefix
+        manifest = str(item.get("manifestKey") or "")
+        prefix = manifest.rsplit("/", 1)[0] + "/" if manifest else task_prefix(task.task_id)
         if report.regions and item.get("manifestKey"):
             _say(f"  S3        s3://{report.bucket}/{prefix}")
             _print_regions(prefix, task, report.regions)

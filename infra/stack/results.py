@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 from infra.stack.client import StackClient
-from ocr_fetch.layout import task_prefix
+from ocr_fetch.layout import submitted_key, task_prefix
 from ocr_fetch.outcome import OutcomeKind
+from ocr_fetch.submission import SubmittedFacts
 
 #: The outcomes a task records (``Completed``, ``Failed``, ``NotFound``, ``TimedOut``).
 OUTCOMES = frozenset(kind.value for kind in OutcomeKind)
@@ -40,8 +41,10 @@ class StoredObject:
 
     @property
     def name(self) -> str:
-        """The key without the task's prefix (``raw.json``, ``0-surname.txt``...)."""
-        return self.key.rsplit("/", 1)[-1]
+        """The key below the task's prefix: ``submitted.json``, and each run's own objects
+        (``runs/<execution>/answer-3.json``, ``runs/<execution>/regions/0-surname.txt``...)."""
+        parts = self.key.split("/", 2)
+        return parts[2] if len(parts) == 3 and parts[0] == "results" else self.key
 
 
 class Results(StackClient):
@@ -117,6 +120,17 @@ class Results(StackClient):
             return None
         manifest: dict[str, Any] = json.loads(body)
         return manifest
+
+    def submitted(self, task_id: str) -> SubmittedFacts | None:
+        """What the task was submitted with, as its first accepted submission fixed it (None:
+        never announced, or announced before the facts were kept)."""
+        s3 = self.client("s3")
+        key = submitted_key(task_id)
+        try:
+            body, _ = self.read_object(key)
+        except s3.exceptions.NoSuchKey:
+            return None
+        return SubmittedFacts.from_json(body, f"s3://{self.outputs.results_bucket}/{key}")
 
     def _listing(self, task_id: str) -> list[dict[str, Any]]:
         paginator = self.client("s3").get_paginator("list_objects_v2")

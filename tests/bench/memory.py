@@ -33,7 +33,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from infra.stack.serving import free_port
-from ocr_fetch.layout import raw_key
+from ocr_fetch.layout import answer_key
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".local" / "bench" / "memory.json"
@@ -52,8 +52,10 @@ LINE = b"MUSTERMANN ERIKA 12.08.1964 BERLIN\n"
 
 #: Run in the fresh process: warm up on one task, then measure the other.
 _CHILD = """
-import json, re, sys
+import json, os, re, sys
+import boto3
 from ocr_fetch.handlers import check_status, store_results
+from ocr_fetch.layout import answer_key
 
 class Context:
     function_name = "bench"
@@ -71,11 +73,21 @@ def status(field):
 path, warm, big, out = sys.argv[1:5]
 def run(task):
     if path == "check":
-        event = {"taskId": task, "submittedAt": "2026-01-01T00:00:00Z", "polls": 0}
+        event = {
+            "taskId": task, "executionName": task, "submittedAt": "2026-01-01T00:00:00Z",
+            "poll": {"polls": 0},
+        }
         answer = check_status.handler(event, Context())
         assert answer["status"] == "Completed", answer
     else:
-        event = {"input": {"taskId": task, "poll": {"polls": 1}}, "executionArn": "arn:bench"}
+        key = answer_key(task, task, 1)
+        bucket = os.environ["RESULTS_BUCKET"]
+        etag = boto3.client("s3").head_object(Bucket=bucket, Key=key)["ETag"]
+        poll = {"polls": 1, "rawKey": key, "rawETag": etag}
+        event = {
+            "input": {"taskId": task, "poll": poll},
+            "executionArn": "arn:bench", "executionName": task,
+        }
         answer = store_results.handler(event, Context())
         assert answer["kind"] == "Completed", answer
         rejected = path == "oversize" and task == big  # over MAX_REGION_BYTES: a region error
@@ -189,7 +201,7 @@ def _task(aws: str, size: int) -> str:
     task = str(uuid.uuid4())
     body = body_of(size)
     _Aspose.bodies[task] = body
-    _client(aws, "s3").put_object(Bucket=BUCKET, Key=raw_key(task), Body=body)
+    _client(aws, "s3").put_object(Bucket=BUCKET, Key=answer_key(task, task, 1), Body=body)
     return task
 
 

@@ -208,7 +208,7 @@ def workloads(seed: int = 20261129) -> tuple[dict[str, Any], StarterSettings]:
 
 def policy_table() -> None:
     results, settings = workloads()
-    policy, planning = settings.polling, settings.planning
+    policy, planning = settings.planning.policy, settings.planning
     print(
         "\n## 1. Polling, side by side with the tutorial (template defaults: first poll "
         f"{planning.first_poll_seconds:g} s, then {policy.initial_seconds:g} s x"
@@ -275,10 +275,10 @@ def write(results: dict[str, Any], settings: StarterSettings) -> None:
         "settings": {
             "poll_first_seconds": settings.planning.first_poll_seconds,
             "poll_worth_seconds": settings.planning.poll_worth_seconds,
-            "poll_initial_seconds": settings.polling.initial_seconds,
-            "poll_multiplier": settings.polling.multiplier,
-            "poll_max_interval_seconds": settings.polling.max_interval_seconds,
-            "poll_jitter": settings.polling.jitter,
+            "poll_initial_seconds": settings.planning.policy.initial_seconds,
+            "poll_multiplier": settings.planning.policy.multiplier,
+            "poll_max_interval_seconds": settings.planning.policy.max_interval_seconds,
+            "poll_jitter": settings.planning.policy.jitter,
         },
     }
     OUTPUT.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -100,7 +100,9 @@ def test_inspect_json_shows_the_path_with_its_waits(
     assert execution["polls"] == len(polls)
     assert execution["outcomeEvent"]["detail-type"] == "Region Recognition Completed"
     names = {o["name"] for o in report["objects"]}
-    assert {"raw.json", "manifest.json", "0-surname.txt"} <= names
+    run = f"runs/{completed['taskId']}/"
+    assert {"submitted.json", f"{run}manifest.json", f"{run}regions/0-surname.txt"} <= names
+    assert any(name.startswith(f"{run}answer-") for name in names)
     assert next(r["name"] for r in report["regions"]) == "surname"
     assert all("text" not in region for region in report["regions"])
     assert_no_text(cli, completed["taskId"], ran)

@@ -63,6 +63,7 @@ def submit(samples: Path, regions: object, *extra: str, image: str = "id_card.pn
         ([{**REGION, "name": ""}], "name must be a string of 1 to 64"),
         ([{**REGION, "bottomRightX": 5000}], "reaches past the image"),
         ([REGION] * 501, "more than 500"),
+        ("[" * 1000 + "]" * 1000, "nested more than"),
     ],
 )
 def test_a_bad_region_file_is_one_line(samples: Path, regions: object, says: str) -> None:
@@ -78,6 +79,9 @@ def test_bad_images_and_options_are_one_line(samples: Path) -> None:
         samples, [REGION], image="doc.pdf"
     )
     assert "cannot be read" in submit(samples, [REGION], image="broken.png")
+    # A PNG that declares 20000 x 20000 pixels: refused as input, not a bug (exit 70)
+    (samples / "bomb.png").write_bytes(_png_header(20_000, 20_000))
+    assert "too large to submit" in submit(samples, [REGION], image="bomb.png")
     assert "--result-type 'Word' is not one of" in submit(
         samples, [REGION], "--result-type", "Word"
     )
@@ -129,3 +133,16 @@ def test_the_example_region_files_fit_the_demo_documents(name: str) -> None:
     image = image_from_bytes(document.png, Path(f"{name}.png"))
     regions = load_regions(shipped, image)
     assert [r.name for r in regions] == document.region_names
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG declaring ``width`` x ``height`` with no pixels: all PIL reads to know its size."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")

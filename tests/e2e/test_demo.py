@@ -58,8 +58,8 @@ def test_demo_shows_the_whole_job_and_exits_0(capsys: pytest.CaptureFixture[str]
     assert "Results Stored" in output
 
     # where it was stored: S3 prefix and keys, the table item, the outcome event
-    assert re.search(rf"s3://\S+/results/{TASK_ID}/", output)
-    assert "raw.json" in output
+    assert re.search(rf"s3://\S+/results/{TASK_ID}/runs/{TASK_ID}/", output)
+    assert re.search(r"answer-\d+\.json \(the service's answer\)", output)
     assert "manifest.json" in output
     assert "status Completed" in output
     assert "Region Recognition Completed" in output

@@ -20,7 +20,7 @@ import pytest
 from infra.local.emulator import Timing
 from infra.local.samples import registration_form
 from infra.stack.waiting import wait_until
-from ocr_fetch.layout import region_names_key
+from ocr_fetch.layout import manifest_key, submitted_key
 from tests.support.local_stack import LocalStack, local_stack
 
 pytestmark = pytest.mark.slow
@@ -106,7 +106,7 @@ def test_completed_task_is_stored_and_announced(stack: LocalStack, tasks: dict[s
     assert body["correlationId"] == "order-17"
     assert body["metadata"] == {"tenant": "acme", "n": 1}
     assert [r["name"] for r in body["regions"]] == NAMES
-    assert body["results"]["manifestKey"] == f"results/{task_id}/manifest.json"
+    assert body["results"]["manifestKey"] == manifest_key(task_id, task_id)
     for region, field in zip(body["regions"], FORM.fields, strict=True):
         assert field.value not in json.dumps(event)  # ids and keys, never the text
         data, content_type = stack.session.read_object(region["s3Key"])
@@ -144,8 +144,8 @@ def test_unknown_task_is_announced_as_not_found(stack: LocalStack, tasks: dict[s
     event = outcome(stack, tasks["not_exist"])
     assert event["detail-type"] == "Region Recognition Not Found"
     assert event["detail"]["error"]["name"] == "TaskNotFound"
-    # nothing but the names the submitter gave
-    assert stack.session.object_keys(tasks["not_exist"]) == [region_names_key(tasks["not_exist"])]
+    # nothing but what the submitter gave
+    assert stack.session.object_keys(tasks["not_exist"]) == [submitted_key(tasks["not_exist"])]
 
 
 def test_a_task_that_never_finishes_times_out(stack: LocalStack, tasks: dict[str, Any]) -> None:

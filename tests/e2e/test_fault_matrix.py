@@ -166,22 +166,22 @@ def _concurrent_rows(stack: LocalStack, run: Matrix) -> list[str]:
     row("unknown_status", ("unknown_status", {"value": "Hibernating"}))
     row("response_code", ("response_code", {"value": "PartiallyNotFound"}))
     s3_task = row("s3_throttled")
-    # while the check stores the final answer (raw.json); the starter's own PutObject (the
-    # region names) is another row's
+    # while the check keeps the final answer (under its run's own key); the starter's own
+    # PutObject (the submitted facts) is another row's
     faults.inject(
         "aws_error",
         target="s3:PutObject",
-        match=f"{s3_task}/raw.json",
+        match=f"runs/{s3_task}/answer-",
         code="SlowDown",
         status=503,
         times=4,
     )
     names_task = row("names_throttled")
-    # the starter keeping the region names: its delivery fails, SQS delivers it again
+    # the starter keeping the submitted facts: its delivery fails, SQS delivers it again
     faults.inject(
         "aws_error",
         target="s3:PutObject",
-        match=f"{names_task}/submitted-regions.json",
+        match=f"{names_task}/submitted.json",
         code="SlowDown",
         status=503,
         times=4,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 import requests
 
 from infra.local.emulator import EmulatorAdmin
@@ -32,6 +33,17 @@ def test_http_basic_client_credentials_are_accepted(client: Client) -> None:
 
 def test_wrong_secret_is_400(client: Client) -> None:
     response = client.get_token(secret="wrong")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("client_id", ["kunde-ü", "客户", "\U0001f600"])
+def test_a_client_id_in_any_script_is_refused_not_a_500(client: Client, client_id: str) -> None:
+    response = requests.post(
+        client.server.base_url + "/connect/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": "x"},
+        timeout=10,
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_client"
 

@@ -20,7 +20,7 @@ from infra.local.samples import SampleDocument
 from infra.stack.outcomes import OutcomeSubscription, TaskOutcome
 from infra.stack.session import StackSession
 from ocr_fetch.client import RecognitionSettings
-from ocr_fetch.storage import ResultStore
+from ocr_fetch.bucket import ResultBucket
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, SubmittedTask
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,18 +35,14 @@ class TestSession(StackSession):
     starter, and announce events the product's own publisher would refuse to build."""
 
     def start_execution(self, task: SubmittedTask) -> str:
-        """Start the state machine for ``task`` directly, as the starter would: its region names
-        kept by reference first."""
-        names_key = None
-        if task.region_names is not None:
-            store = ResultStore(
-                self.outputs.results_bucket, self.outputs.results_table, s3=self.client("s3")
-            )
-            names_key = store.put_region_names(task.task_id, task.region_names)
+        """Start the state machine for ``task`` directly, as the starter would: its submitted
+        facts kept first (once), then run with."""
+        bucket = ResultBucket(self.outputs.results_bucket, s3=self.client("s3"))
+        facts, _ = bucket.keep_facts(task.facts())
         answer = self.client("stepfunctions").start_execution(
             stateMachineArn=self.outputs.state_machine_arn,
             name=task.execution_name,
-            input=task.execution_input_json(region_names_key=names_key),
+            input=task.execution_input_json(facts),
         )
         arn: str = answer["executionArn"]
         return arn

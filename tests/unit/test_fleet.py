@@ -13,12 +13,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from infra.local.cloud.moto_internals import (
+    make_conditional_writes_atomic,
+    restore_conditional_writes,
+)
 from ocr_fetch.errors import BudgetWaitError
 from ocr_fetch.fleet import (
     BREAKER_RUN,
     BY_OPERATOR,
     HEADROOM,
-    PAUSED_MAX_WAIT_SECONDS,
+    PAUSED_MAX_PROBES,
     BudgetGate,
     Fleet,
     paused_wait,
@@ -44,6 +48,9 @@ def clock() -> Clock:
 @pytest.fixture
 def fleet(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[Fleet]:
     offline_aws_env(monkeypatch)
+    # DynamoDB serialises one item's conditional writes; moto needs telling (the local cloud
+    # does the same for every stack).
+    make_conditional_writes_atomic()
     with mock_aws():
         boto3.client("dynamodb", region_name=REGION).create_table(
             TableName=TABLE,
@@ -52,6 +59,7 @@ def fleet(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[Fleet]:
             BillingMode="PAY_PER_REQUEST",
         )
         yield Fleet(TABLE, probe_seconds=30, calls_per_second=4, clock=clock)
+    restore_conditional_writes()
 
 
 # --- the breaker -----------------------------------------------------------------------------
@@ -120,7 +128,7 @@ def test_an_operator_opens_and_closes_it_by_hand_and_no_probe_closes_it(
 def test_paused_waits_grow_to_the_cap_and_spread() -> None:
     waits = [paused_wait(30, paused, 0, lambda: 0.0) for paused in range(8)]
     assert waits == [30, 60, 120, 240, 480, 960, 1200, 1200]
-    assert paused_wait(30, 9, 0, lambda: 1.0) == PAUSED_MAX_WAIT_SECONDS * 0.8
+    assert paused_wait(30, 9, 0, lambda: 1.0) == 30 * PAUSED_MAX_PROBES * 0.8
     assert paused_wait(30, 0, 25.0, lambda: 0.5) == 27  # never before the next probe slot
 
 

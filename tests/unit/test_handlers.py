@@ -79,6 +79,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         )
         sqs = boto3.client("sqs", region_name=REGION)
         dlq = sqs.create_queue(QueueName="start-dlq")["QueueUrl"]
+        start_queue = sqs.create_queue(QueueName="start")["QueueUrl"]
         sfn = boto3.client("stepfunctions", region_name=REGION)
         iam = boto3.client("iam", region_name=REGION)
         role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -95,6 +96,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "ASPOSE_TOKEN_URL": TOKEN_URL,
             "STATE_MACHINE_ARN": machine,
             "DEAD_LETTER_QUEUE_URL": dlq,
+            "START_QUEUE_URL": start_queue,
             "POLL_INITIAL_SECONDS": "3",
             "POLL_JITTER": "0",
             "FLEET_TABLE": "fleet",
@@ -105,6 +107,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         yield {
             "sqs": sqs,
             "dlq": dlq,
+            "start_queue": start_queue,
             "sfn": sfn,
             "machine": machine,
             "s3": boto3.client("s3", region_name=REGION),
@@ -874,7 +877,7 @@ def test_giving_up_says_which_clock_and_the_last_cause(aws: dict[str, Any]) -> N
     assert "HTTP 503" in error["message"]
 
 
-def test_starter_dead_letters_a_start_that_failed_on_its_last_delivery(
+def test_starter_waits_out_throttling_past_its_last_delivery(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from botocore.exceptions import ClientError
@@ -886,12 +889,35 @@ def test_starter_dead_letters_a_start_that_failed_on_its_last_delivery(
     record = sqs_event(submitted())
     record["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"
     out = starter.handler(record, LambdaContext())
+    # Then it is neither left for SQS to dead-letter nor dead-lettered: it comes again, later
+    assert out == {"batchItemFailures": []}
+    assert "Messages" not in aws["sqs"].receive_message(QueueUrl=aws["dlq"])
+    attributes = aws["sqs"].get_queue_attributes(
+        QueueUrl=aws["start_queue"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
+
+
+def test_starter_dead_letters_a_start_that_failed_on_its_last_delivery(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    def throttled(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "StateMachineDoesNotExist"}}, "StartExecution")
+
+    monkeypatch.setattr(starter._starter().sfn, "start_execution", throttled)
+    record = sqs_event(submitted())
+    record["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"
+    out = starter.handler(record, LambdaContext())
     assert out == {"batchItemFailures": []}  # not left for SQS to move without a reason
     message = aws["sqs"].receive_message(QueueUrl=aws["dlq"], MessageAttributeNames=["All"])[
         "Messages"
     ][0]
     reason = message["MessageAttributes"]["reason"]["StringValue"]
-    assert reason == "StartExecution failed on each of 5 deliveries, last with ThrottlingException"
+    assert reason == (
+        "StartExecution failed on each of 5 deliveries, last with StateMachineDoesNotExist"
+    )
 
 
 # --- the fleet: breaker and budget ------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.local_cloud.packaging import load_template
+from infra.build.packaging import load_template
 from ocr_fetch.errors import ConfigurationError
 from ocr_fetch.settings import CheckSettings, RecordSettings, StarterSettings, StoreSettings
 from tests.support.template import TEMPLATE, function_environment

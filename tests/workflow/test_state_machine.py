@@ -23,7 +23,7 @@ from infra.local.emulator import Timing
 from infra.local.samples import id_card
 from infra.stack.history import Execution
 from infra.stack.waiting import wait_until
-from ocr_fetch.layout import region_names_key
+from ocr_fetch.layout import answer_key, manifest_key, region_key, submitted_key
 from ocr_fetch.submission import SubmittedTask
 from tests.support.local_stack import LocalStack, local_stack
 
@@ -41,10 +41,20 @@ class Run:
     execution: Execution
 
 
+#: The service may say "still running" for 25 s (the deadline counts only that); the results'
+#: lifetime is ten minutes after submission.
+DEADLINE_SECONDS = 25
+LIFETIME_SECONDS = 600
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     # Tasks complete about four seconds after submission: polls at 0, 1, 3 and 7 s.
-    with local_stack(timing=Timing(queue_delay_s=3.5, per_region_s=0.1)) as running:
+    parameters = {
+        "PollDeadlineSeconds": str(DEADLINE_SECONDS),
+        "ResultsLifetimeSeconds": str(LIFETIME_SECONDS),
+    }
+    with local_stack(parameters, timing=Timing(queue_delay_s=3.5, per_region_s=0.1)) as running:
         yield running
 
 
@@ -91,9 +101,14 @@ def runs(stack: LocalStack) -> dict[str, Run]:
 
     task = stack.submit(CARD)
     admin.inject("stuck", task_id=task)
-    # The deadline is 90 s after submission: about 20 s left, room for three growing waits even
-    # when the first poll waits for a dozen cold starts.
-    scenario("deadline", task, submitted_at=datetime.now(UTC) - timedelta(seconds=70))
+    # The service says "running" for ever: the running deadline ends it, 25 s of answers on.
+    scenario("deadline", task)
+
+    task = stack.submit(CARD)
+    admin.inject("http_503", task_id=task, times=1000)
+    # Submitted nearly the results' lifetime ago, and never answered: the lifetime ends it.
+    long_ago = datetime.now(UTC) - timedelta(seconds=LIFETIME_SECONDS - 12)
+    scenario("lifetime", task, submitted_at=long_ago)
 
     task = stack.submit(CARD)
     admin.inject("http_429", task_id=task, times=2, retry_after=2)
@@ -187,13 +202,14 @@ def test_completed_after_several_polls_with_growing_waits(
 
     keys = stack.session.object_keys(run.task_id)
     for index, field in enumerate(CARD.fields):
-        body, content_type = stack.session.read_object(
-            f"results/{run.task_id}/{index}-{field.name}.txt"
-        )
+        key = region_key(run.task_id, run.task_id, index, field.name, "txt")
+        body, content_type = stack.session.read_object(key)
         assert content_type.startswith("text/plain")
         assert body.decode().strip() == field.value  # real OCR of a clean rendered line
-    assert f"results/{run.task_id}/raw.json" in keys
-    manifest = json.loads(stack.session.read_object(f"results/{run.task_id}/manifest.json")[0])
+    polls = len(run.execution.waits()) + 1
+    assert answer_key(run.task_id, run.task_id, polls) in keys
+    assert submitted_key(run.task_id) in keys
+    manifest = json.loads(stack.session.read_object(manifest_key(run.task_id, run.task_id))[0])
     assert [r["name"] for r in manifest["regions"]] == NAMES
 
     item = stack.session.item(run.task_id)
@@ -208,7 +224,7 @@ def test_completed_after_several_polls_with_growing_waits(
     assert event["detail"]["polls"] == len(observed) + 1
     assert event["detail"]["errorCount"] == 0
     assert [r["s3Key"] for r in event["detail"]["regions"]] == [
-        f"results/{run.task_id}/{i}-{n}.txt" for i, n in enumerate(NAMES)
+        region_key(run.task_id, run.task_id, i, n, "txt") for i, n in enumerate(NAMES)
     ]
     assert len(stack.polls_received(run.task_id)) == len(observed) + 1  # one request per poll
     assert_no_recognised_text(stack, run)
@@ -227,15 +243,13 @@ def test_service_error_is_recorded_and_fails_the_execution(
         "name": "RecognitionError",
         "message": "Image is too dark to read",
     }
-    assert event["detail"]["results"]["rawKey"] == f"results/{run.task_id}/raw.json"
+    raw = answer_key(run.task_id, run.task_id, event["detail"]["polls"])
+    assert event["detail"]["results"]["rawKey"] == raw
     item = stack.session.item(run.task_id)
     assert item is not None
     assert (item["status"], item["errorName"]) == ("Failed", "RecognitionError")
-    # the raw answer, beside the names the submitter gave
-    assert stack.session.object_keys(run.task_id) == [
-        f"results/{run.task_id}/raw.json",
-        region_names_key(run.task_id),
-    ]
+    # the raw answer, beside the facts the submitter gave
+    assert stack.session.object_keys(run.task_id) == sorted([raw, submitted_key(run.task_id)])
     assert_no_recognised_text(stack, run)
 
 
@@ -250,7 +264,7 @@ def test_not_exist_is_recorded_as_not_found(stack: LocalStack, runs: dict[str, R
     item = stack.session.item(run.task_id)
     assert item is not None
     assert item["status"] == "NotFound"
-    assert stack.session.object_keys(run.task_id) == [region_names_key(run.task_id)]
+    assert stack.session.object_keys(run.task_id) == [submitted_key(run.task_id)]
 
 
 def test_unknown_status_takes_the_default_route(stack: LocalStack, runs: dict[str, Run]) -> None:
@@ -263,7 +277,8 @@ def test_unknown_status_takes_the_default_route(stack: LocalStack, runs: dict[st
     assert "Hibernating" in event["detail"]["error"]["message"]
     assert event["detail"]["taskStatus"] == "Hibernating"
     # Nothing is lost: the answer that could not be routed is kept.
-    assert f"results/{run.task_id}/raw.json" in stack.session.object_keys(run.task_id)
+    raw = answer_key(run.task_id, run.task_id, event["detail"]["polls"])
+    assert raw in stack.session.object_keys(run.task_id)
     assert_no_recognised_text(stack, run)
 
 
@@ -276,14 +291,34 @@ def test_deadline_reached_gives_up_with_the_last_wait_landing_on_it(
     assert "Record Timed Out" in run.execution.states_entered()
     observed = run.execution.waits()
     assert_polls_grow(run, until_deadline=True)
-    assert sum(observed) <= 20 + 1  # never waits past the deadline (70 s + ~20 s)
+    # the service said "running" from the first poll on: from it to the last is the deadline,
+    # the last poll landing on it, never past it
+    polls = run.execution.polls()
+    assert DEADLINE_SECONDS <= polls[-1]["runningSeconds"] <= DEADLINE_SECONDS + 1
+    assert polls[-1]["lastPollAt"] - polls[0]["lastPollAt"] <= DEADLINE_SECONDS + 1
     event = only_event(stack, run)
     assert event["detail-type"] == "Region Recognition Timed Out"
     assert event["detail"]["error"]["name"] == "DeadlineReached"
+    assert "service saying it was running" in event["detail"]["error"]["message"]
     assert event["detail"]["polls"] == len(observed) + 1
     item = stack.session.item(run.task_id)
     assert item is not None
     assert item["status"] == "TimedOut"
+
+
+def test_no_answer_until_the_lifetime_gives_up_then_saying_so(
+    stack: LocalStack, runs: dict[str, Run]
+) -> None:
+    run = runs["lifetime"]
+    assert run.execution.status == "FAILED"
+    assert run.execution.error == "ResultsLifetimeReached"
+    polls = run.execution.polls()
+    assert {p["status"] for p in polls} == {"Unavailable"}
+    # none of it counted against the running deadline or the poll budget
+    assert (polls[-1]["runningSeconds"], polls[-1]["answeredPolls"]) == (0, 0)
+    event = only_event(stack, run)
+    assert event["detail"]["error"]["name"] == "ResultsLifetimeReached"
+    assert "AsposeUnavailableError" in event["detail"]["error"]["message"]
 
 
 def test_429_and_503_are_survived(stack: LocalStack, runs: dict[str, Run]) -> None:
@@ -335,8 +370,8 @@ def test_one_corrupt_region_among_good_ones(stack: LocalStack, runs: dict[str, R
     assert [r["error"] for r in regions] == [None, "invalid_base64", None, None, None]
     assert event["detail"]["errorCount"] == 1
     keys = stack.session.object_keys(run.task_id)
-    assert f"results/{run.task_id}/1-given_names.txt" not in keys
-    body, _ = stack.session.read_object(f"results/{run.task_id}/0-surname.txt")
+    assert region_key(run.task_id, run.task_id, 1, "given_names", "txt") not in keys
+    body, _ = stack.session.read_object(region_key(run.task_id, run.task_id, 0, "surname", "txt"))
     assert body.decode().strip() == "MUSTERMANN"
     item = stack.session.item(run.task_id)
     assert item is not None
@@ -459,4 +494,5 @@ def test_a_later_worse_outcome_is_superseded(stack: LocalStack, runs: dict[str, 
     item = stack.session.item(completed.task_id)
     assert item is not None
     assert item["status"] == "Completed"
+    assert item["executionArn"] == completed.arn  # the first run's results stand
     assert len(stack.outcome_events(completed.task_id)) == 1

@@ -6,7 +6,9 @@ bucket); a duplicate or a re-fetch reads them and never changes them. A duplicat
 task whose execution is running or finished starts nothing and is not an error. A malformed
 event starts nothing and is moved to the dead-letter queue at once with its reason (retrying it
 cannot help); other failures go back to the queue, and on the last delivery to the dead-letter
-queue with theirs, so nothing is lost without a reason.
+queue with theirs, so nothing is lost without a reason. AWS throttling (Step Functions, S3) is
+waited out instead: on the last delivery the event is sent to the start queue again, delayed,
+until it starts or becomes too old to start (the event's age is checked on each delivery).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ocr_fetch.errors import (
     StorageError,
     aws_error_code,
     clip,
+    is_throttling,
 )
 from ocr_fetch.history import HISTORY_ERRORS, PollingHistory
 from ocr_fetch.learning import (
@@ -44,6 +47,10 @@ from ocr_fetch.submission import SubmittedFacts, SubmittedTask, parse_submitted_
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+#: How long a throttled event waits before it is delivered again (SQS's longest delay).
+REQUEUE_DELAY_SECONDS = 900
 
 
 def _utc_now() -> datetime:
@@ -83,6 +90,8 @@ class Starter:
     #: The start queue's maxReceiveCount: on the last receive a failure is dead-lettered here,
     #: with its reason, rather than by SQS without one.
     max_receives: int = 5
+    #: Where a throttled event goes again, delayed (None: dead-lettered like any failure).
+    start_queue_url: str | None = None
     sfn: Any = None
     sqs: Any = None
     planner: Callable[[SubmittedTask, SubmittedFacts], PollStart] = field(default_factory=Planner)
@@ -111,6 +120,9 @@ class Starter:
         except Exception as exc:
             if receives < self.max_receives:
                 raise
+            if is_throttling(exc) and self.start_queue_url:
+                self._again_later(body, exc)
+                return "requeued"
             self._dead_letter(body, _why_not_started(exc, receives), message_id)
             return "rejected"
 
@@ -148,6 +160,19 @@ class Starter:
         )
         metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
         return "started"
+
+    def _again_later(self, body: str, exc: Exception) -> None:
+        """AWS asked us to slow down on every delivery: the event goes to the start queue again,
+        delayed (a new message, so SQS counts its deliveries afresh)."""
+        logger.warning(
+            "throttled on every delivery: sent again later", extra={"cause": aws_error_code(exc)}
+        )
+        metrics.add_metric(name="SubmissionsRequeued", unit=MetricUnit.Count, value=1)
+        self.sqs.send_message(
+            QueueUrl=self.start_queue_url,
+            MessageBody=_sendable(body),
+            DelaySeconds=REQUEUE_DELAY_SECONDS,
+        )
 
     def _dead_letter(self, body: str, reason: str, message_id: str | None) -> None:
         logger.warning("submission sent to the dead-letter queue", extra={"reason": reason})
@@ -194,6 +219,7 @@ def _starter() -> Starter:
         settings.state_machine_arn,
         settings.dead_letter_queue_url,
         settings.start_queue_max_receives,
+        settings.start_queue_url,
         planner=planner,
         bucket=ResultBucket(settings.results_bucket),
     )

@@ -127,6 +127,7 @@ class LocalCloud(Running):
             lambda role: self.principals.credentials(role, STATES).boto()
         )
         moto_internals.register_cloudformation_models()
+        moto_internals.make_conditional_writes_atomic()
         self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
         self._logs = _LogShipper(self.client, self.principals)
         self._runtime = LambdaRuntime(
@@ -169,6 +170,7 @@ class LocalCloud(Running):
         if self._saved_sfn_config is not None:
             moto_internals.restore_stepfunctions_config(self._saved_sfn_config)
             moto_internals.restore_interpreter()
+            moto_internals.restore_conditional_writes()
         self._restore_environment()
         for name, level in self._saved_log_levels.items():
             logging.getLogger(name).setLevel(level)

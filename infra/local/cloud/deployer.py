@@ -33,13 +33,16 @@ def fast_polling(max_interval_seconds: int, deadline_seconds: int) -> dict[str, 
     """Template parameters for polling in seconds rather than minutes, as every local run wants
     (the demo, the stress run, the console check, the tests): waits of 1, 2, 4 ... s up to
     ``max_interval_seconds``, no jitter (so the growth is visible and runs repeat), the
-    handlers' logs at INFO, giving up after ``deadline_seconds``."""
+    handlers' logs at INFO, giving up after ``deadline_seconds`` of "still running" (and the
+    results' lifetime at four times that), the breaker probed every second."""
     return {
         "PollInitialSeconds": "1",
         "PollMultiplier": "2",
         "PollMaxIntervalSeconds": str(max_interval_seconds),
         "PollJitter": "0",
         "PollDeadlineSeconds": str(deadline_seconds),
+        "ResultsLifetimeSeconds": str(4 * deadline_seconds),
+        "BreakerProbeSeconds": "1",
         "LogLevel": "INFO",
     }
 

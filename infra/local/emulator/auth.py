@@ -61,8 +61,10 @@ class TokenIssuer:
             if until is not None:
                 del self._locked_until[client_id]
                 self._failures.pop(client_id, None)
-            good = hmac.compare_digest(client_id, self._client_id) and hmac.compare_digest(
-                client_secret, self._client_secret
+            # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, once
+            # a 500), and an id or secret may hold any.
+            good = hmac.compare_digest(_utf8(client_id), _utf8(self._client_id)) and (
+                hmac.compare_digest(_utf8(client_secret), _utf8(self._client_secret))
             )
             if not good:
                 failures = self._failures.get(client_id, 0) + 1
@@ -102,3 +104,7 @@ class TokenIssuer:
         with self._lock:
             self._failures.clear()
             self._locked_until.clear()
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")

@@ -27,7 +27,6 @@ from infra.stack.results import COMPLETED
 from infra.stack.session import StackSession
 from infra.stack.values import json_object
 from ocr_fetch.client import RecognitionSettings
-from ocr_fetch.layout import manifest_key
 
 #: What the service answers while a task is still going: each gets a "next poll in" on its line.
 RUNNING_STATUSES = {"Pending", "Processing", "Throttled", "Unavailable", "NotChecked"}
@@ -225,13 +224,23 @@ def refetch(session: StackSession, task_id: str, label: str | None = None) -> Re
 
 
 def original_submission(session: StackSession, task_id: str) -> dict[str, Any] | None:
-    """What the task was announced with, as far as the stack stored it: ``regions`` (names, in
-    order; None when unknown), ``correlationId``, ``metadata``. None for an unknown task.
+    """What the task was announced with: ``regions`` (names, in order; None when unknown),
+    ``correlationId``, ``metadata``. None for an unknown task.
 
-    Region names are never taken from the execution input: state data carries ids and
-    references, and the names live in the table item and the manifest."""
+    The task's submitted facts say it, as its first accepted submission fixed them (the starter
+    runs the re-fetch with them whatever the event says, so a re-fetch can never change them).
+    A task announced before they were kept falls back on its table item and manifest."""
+    facts = session.submitted(task_id)
+    if facts is not None:
+        names = facts.region_names
+        return {
+            "regions": None if names is None else [{"name": name} for name in names],
+            "correlationId": facts.correlation_id,
+            "metadata": facts.metadata,
+        }
     item = session.item(task_id) or {}
-    manifest = session.manifest_at(manifest_key(task_id))
+    key = item.get("manifestKey")
+    manifest = session.manifest_at(str(key)) if key else None
     described = None if item else session.describe_execution(task_id)
     if not item and manifest is None and described is None:
         return None

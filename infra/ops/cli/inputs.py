@@ -18,6 +18,7 @@ from typing import Any
 
 from infra.ops.cli.errors import bad_input
 from infra.stack.history import STATUSES
+from ocr_fetch import jsonlimits
 from ocr_fetch.client import Rect
 from ocr_fetch.errors import InvalidEventError
 from ocr_fetch.outcome import OutcomeKind
@@ -158,16 +159,27 @@ def image_from_bytes(data: bytes, path: Path) -> Image:
     try:
         with PilImage.open(io.BytesIO(data)) as image:
             width, height = image.size
+    except PilImage.DecompressionBombError:
+        raise bad_input(
+            f"{path}: a {found} of more than {2 * (PilImage.MAX_IMAGE_PIXELS or 0)} pixels, "
+            "too large to submit (a decompression bomb?)"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise bad_input(f"{path}: a {found} file that cannot be read (damaged?)") from None
     return Image(path, data, found, width, height)
+
+
+#: A region file is a few hundred bytes a region; anything near this is not one.
+MAX_REGION_FILE_BYTES = 1024 * 1024
 
 
 def load_regions(path: Path, image: Image | None = None) -> list[NamedRegion]:
     """The region file's rectangles, in order, each checked (and inside ``image`` if given)."""
     text = _read(path, "region file").decode("utf-8", errors="replace")
     try:
-        value = json.loads(text)
+        value = jsonlimits.loads(text, max_bytes=MAX_REGION_FILE_BYTES, what=str(path))
+    except jsonlimits.JsonLimitError as error:
+        raise bad_input(str(error)) from None
     except ValueError as error:
         raise bad_input(f"{path}: not JSON ({error})") from None
     if not isinstance(value, list) or not value:

@@ -17,11 +17,17 @@ client would. What cannot be done that way is here:
 - ``speedups`` (``definitions``, ``clients``, ``jsonpath``, ``dispatch``, ``dynamodb``): do once
   what moto redoes for every execution, state or request, which made bursts CPU-bound, and sign
   the interpreter's calls with the state machine's role;
-- ``config``: restore the Step Functions configuration a cloud changed when it stops.
+- ``config``: restore the Step Functions configuration a cloud changed when it stops;
+- ``atomic_writes``: DynamoDB's and S3's conditional writes serialised, as the services promise
+  (moto checks and writes with nothing held between).
 
 ``patching`` holds what they share: the account, and the one registry of what is installed.
 """
 
+from infra.local.cloud.moto_internals.atomic_writes import (
+    make_conditional_writes_atomic,
+    restore_conditional_writes,
+)
 from infra.local.cloud.moto_internals.cloudformation.registration import (
     register_cloudformation_models,
 )
@@ -53,8 +59,10 @@ __all__ = [
     "detach_sqs_event_source_mappings",
     "install_lambda_invoker",
     "lambda_invoker_installed",
+    "make_conditional_writes_atomic",
     "make_moto_server",
     "register_cloudformation_models",
+    "restore_conditional_writes",
     "restore_interpreter",
     "restore_stepfunctions_config",
     "s3_kms_key",

@@ -185,7 +185,7 @@ class Outcomes(Executions, Results):
                 check = pending
             statuses = self._statuses(list(check.values()))
             for task_id, name in check.items():
-                state = self._ended(task_id, statuses.get(name), subscription)
+                state = self._ended(task_id, name, statuses.get(name), subscription)
                 if state is not None:
                     ended[task_id] = state
             return len(ended) == len(names)
@@ -225,11 +225,15 @@ class Outcomes(Executions, Results):
     def _ended(
         self,
         task_id: str,
+        name: str,
         execution: tuple[str, str] | None,
         subscription: OutcomeSubscription | None,
     ) -> tuple[str, dict[str, Any] | None] | None:
-        """``(execution ARN, outcome event)`` once the task has ended, else None."""
-        events = subscription.received(task_id) if subscription is not None else []
+        """``(execution ARN, outcome event)`` once the execution ``name`` of the task has ended,
+        else None. Only that execution's events count: an earlier run's (a re-fetch's original)
+        says nothing about it."""
+        received = subscription.received(task_id) if subscription is not None else []
+        events = [e for e in received if _execution_name(e) == name]
         if events:
             arn = str(events[-1]["detail"]["executionArn"])
             if execution is not None and execution[0] == arn and execution[1] == RUNNING:
@@ -297,3 +301,8 @@ class TaskOutcome:
     @property
     def detail_type(self) -> str | None:
         return str(self.event["detail-type"]) if self.event is not None else None
+
+
+def _execution_name(event: dict[str, Any]) -> str:
+    """The name of the execution that published an outcome event (its ARN's last part)."""
+    return str(event.get("detail", {}).get("executionArn", "")).rsplit(":", 1)[-1]

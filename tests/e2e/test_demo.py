@@ -24,7 +24,7 @@ TASK_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 def recognised(output: str, name: str) -> list[str]:
     """Every text the demo printed for region ``name`` (one per task that had it)."""
     return re.findall(
-        rf"^\s+\d+-{re.escape(name)}\.txt\s+{re.escape(name)}\s+'(.*?)'", output, re.M
+        rf"^\s+(?:regions/)?\d+-{re.escape(name)}\.txt\s+{re.escape(name)}\s+'(.*?)'", output, re.M
     )
 
 

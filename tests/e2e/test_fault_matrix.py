@@ -96,8 +96,9 @@ def matrix(stack: LocalStack) -> Matrix:
     run = Matrix()
     _poison_first(stack, run)
     announced = _concurrent_rows(stack, run)
+    waited = [task for task in announced if task != run.tasks["start_throttled"]]
     run.outcomes.update(
-        stack.session.wait_for_outcomes(announced, timeout=240, subscription=stack.outcomes)
+        stack.session.wait_for_outcomes(waited, timeout=240, subscription=stack.outcomes)
     )
     run.dead_letters = _dead_letters(stack, expected=5)
     _shared_rows(stack, run)
@@ -209,6 +210,16 @@ def _concurrent_rows(stack: LocalStack, run: Matrix) -> list[str]:
     row("never_finishes", ("stuck", {}))
     row("bad_request_body", ("http_status", {"status": 400, "title": CANARY, "detail": CANARY}))
     row("duplicate", document=FORM)
+    # Step Functions throttling every attempt of every delivery: waited out, sent to the start
+    # queue again later (not dead-lettered)
+    run.notes["start_throttled_fault"] = faults.inject(
+        "aws_error",
+        target="states:StartExecution",
+        match=row("start_throttled"),
+        code="ThrottlingException",
+        status=400,
+        times=1000,
+    )
     for task in rows.values():
         _announce(stack, task)
     _announce(stack, rows["duplicate"])  # the same announcement, delivered twice
@@ -271,6 +282,15 @@ def _one_task(
     )
     run.outcomes[task if "refetch" not in detail else f"{task}-{detail['refetch']}"] = outcome
     return outcome
+
+
+def _delayed(stack: LocalStack) -> int:
+    """Messages in the start queue waiting out their delay (sent again after throttling)."""
+    attributes = stack.cloud.client("sqs").get_queue_attributes(
+        QueueUrl=stack.stack.outputs["StartQueueUrl"],
+        AttributeNames=["ApproximateNumberOfMessagesDelayed"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesDelayed"])
 
 
 def _start_queue_drained(stack: LocalStack) -> None:
@@ -369,6 +389,8 @@ def _recovery_rows(stack: LocalStack, run: Matrix) -> None:
     duplicate = run.tasks["duplicate"]
     stack.session.announce_detail({"taskId": duplicate.upper()})
     _start_queue_drained(stack)
+    # The throttled start has been sent again (before its fault goes with the others)
+    wait_until(lambda: _delayed(stack) >= 1, timeout=180, what="the throttled event sent again")
     # The outage is over: the failed task is fetched again on purpose (see the README: on AWS a
     # redrive of the failed execution resumes it; moto has no RedriveExecution).
     stack.cloud.faults.clear()
@@ -535,7 +557,10 @@ def test_duplicates_start_nothing_and_a_refetch_is_named(stack: LocalStack, matr
     names = sorted(e["name"] for e in stack.session.executions(task))
     # Announced twice, fetched again on purpose, then announced in upper case after it finished.
     assert names == [task, f"{task}-again"]
-    assert len(stack.outcome_events(task)) == 2  # the first execution and the re-fetch
+    # The re-fetch found what the first run stored, no better: it replaced and announced nothing
+    refetch = matrix.outcomes[f"{task}-again"].execution
+    assert refetch.states_entered()[-1] == "Superseded By Earlier Outcome"
+    assert len(stack.outcome_events(task)) == 1
 
 
 def test_what_cannot_be_carried_is_dead_lettered_with_a_reason(matrix: Matrix) -> None:
@@ -544,6 +569,18 @@ def test_what_cannot_be_carried_is_dead_lettered_with_a_reason(matrix: Matrix) -
     assert any("lone surrogate" in r for r in reasons)
     assert any("nested more than" in r for r in reasons)
     assert any("bytes, more than" in r for r in reasons)
+
+
+def test_step_functions_throttling_is_waited_out_not_dead_lettered(
+    stack: LocalStack, matrix: Matrix
+) -> None:
+    task = matrix.tasks["start_throttled"]
+    # Then after its last delivery it is neither started nor dead-lettered: it waits in the start
+    # queue, delayed, to be delivered afresh
+    assert _delayed(stack) >= 1
+    assert matrix.notes["start_throttled_fault"].hits >= 5 * 3  # boto's 3 attempts, 5 deliveries
+    assert not [d for d in stack.session.dead_letters() if task in d.body]
+    assert stack.session.executions(task) == []
 
 
 def test_a_crashing_starter_is_redelivered_then_dead_lettered(

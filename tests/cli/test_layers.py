@@ -21,6 +21,7 @@ CLI_LAYERS = [
         "infra.ops.cli.commands.submit",
         "infra.ops.cli.commands.tasks",
         "infra.ops.cli.commands.dlq",
+        "infra.ops.cli.commands.breaker",
     },
     {"infra.ops.cli.app"},
     {"infra.ops.cli.__main__"},
@@ -34,6 +35,7 @@ PRESENTATION = {
     "infra.ops.cli.commands.submit",
     "infra.ops.cli.commands.tasks",
     "infra.ops.cli.commands.dlq",
+    "infra.ops.cli.commands.breaker",
     "infra.ops.cli.app",
 }
 

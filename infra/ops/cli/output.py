@@ -21,11 +21,20 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.ops.cli.actions import Download, Followed, Refetch, Submitted, poll_line
-from infra.ops.cli.views import Progress, Region, TaskReport, TaskStatus, dead_letter_json
+from infra.ops.cli.views import (
+    Progress,
+    Region,
+    TaskReport,
+    TaskStatus,
+    breaker_json,
+    dead_letter_json,
+)
 from infra.ops.listing import Row
 from infra.stack.dead_letters import DeadLetter, Redrive
+from infra.stack.fleet import BreakerState
 from infra.stack.history import Execution, Step
 from infra.stack.times import iso, seconds_between
+from ocr_fetch.fleet import BY_OPERATOR
 
 PROGRAM = "ocr-results"
 #: Width of the output when it is not a terminal (a pipe, a file): tables are never folded.
@@ -362,6 +371,52 @@ def redrive_lines(redrive: Redrive) -> list[str]:
         lines.append(f"Left in the dead-letter queue, would be refused again: {len(redrive.kept)}")
         lines += [f"  {letter.message_id}: {letter.problem}" for letter in redrive.kept]
     return lines
+
+
+# --- the breaker -------------------------------------------------------------------------------
+def breaker_lines(state: BreakerState, changed: bool | None = None) -> list[str]:
+    """The breaker's state, and what ``open`` or ``close`` did (``changed``)."""
+    shown = breaker_json(state)
+    view = state.view
+    if not view.open:
+        head = "Breaker: closed (the fleet calls Aspose)"
+    elif view.opened_by == BY_OPERATOR:
+        head = f"Breaker: open since {shown['openedAt']}, by an operator (no probe closes it)"
+    else:
+        head = (
+            f"Breaker: open since {shown['openedAt']}, by a run of non-answers (a definite answer "
+            "to a probe closes it)"
+        )
+    rate = state.rate_factor
+    lines = [head]
+    if changed is False:
+        lines.append("  (it was so already: nothing changed)")
+    lines += _pairs(
+        ("next probe", _probe(state)),
+        ("non-answers", f"{view.failures} in a row (it opens at {shown['opensAfter']})"),
+        ("rate", None if rate is None else f"{rate:.0%} of the budget, recovering after a 429"),
+        ("budget", _budget(state.calls_per_second)),
+    )
+    return lines
+
+
+def _probe(state: BreakerState) -> str | None:
+    at = state.next_probe_at
+    if at is None:
+        return None
+    wait = at - state.now
+    shown = breaker_json(state)["nextProbeAt"]
+    return f"{shown} (in {wait:.0f} s)" if wait > 0 else f"{shown} (due: the next check probes)"
+
+
+def _budget(calls_per_second: float | None) -> str | None:
+    if calls_per_second is None:
+        return None
+    return (
+        "none (AsposeCallsPerSecond 0)"
+        if not calls_per_second
+        else (f"{calls_per_second:g} calls a second to Aspose, fleet-wide")
+    )
 
 
 def _table(title: str, *columns: str) -> Table:

@@ -337,7 +337,8 @@ class _Batch:
     def stop(self, indexes: Sequence[int], exc: ClientError) -> None:
         """A permanent error of a whole call: these entries, and every later one, are not sent."""
         self.stopped_by = exc
-        self.note(indexes, aws_error_code(exc), "not sent: PutEvents refused the call")
+        said = clip_bytes(str(exc.response.get("Error", {}).get("Message") or ""), 300)
+        self.note(indexes, aws_error_code(exc), f"not sent: PutEvents refused the call ({said})")
         self.give_up(indexes)
 
     def result(self) -> PutResult:

@@ -563,6 +563,7 @@ def test_a_permanent_call_error_stops_the_batch_and_names_every_event_not_sent()
     assert result.event_ids[:10] == tuple(str(n) for n in range(10))
     assert [f.index for f in result.failures] == list(range(10, 25))
     assert {f.code for f in result.failures} == {"ResourceNotFoundException"}
+    assert all(f.message.startswith("not sent: PutEvents refused") for f in result.failures)
     assert result.stopped_by is not None
 
 

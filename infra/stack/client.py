@@ -26,6 +26,8 @@ class StackOutputs:
     start_queue_url: str
     dead_letter_queue_url: str
     credentials_secret: str | None = None
+    #: The fleet's breaker and budget (None: a stack from before the fleet).
+    fleet_table: str | None = None
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, str]) -> StackOutputs:
@@ -38,6 +40,7 @@ class StackOutputs:
                 start_queue_url=outputs["StartQueueUrl"],
                 dead_letter_queue_url=outputs["DeadLetterQueueUrl"],
                 credentials_secret=outputs.get("AsposeCredentialsSecret"),
+                fleet_table=outputs.get("FleetTableName"),
             )
         except KeyError as missing:
             raise ValueError(f"the stack has no output {missing}: is it this product's?") from None

@@ -16,15 +16,17 @@ from typing import Any, Self
 from infra.stack.bus import Bus
 from infra.stack.client import ClientFactory, StackOutputs
 from infra.stack.dead_letters import DeadLetters
+from infra.stack.fleet import FleetControl
 from infra.stack.outcomes import Outcomes
 from infra.stack.secrets import Secrets
 from infra.stack.state_file import DEFAULT_STATE_FILE, LocalState
 
 
-class StackSession(Bus, Outcomes, DeadLetters, Secrets):
+class StackSession(Bus, Outcomes, DeadLetters, Secrets, FleetControl):
     """Drives and reads one stack through its public contract: announcing tasks (:class:`Bus`),
     executions, results and outcomes (:class:`Outcomes`), the dead-letter queue
-    (:class:`DeadLetters`) and the secret (:class:`Secrets`)."""
+    (:class:`DeadLetters`), the secret (:class:`Secrets`) and the fleet's breaker
+    (:class:`FleetControl`)."""
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, str], client: ClientFactory) -> Self:

@@ -12,7 +12,7 @@ CLI_LAYERS = [
     {"infra.ops.cli.inputs"},
     {"infra.ops.cli.views"},
     {"infra.ops.cli.target"},
-    {"infra.ops.cli.actions"},
+    {"infra.ops.cli.actions", "infra.ops.cli.backfill"},
     {"infra.ops.cli.output", "infra.ops.cli.failures"},
     {"infra.ops.cli.invocation"},
     {"infra.ops.cli.ending"},
@@ -21,6 +21,8 @@ CLI_LAYERS = [
         "infra.ops.cli.commands.submit",
         "infra.ops.cli.commands.tasks",
         "infra.ops.cli.commands.dlq",
+        "infra.ops.cli.commands.backfill",
+        "infra.ops.cli.commands.breaker",
     },
     {"infra.ops.cli.app"},
     {"infra.ops.cli.__main__"},
@@ -34,6 +36,8 @@ PRESENTATION = {
     "infra.ops.cli.commands.submit",
     "infra.ops.cli.commands.tasks",
     "infra.ops.cli.commands.dlq",
+    "infra.ops.cli.commands.backfill",
+    "infra.ops.cli.commands.breaker",
     "infra.ops.cli.app",
 }
 

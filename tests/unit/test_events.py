@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +19,13 @@ from ocr_fetch.bucket import ResultBucket
 from ocr_fetch.decoding import DecodedRegion, decode_results
 from ocr_fetch.errors import EventPublishError
 from ocr_fetch.events import (
+    MAX_BATCH_ENTRIES,
     MAX_ENTRY_BYTES,
+    MAX_PUT_ATTEMPTS,
     SOURCE,
+    Event,
     EventPublisher,
+    Retries,
     build_outcome_detail,
     build_submitted_detail,
     encoded_size,
@@ -261,16 +266,31 @@ def stubbed_events() -> tuple[Any, Stubber]:
     return client, Stubber(client)
 
 
+class Sleeps:
+    """Stands in for ``time.sleep``: records each backoff instead of waiting it."""
+
+    def __init__(self) -> None:
+        self.waited: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waited.append(seconds)
+
+
+def no_wait(sleeps: Sleeps | None = None) -> Retries:
+    return Retries(sleep=sleeps or Sleeps(), rand=lambda: 1.0)
+
+
 def test_a_rejected_entry_raises_naming_the_error_code_not_the_payload() -> None:
     client, stubber = stubbed_events()
-    stubber.add_response(
-        "put_events",
-        {
-            "FailedEntryCount": 1,
-            "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}],
-        },
-    )
-    publisher = EventPublisher(BUS, client=client)
+    for _ in range(MAX_PUT_ATTEMPTS):  # InternalFailure is transient: tried that many times
+        stubber.add_response(
+            "put_events",
+            {
+                "FailedEntryCount": 1,
+                "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}],
+            },
+        )
+    publisher = EventPublisher(BUS, client=client, retries=no_wait())
 
     with stubber, pytest.raises(EventPublishError) as caught:
         publisher.publish("T", {"secret": TEXTS[0]})
@@ -284,10 +304,11 @@ def test_a_rejected_entry_raises_naming_the_error_code_not_the_payload() -> None
 
 def test_throttling_is_an_event_publish_error() -> None:
     client, stubber = stubbed_events()
-    stubber.add_client_error(
-        "put_events", service_error_code="ThrottlingException", http_status_code=400
-    )
-    publisher = EventPublisher(BUS, client=client)
+    for _ in range(MAX_PUT_ATTEMPTS):
+        stubber.add_client_error(
+            "put_events", service_error_code="ThrottlingException", http_status_code=400
+        )
+    publisher = EventPublisher(BUS, client=client, retries=no_wait())
 
     with stubber, pytest.raises(EventPublishError, match="ThrottlingException"):
         publisher.publish("T", {"taskId": TASK})
@@ -299,7 +320,7 @@ def test_a_connection_error_is_an_event_publish_error() -> None:
             raise EndpointConnectionError(endpoint_url="https://events.example")
 
     with pytest.raises(EventPublishError, match="EndpointConnectionError"):
-        EventPublisher(BUS, client=Unreachable()).publish("T", {"taskId": TASK})
+        EventPublisher(BUS, client=Unreachable(), retries=no_wait()).publish("T", {"taskId": TASK})
 
 
 def test_a_permanent_client_error_propagates() -> None:
@@ -384,3 +405,210 @@ def test_the_outcome_fits_the_state_budget_beside_the_state_it_joins(count: int)
     assert detail["results"]["prefix"] == run_prefix
     if len(detail["regions"]) < count:
         assert detail["regionsTruncated"] is True
+
+
+# --- many events: batches of ten, and exactly the failed entries again --------------------------
+class PartlyFailing:
+    """A recording ``put_events`` that fails the entries ``fail(call, position, entry)`` names,
+    with ``code``; every other entry gets an id."""
+
+    def __init__(self, fail: Any = None, code: str = "InternalFailure") -> None:
+        self.calls: list[list[dict[str, Any]]] = []
+        self.fail = fail or (lambda call, position, entry: False)
+        self.code = code
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        assert len(Entries) <= MAX_BATCH_ENTRIES
+        call = len(self.calls)
+        self.calls.append(Entries)
+        results: list[dict[str, Any]] = []
+        for position, entry in enumerate(Entries):
+            if self.fail(call, position, entry):
+                results.append({"ErrorCode": self.code, "ErrorMessage": "no"})
+            else:
+                results.append({"EventId": f"id-{json.loads(entry['Detail'])['n']}"})
+        failed = sum(1 for r in results if "ErrorCode" in r)
+        return {"FailedEntryCount": failed, "Entries": results}
+
+    def numbers(self, call: int) -> list[int]:
+        return [json.loads(entry["Detail"])["n"] for entry in self.calls[call]]
+
+
+def events(count: int) -> list[Event]:
+    return [Event("T", {"n": n}) for n in range(count)]
+
+
+def test_many_events_go_ten_to_a_call_in_order() -> None:
+    client = PartlyFailing()
+    settled: list[int] = []
+
+    result = EventPublisher(BUS, client=client).publish_batch(events(23), settled.append)
+
+    assert [len(call) for call in client.calls] == [10, 10, 3]
+    assert [n for call in range(3) for n in client.numbers(call)] == list(range(23))
+    assert result.event_ids == tuple(f"id-{n}" for n in range(23))
+    assert result.failures == ()
+    assert (result.calls, result.retried) == (3, 0)
+    assert settled == [10, 10, 3]
+
+
+def test_only_the_entries_a_partial_failure_reports_are_sent_again() -> None:
+    # Given the first call fails the entries at positions 2 and 7, and nothing after
+    client = PartlyFailing(lambda call, position, entry: call == 0 and position in (2, 7))
+    sleeps = Sleeps()
+
+    # When 12 events are put
+    result = EventPublisher(BUS, client=client, retries=no_wait(sleeps)).publish_batch(events(12))
+
+    # Then the retry carries exactly those two entries, byte for byte, and every event has its id
+    assert client.numbers(0) == list(range(10))
+    assert client.calls[1] == [client.calls[0][2], client.calls[0][7]]
+    assert client.numbers(2) == [10, 11]
+    assert result.event_ids == tuple(f"id-{n}" for n in range(12))
+    assert result.failures == ()
+    assert (result.calls, result.retried) == (3, 2)
+    assert len(sleeps.waited) == 1
+
+
+def test_entries_that_keep_failing_are_reported_after_a_bounded_number_of_tries() -> None:
+    client = PartlyFailing(lambda call, position, entry: json.loads(entry["Detail"])["n"] == 4)
+    sleeps = Sleeps()
+
+    result = EventPublisher(BUS, client=client, retries=no_wait(sleeps)).publish_batch(events(6))
+
+    assert len(client.calls) == MAX_PUT_ATTEMPTS
+    assert all(client.numbers(call) == [4] for call in range(1, MAX_PUT_ATTEMPTS))
+    [failure] = result.failures
+    assert (failure.index, failure.code, failure.message) == (4, "InternalFailure", "no")
+    assert result.event_ids[4] is None
+    assert sum(1 for event_id in result.event_ids if event_id) == 5
+    # the backoff grows between tries, and is bounded
+    assert sleeps.waited == sorted(sleeps.waited)
+    assert len(sleeps.waited) == MAX_PUT_ATTEMPTS - 1
+    assert max(sleeps.waited) <= Retries().max_seconds
+
+
+def test_a_permanent_entry_error_is_not_retried() -> None:
+    client = PartlyFailing(lambda call, position, entry: position == 1, code="MalformedDetail")
+
+    result = EventPublisher(BUS, client=client, retries=no_wait()).publish_batch(events(3))
+
+    assert len(client.calls) == 1
+    assert [(f.index, f.code) for f in result.failures] == [(1, "MalformedDetail")]
+
+
+def test_a_call_that_fails_transiently_is_retried_whole() -> None:
+    client, stubber = stubbed_events()
+    stubber.add_client_error(
+        "put_events", service_error_code="ThrottlingException", http_status_code=400
+    )
+    entries = [EventPublisher(BUS)._entry("T", {"n": n}, None) for n in range(2)]
+    stubber.add_response(
+        "put_events",
+        {"FailedEntryCount": 0, "Entries": [{"EventId": "a"}, {"EventId": "b"}]},
+        {"Entries": entries},
+    )
+
+    with stubber:
+        result = EventPublisher(BUS, client=client, retries=no_wait()).publish_batch(events(2))
+
+    stubber.assert_no_pending_responses()
+    assert result.event_ids == ("a", "b")
+    assert (result.calls, result.retried) == (2, 2)
+
+
+def test_the_retry_asks_for_exactly_the_failed_entry_through_botocore() -> None:
+    # botocore's Stubber checks each call's parameters: the second call must be entry 1 alone.
+    client, stubber = stubbed_events()
+    publisher = EventPublisher(BUS, client=client, retries=no_wait())
+    entries = [publisher._entry("T", {"n": n}, None) for n in range(3)]
+    stubber.add_response(
+        "put_events",
+        {
+            "FailedEntryCount": 1,
+            "Entries": [
+                {"EventId": "a"},
+                {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"},
+                {"EventId": "c"},
+            ],
+        },
+        {"Entries": entries},
+    )
+    stubber.add_response(
+        "put_events",
+        {"FailedEntryCount": 0, "Entries": [{"EventId": "b"}]},
+        {"Entries": [entries[1]]},
+    )
+
+    with stubber:
+        result = publisher.publish_batch(events(3))
+
+    stubber.assert_no_pending_responses()
+    assert result.event_ids == ("a", "b", "c")
+
+
+def test_a_permanent_call_error_stops_the_batch_and_names_every_event_not_sent() -> None:
+    client, stubber = stubbed_events()
+    stubber.add_response(
+        "put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": str(n)} for n in range(10)]}
+    )
+    stubber.add_client_error(
+        "put_events", service_error_code="ResourceNotFoundException", http_status_code=400
+    )
+
+    with stubber:
+        result = EventPublisher(BUS, client=client, retries=no_wait()).publish_batch(events(25))
+
+    stubber.assert_no_pending_responses()  # the third batch was never sent
+    assert result.event_ids[:10] == tuple(str(n) for n in range(10))
+    assert [f.index for f in result.failures] == list(range(10, 25))
+    assert {f.code for f in result.failures} == {"ResourceNotFoundException"}
+    assert all(f.message.startswith("not sent: PutEvents refused") for f in result.failures)
+    assert result.stopped_by is not None
+
+
+def test_publish_goes_through_the_batch_and_retries_its_entry() -> None:
+    client = PartlyFailing(lambda call, position, entry: call == 0)
+
+    event_id = EventPublisher(BUS, client=client, retries=no_wait()).publish("T", {"n": 5})
+
+    assert event_id == "id-5"
+    assert client.calls[0] == client.calls[1]
+
+
+def test_large_events_share_a_call_only_within_its_size_limit() -> None:
+    client = PartlyFailing()
+    big = [Event("T", {"n": n, "blob": "x" * (100 * 1024)}) for n in range(5)]
+
+    EventPublisher(BUS, client=client).publish_batch(big)
+
+    assert [len(call) for call in client.calls] == [2, 2, 1]
+
+
+def test_an_oversized_event_in_a_batch_sends_nothing() -> None:
+    client = PartlyFailing()
+    batch = [*events(3), Event("T", {"n": 3, "blob": "x" * MAX_ENTRY_BYTES})]
+
+    with pytest.raises(ValueError, match="over EventBridge"):
+        EventPublisher(BUS, client=client).publish_batch(batch)
+
+    assert client.calls == []
+
+
+def test_an_event_time_is_sent_as_the_entry_time() -> None:
+    client = PartlyFailing()
+    at = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+
+    EventPublisher(BUS, client=client).publish_batch([Event("T", {"n": 0}, "src", at)])
+
+    [[entry]] = client.calls
+    assert entry["Time"] == at
+    assert entry["Source"] == "src"
+
+
+def test_a_batch_lands_on_the_bus(bus_queue: str) -> None:
+    result = EventPublisher(BUS).publish_batch(events(12))
+
+    got = received(bus_queue, 12)
+    assert sorted(event["detail"]["n"] for event in got) == list(range(12))
+    assert {event["id"] for event in got} == set(result.event_ids)

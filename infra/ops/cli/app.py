@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from infra.ops.cli import output
-from infra.ops.cli.commands import dlq, submit, tasks
+from infra.ops.cli.commands import backfill, breaker, dlq, submit, tasks
 from infra.ops.cli.errors import ExitCode
 from infra.ops.cli.failures import DEBUG, failure_of
 from infra.ops.cli.invocation import Invocation, JsonFlag
@@ -23,7 +23,8 @@ from infra.stack.state_file import DEFAULT_STATE_FILE
 app = typer.Typer(
     name=output.PROGRAM,
     help="Submit documents to Aspose.OCR Cloud through the stack, follow and inspect their "
-    "tasks, download their results, and look after the dead-letter queue.",
+    "tasks, download their results, announce many again, and look after the dead-letter queue "
+    "and the fleet's circuit breaker.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -31,8 +32,10 @@ app = typer.Typer(
     "completing, 4 --wait timed out, 5 AWS error, 6 Aspose error, 70 a bug, 130 interrupted.",
 )
 app.add_typer(submit.app)
+app.add_typer(backfill.app)
 app.add_typer(tasks.app)
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(breaker.app, name="breaker")
 
 
 @app.callback()

@@ -36,7 +36,11 @@ def _service_failure(error: Exception) -> CliError | None:
     """AWS's and Aspose's errors, named."""
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+    from infra.stack.fleet import NoFleetTable
     from ocr_fetch import errors as product
+
+    if isinstance(error, NoFleetTable):
+        return CliError(str(error), ExitCode.NOT_FOUND)
 
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "error")
@@ -50,7 +54,7 @@ def _service_failure(error: Exception) -> CliError | None:
             "local` running?)",
             ExitCode.AWS_ERROR,
         )
-    if isinstance(error, BotoCoreError | product.EventPublishError):
+    if isinstance(error, BotoCoreError | product.EventPublishError | product.StorageError):
         return CliError(f"AWS: {_clip(str(error))}", ExitCode.AWS_ERROR)
     aspose = (
         product.AsposeAuthError,

@@ -11,21 +11,33 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from rich import progress as bars
 from rich.console import Console
 from rich.table import Table
 
 from infra.ops.cli.actions import Download, Followed, Refetch, Submitted, poll_line
-from infra.ops.cli.views import Progress, Region, TaskReport, TaskStatus, dead_letter_json
+from infra.ops.cli.backfill import Summary
+from infra.ops.cli.views import (
+    Progress,
+    Region,
+    TaskReport,
+    TaskStatus,
+    breaker_json,
+    dead_letter_json,
+)
 from infra.ops.listing import Row
 from infra.stack.dead_letters import DeadLetter, Redrive
+from infra.stack.fleet import BreakerState
 from infra.stack.history import Execution, Step
 from infra.stack.times import iso, seconds_between
+from ocr_fetch.fleet import BY_OPERATOR
+from ocr_fetch.submission import RESULTS_KEPT_SECONDS
 
 PROGRAM = "ocr-results"
 #: Width of the output when it is not a terminal (a pipe, a file): tables are never folded.
@@ -80,6 +92,29 @@ class Output:
             return
         with self.err.status(what):
             yield
+
+    @contextmanager
+    def progress(self, phases: Mapping[str, str]) -> Iterator[Callable[[str, int, int], None]]:
+        """Bars on stderr, one a phase (``phases``: its name, what its bar says), when stderr is
+        a terminal; the callback is told ``(phase, done, total)``. A pipe gets nothing."""
+        if not self.err.is_terminal:
+            yield lambda phase, done, total: None
+            return
+        columns = (
+            bars.TextColumn("{task.description}"),
+            bars.BarColumn(),
+            bars.MofNCompleteColumn(),
+            bars.TimeElapsedColumn(),
+        )
+        with bars.Progress(*columns, console=self.err) as shown:
+            ids: dict[str, bars.TaskID] = {}
+
+            def report(phase: str, done: int, total: int) -> None:
+                if phase not in ids:
+                    ids[phase] = shown.add_task(phases.get(phase, phase), total=total)
+                shown.update(ids[phase], completed=done, total=total)
+
+            yield report
 
 
 # --- submit and follow -------------------------------------------------------------------------
@@ -362,6 +397,91 @@ def redrive_lines(redrive: Redrive) -> list[str]:
         lines.append(f"Left in the dead-letter queue, would be refused again: {len(redrive.kept)}")
         lines += [f"  {letter.message_id}: {letter.problem}" for letter in redrive.kept]
     return lines
+
+
+# --- backfill ----------------------------------------------------------------------------------
+#: What each of backfill's phases' bar says.
+BACKFILL_PHASES = {"checking": "checking the table", "announcing": "announcing on the bus"}
+
+
+def backfill_lines(summary: Summary) -> list[str]:
+    """The counts, then each line that needs a person: malformed ones (by number) and those
+    not announced (with EventBridge's error code); skipped and too old ones only as counts."""
+    counts = summary.counts()
+    refetched = sum(1 for entry in summary.announced if entry.detail.get("refetch"))
+    refetches = f", {refetched} as re-fetches (<task>-{summary.label})" if refetched else ""
+    lines = [
+        f"Backfill {summary.label}: {counts['lines']} lines",
+        f"  {'announced':<15} {counts['announced']}{refetches}",
+    ]
+    lines += [
+        f"  {name:<15} {counts[key]} {what}" for key, name, what in _BACKFILL_COUNTS if counts[key]
+    ]
+    lines += [f"  line {bad.number}: malformed: {bad.reason}" for bad in summary.malformed]
+    lines += [
+        f"  line {entry.number}: task {entry.task_id} not announced: {entry.detail['errorCode']}"
+        for entry in summary.failed
+    ]
+    return lines
+
+
+_BACKFILL_COUNTS = (
+    ("skippedCompleted", "skipped", "completed already (--force announces them)"),
+    (
+        "tooOld",
+        "too old",
+        f"submitted more than {RESULTS_KEPT_SECONDS // 3600} h ago: gone at Aspose, not announced",
+    ),
+    ("repeated", "repeated", "lines naming a task again (announced once)"),
+    ("malformed", "malformed", "lines, not sent"),
+    ("failed", "not announced", "(EventBridge failed them after every retry)"),
+)
+
+
+# --- the breaker -------------------------------------------------------------------------------
+def breaker_lines(state: BreakerState, changed: bool | None = None) -> list[str]:
+    """The breaker's state, and what ``open`` or ``close`` did (``changed``)."""
+    shown = breaker_json(state)
+    view = state.view
+    if not view.open:
+        head = "Breaker: closed (the fleet calls Aspose)"
+    elif view.opened_by == BY_OPERATOR:
+        head = f"Breaker: open since {shown['openedAt']}, by an operator (no probe closes it)"
+    else:
+        head = (
+            f"Breaker: open since {shown['openedAt']}, by a run of non-answers (a definite answer "
+            "to a probe closes it)"
+        )
+    rate = state.rate_factor
+    lines = [head]
+    if changed is False:
+        lines.append("  (it was so already: nothing changed)")
+    lines += _pairs(
+        ("next probe", _probe(state)),
+        ("non-answers", f"{view.failures} in a row (it opens at {shown['opensAfter']})"),
+        ("rate", None if rate is None else f"{rate:.0%} of the budget, recovering after a 429"),
+        ("budget", _budget(state.calls_per_second)),
+    )
+    return lines
+
+
+def _probe(state: BreakerState) -> str | None:
+    at = state.next_probe_at
+    if at is None:
+        return None
+    wait = at - state.now
+    shown = breaker_json(state)["nextProbeAt"]
+    return f"{shown} (in {wait:.0f} s)" if wait > 0 else f"{shown} (due: the next check probes)"
+
+
+def _budget(calls_per_second: float | None) -> str | None:
+    if calls_per_second is None:
+        return None
+    return (
+        "none (AsposeCallsPerSecond 0)"
+        if not calls_per_second
+        else (f"{calls_per_second:g} calls a second to Aspose, fleet-wide")
+    )
 
 
 def _table(title: str, *columns: str) -> Table:

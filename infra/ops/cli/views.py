@@ -1,23 +1,25 @@
 """What the CLI shows about tasks, read through :class:`~infra.stack.session.StackSession`.
 
 Each view is plain data with a ``to_json()`` (the stable ``--json`` shape, documented in the
-README): a task's status, everything about one task, the dead letters (recent executions are
-:mod:`infra.ops.listing`'s, shared with the console). A view never holds recognised text, except
-the regions' text of a :class:`TaskReport` read with ``show_text=True``.
+README): a task's status, everything about one task, the dead letters, the fleet's breaker (recent
+executions are :mod:`infra.ops.listing`'s, shared with the console). A view never holds recognised
+text, except the regions' text of a :class:`TaskReport` read with ``show_text=True``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.stack.dead_letters import DeadLetter
+from infra.stack.fleet import BreakerState
 from infra.stack.history import Execution, Step
 from infra.stack.results import COMPLETED, StoredObject, recorded_outcome
 from infra.stack.session import StackSession
 from infra.stack.times import iso, seconds_between
+from ocr_fetch.fleet import BREAKER_RUN
 
 #: Content types whose bytes are text a person can read (``--show-text``).
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
@@ -315,3 +317,23 @@ def dead_letter_json(letter: DeadLetter) -> dict[str, Any]:
 
 def dead_letters_json(letters: Sequence[DeadLetter]) -> list[dict[str, Any]]:
     return [dead_letter_json(letter) for letter in letters]
+
+
+# --- the fleet's breaker -----------------------------------------------------------------------
+def breaker_json(state: BreakerState) -> dict[str, Any]:
+    """The breaker as ``breaker status`` shows it (times ISO 8601, UTC)."""
+    view = state.view
+    return {
+        "breaker": view.breaker,
+        "openedBy": view.opened_by if view.open else None,
+        "openedAt": _epoch_iso(view.opened_at) if view.open else None,
+        "nextProbeAt": _epoch_iso(state.next_probe_at),
+        "nonAnswersInARow": view.failures,
+        "opensAfter": BREAKER_RUN,
+        "rateFactor": None if state.rate_factor is None else round(state.rate_factor, 3),
+        "callsPerSecond": state.calls_per_second,
+    }
+
+
+def _epoch_iso(seconds: float | None) -> str | None:
+    return None if seconds is None else iso(datetime.fromtimestamp(seconds, UTC))

@@ -70,6 +70,8 @@ class Task:
 class Polled:
     polls: int
     delay: float
+    #: When each poll was made, in seconds after submission (the fleet bench replays them).
+    times: tuple[float, ...] = ()
 
 
 def tutorial(task: Task) -> Polled:
@@ -97,21 +99,22 @@ class Project:
         kind = task_kind(task.regions)
         start = plan_start(kind, self.summary(kind), None, task.age, self.settings.planning)
         due, woken = start.first_poll_at, task.age + start.first_wait_seconds
-        polls, running_at = 0, 0.0
+        polls, running_at, times = 0, 0.0, []
         while True:
             early, made_at = on_time(due, woken + TRANSITION_LATENCY)
             at = woken + TRANSITION_LATENCY + early
             polls += 1
+            times.append(at)
             if at >= task.duration:
                 self.learn(kind, Observation(running_at, at))
-                return Polled(polls, at - task.duration)
+                return Polled(polls, at - task.duration, tuple(times))
             running_at = at
             progress = Progress(
                 polls, made_at, plan=start.plan, running_seconds=made_at, answered_polls=polls
             )
             decision = next_poll(self.settings.planning.policy, progress, self.rand.random)
             if decision.give_up:
-                return Polled(polls, math.inf)
+                return Polled(polls, math.inf, tuple(times))
             due = made_at + decision.interval_seconds
             woken = at + whole_wait(due, at)
 

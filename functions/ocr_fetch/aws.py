@@ -39,6 +39,29 @@ def client(service: str) -> Any:
     return boto3.client(service, config=CONFIG)
 
 
+class LazyClient:
+    """A collaborator's boto3 client: the one given when it was built (a test's stub, the CLI's
+    session), else one made on first use, so importing and building cost no client."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.attribute = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attribute = "_" + name
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        found = instance.__dict__.get(self.attribute)
+        if found is None:
+            found = instance.__dict__[self.attribute] = client(self.service)
+        return found
+
+    def __set__(self, instance: object, value: Any) -> None:
+        instance.__dict__[self.attribute] = value
+
+
 def call(operation: Callable[..., Any], **kwargs: Any) -> Any:
     """Call a storage operation (S3, DynamoDB), raising transient failures as
     :class:`StorageError`, which the state machine retries; anything else as raised."""

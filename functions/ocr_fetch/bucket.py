@@ -38,15 +38,11 @@ class StoredAnswer:
 class ResultBucket:
     """The results bucket; the S3 client is created on first use unless given."""
 
+    s3 = aws.LazyClient("s3")
+
     def __init__(self, name: str, *, s3: Any = None) -> None:
         self.name = name
-        self._s3: Any = s3
-
-    @property
-    def s3(self) -> Any:
-        if self._s3 is None:
-            self._s3 = aws.client("s3")
-        return self._s3
+        self.s3 = s3
 
     # --- the submitted facts: written once ------------------------------------------------------
     def keep_facts(self, facts: SubmittedFacts) -> tuple[SubmittedFacts, bool]:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -179,27 +179,17 @@ def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> P
 def _not_yet(
     request: CheckRequest, checker: Checker, poll: _Poll, exc: TransientError
 ) -> PollResult:
-    """No answer about the task this time: wait (at least Retry-After) and poll again. The time
-    without an answer counts against the results' lifetime only."""
+    """No answer about the task this time: wait (at least Retry-After; exactly until the budget
+    slot kept for the next poll) and poll again. The time without an answer counts against the
+    results' lifetime only."""
     retry_after = exc.retry_after if isinstance(exc, AsposeThrottledError) else None
+    slot = exc if isinstance(exc, BudgetWaitError) else None
     elapsed = _elapsed(request, checker)
-    progress = Progress(
-        poll.number,
-        elapsed,
-        retry_after,
-        request.plan,
-        running_seconds=poll.running_seconds,
-        answered_polls=request.answered_polls,
-        answered=False,
+    decision = _wait_without_answer(
+        checker, request, (poll.number, elapsed), retry_after, slot.retry_after if slot else None
     )
-    decision = next_poll(checker.policy, progress)
-    slot_at = None
-    if isinstance(exc, BudgetWaitError) and not decision.give_up:
-        # A slot is kept for the next poll: it comes exactly then, not by the growing waits.
-        left = checker.policy.lifetime_seconds - elapsed
-        decision, slot_at = PollDecision(max(1.0, min(exc.retry_after, left))), exc.slot
     cause = {"name": type(exc).__name__, "message": str(exc)}
-    if not isinstance(exc, BudgetWaitError):
+    if slot is None:
         metrics.add_metric(name="PollsNotAnswered", unit=MetricUnit.Count, value=1)
     count_by("TransientFaults", "cause", cause["name"])
     logger.warning(
@@ -213,19 +203,14 @@ def _not_yet(
         },
     )
     throttled = isinstance(exc, AsposeThrottledError | BudgetWaitError)
-    return PollResult(
-        THROTTLED if throttled else UNAVAILABLE,
+    status = THROTTLED if throttled else UNAVAILABLE
+    return _unanswered(
+        status,
         request,
-        poll.number,
-        request.answered_polls,
-        poll.running_seconds,
-        elapsed,
-        answered=False,
-        decision=decision,
-        poll_at=None if decision.give_up else elapsed + decision.interval_seconds,
-        transient_cause=cause,
-        running_at=request.running_at,
-        slot_at=slot_at,
+        (poll, poll.number, elapsed),
+        decision,
+        cause,
+        slot_at=slot.slot if slot and not decision.give_up else None,
     )
 
 
@@ -235,19 +220,9 @@ def _paused(request: CheckRequest, checker: Checker, poll: _Poll, view: FleetVie
     fleet = checker.fleet
     assert fleet is not None  # a view comes only from a fleet
     elapsed = _elapsed(request, checker)
-    progress = Progress(
-        request.polls,
-        elapsed,
-        running_seconds=poll.running_seconds,
-        answered_polls=request.answered_polls,
-        answered=False,
-    )
-    decision = next_poll(checker.policy, progress)
-    if not decision.give_up:
-        until_probe = view.next_probe_at - fleet.clock()
-        wait = paused_wait(fleet.probe_seconds, request.paused, until_probe, checker.rand)
-        left = checker.policy.lifetime_seconds - elapsed
-        decision = PollDecision(max(1.0, min(wait, left)))
+    until_probe = view.next_probe_at - fleet.clock()
+    wait = paused_wait(fleet.probe_seconds, request.paused, until_probe, checker.rand)
+    decision = _wait_without_answer(checker, request, (request.polls, elapsed), exactly=wait)
     exc = BreakerOpenError(
         f"the fleet's circuit breaker is open (by {view.opened_by or 'the run of non-answers'}): "
         "this poll was not made"
@@ -257,19 +232,61 @@ def _paused(request: CheckRequest, checker: Checker, poll: _Poll, view: FleetVie
         name="PausedSeconds", unit=MetricUnit.Seconds, value=decision.interval_seconds
     )
     logger.info("poll paused", extra={"paused": request.paused + 1, "wait": decision.wait_seconds})
+    cause = {"name": type(exc).__name__, "message": str(exc)}
+    made = (poll, request.polls, elapsed)
+    return _unanswered(PAUSED, request, made, decision, cause, paused=request.paused + 1)
+
+
+def _wait_without_answer(
+    checker: Checker,
+    request: CheckRequest,
+    made: tuple[int, float],
+    retry_after: float | None = None,
+    exactly: float | None = None,
+) -> PollDecision:
+    """The wait after a poll that got no answer (or was not made; ``made``: the polls so far and
+    when, in seconds after submission): the policy's, or ``exactly`` that long (a kept budget
+    slot, a paused wait); never past the results' lifetime."""
+    polls, elapsed = made
+    progress = Progress(
+        polls,
+        elapsed,
+        retry_after,
+        request.plan,
+        answered_polls=request.answered_polls,
+        answered=False,
+    )
+    decision = next_poll(checker.policy, progress)
+    if exactly is None or decision.give_up:
+        return decision
+    left = checker.policy.lifetime_seconds - elapsed
+    return PollDecision(max(1.0, min(exactly, left)))
+
+
+def _unanswered(
+    status: str,
+    request: CheckRequest,
+    made: tuple[_Poll, int, float],
+    decision: PollDecision,
+    cause: dict[str, str],
+    **extra: Any,
+) -> PollResult:
+    """The result of a poll that got no answer about the task (``made``: the poll, the polls
+    made so far and when, in seconds after submission)."""
+    poll, polls, elapsed = made
     return PollResult(
-        PAUSED,
+        status,
         request,
-        request.polls,
+        polls,
         request.answered_polls,
         poll.running_seconds,
         elapsed,
         answered=False,
         decision=decision,
         poll_at=None if decision.give_up else elapsed + decision.interval_seconds,
-        transient_cause={"name": type(exc).__name__, "message": str(exc)},
+        transient_cause=cause,
         running_at=request.running_at,
-        paused=request.paused + 1,
+        **extra,
     )
 
 

@@ -172,6 +172,8 @@ class EventPublisher:
     are sent again (:class:`Retries`), and what still fails is reported, never dropped.
     """
 
+    client = aws.LazyClient("events")
+
     def __init__(
         self,
         bus_name: str,
@@ -183,13 +185,7 @@ class EventPublisher:
         self.bus_name = bus_name
         self.source = source
         self.retries = retries or Retries()
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("events")
-        return self._client
+        self.client = client
 
     def publish(
         self, detail_type: str, detail: Mapping[str, Any], *, source: str | None = None

@@ -103,6 +103,8 @@ class FleetView:
 class Fleet:
     """The fleet item in table ``table``; the client is created on first use unless given."""
 
+    dynamodb = aws.LazyClient("dynamodb")
+
     def __init__(
         self,
         table: str,
@@ -115,14 +117,8 @@ class Fleet:
         self.table = table
         self.probe_seconds = probe_seconds
         self.calls_per_second = calls_per_second
-        self._dynamodb = dynamodb
+        self.dynamodb = dynamodb
         self.clock = clock
-
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = aws.client("dynamodb")
-        return self._dynamodb
 
     def view(self) -> FleetView:
         answer = aws.call(self.dynamodb.get_item, TableName=self.table, Key=_KEY)

@@ -31,6 +31,8 @@ _PREFIX = "b"
 class PollingHistory:
     """The learnt durations in table ``table``."""
 
+    client = aws.LazyClient("dynamodb")
+
     def __init__(
         self,
         table: str,
@@ -38,15 +40,9 @@ class PollingHistory:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.table = table
-        self._client = client
+        self.client = client
         self._clock = clock
         self._cache: dict[str, tuple[float, DurationSummary]] = {}
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.client("dynamodb")
-        return self._client
 
     def record(self, kind: str, observation: Observation) -> None:
         """Add one completed task; raises ``ClientError``/``BotoCoreError`` for the caller to

@@ -89,9 +89,7 @@ class StoreSettings(_FromEnv):
     @classmethod
     def _read(cls, read: _Reader) -> dict[str, Any]:
         return {
-            "results_bucket": read.required("RESULTS_BUCKET"),
-            "results_table": read.required("RESULTS_TABLE"),
-            "retention_days": read.number("RESULTS_RETENTION_DAYS", cls.retention_days, int),
+            **RecordSettings._read(read),
             "max_region_bytes": read.number("MAX_REGION_BYTES", cls.max_region_bytes, int),
         }
 

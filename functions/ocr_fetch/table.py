@@ -44,6 +44,8 @@ def _utc_now() -> datetime:
 class ResultTable:
     """The results table; the DynamoDB client is created on first use unless given."""
 
+    dynamodb = aws.LazyClient("dynamodb")
+
     def __init__(
         self,
         name: str,
@@ -55,13 +57,7 @@ class ResultTable:
         self.name = name
         self.retention_days = retention_days
         self._clock = clock
-        self._dynamodb: Any = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = aws.client("dynamodb")
-        return self._dynamodb
+        self.dynamodb = dynamodb
 
     def record(self, outcome: Outcome) -> bool:
         """Upsert the task's item; False when a better outcome, or one as good from another run,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from infra.stack.secrets import Secrets
-from ocr_fetch.client import Credentials
+from ocr_fetch.credentials import Credentials
 from ocr_fetch.settings import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:

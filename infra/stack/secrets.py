@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from infra.stack.client import StackClient
 from infra.stack.values import json_object
-from ocr_fetch.client import Credentials
+from ocr_fetch.credentials import Credentials
 
 
 class Secrets(StackClient):

@@ -16,16 +16,14 @@ from responses import matchers
 
 from ocr_fetch.client import (
     AsposeClient,
-    Credentials,
     Deadline,
-    FixedCredentials,
     Limits,
     RecognitionSettings,
     Rect,
-    SecretCredentials,
     TokenProvider,
     parse_retry_after,
 )
+from ocr_fetch.credentials import Credentials, FixedCredentials, SecretCredentials
 from ocr_fetch.errors import (
     AsposeAuthError,
     AsposeBadRequestError,

@@ -32,7 +32,8 @@ def result_table(name: str, retention_days: int) -> ResultTable:
 @cache
 def aspose_client(settings: CheckSettings) -> AsposeClient:
     # Only the check function calls Aspose: the others do not import requests at all.
-    from ocr_fetch.client import AsposeClient, Limits, SecretCredentials
+    from ocr_fetch.client import AsposeClient, Limits
+    from ocr_fetch.credentials import SecretCredentials
 
     return AsposeClient.create(
         base_url=settings.aspose_base_url,

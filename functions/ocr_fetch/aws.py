@@ -30,7 +30,8 @@ WORST_CALL_SECONDS = MAX_ATTEMPTS * (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECO
 CONFIG = Config(
     connect_timeout=CONNECT_TIMEOUT_SECONDS,
     read_timeout=READ_TIMEOUT_SECONDS,
-    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    # total_max_attempts counts the first try (botocore's max_attempts counts only retries).
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
 )
 
 

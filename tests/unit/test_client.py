@@ -535,3 +535,19 @@ def test_a_trickling_answer_is_cut_at_the_deadline_not_per_chunk() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_every_aws_call_is_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocr_fetch import aws
+    from ocr_fetch.credentials import SecretCredentials
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # S3, DynamoDB and Secrets Manager clients all have connect and read timeouts, and retries
+    # that end: three attempts of one call stay within the check function's margin
+    for service in ("s3", "dynamodb", "secretsmanager"):
+        config = aws.client(service).meta.config
+        assert (config.connect_timeout, config.read_timeout) == (2.0, 8.0)
+        assert config.retries["total_max_attempts"] == 3  # the first try and two retries
+    assert aws.WORST_CALL_SECONDS < 35
+    provider = SecretCredentials("s")._secrets
+    assert provider.client.meta.config.read_timeout == aws.READ_TIMEOUT_SECONDS

@@ -728,8 +728,9 @@ def test_a_caught_states_error_ends_under_a_name_a_fail_state_may_carry(
         ({"status": 503}, "AsposeUnavailableError"),
         ({"body": "<html>Bad Gateway</html>"}, "AsposeUnavailableError"),
         ({"body": requests.ConnectionError("reset")}, "AsposeUnavailableError"),
+        ({"body": "[" * 1000 + "]" * 1000}, "AsposeUnavailableError"),
     ],
-    ids=["503", "not-json", "dropped"],
+    ids=["503", "not-json", "dropped", "nested-1000-deep"],
 )
 @responses.activate
 def test_check_an_answer_about_nothing_is_not_yet(
@@ -994,3 +995,57 @@ def test_a_budget_with_no_near_slot_keeps_one_for_the_next_poll(
     assert made["answeredPolls"] == 0
     # the Wait lands on the kept slot: whole seconds, never early
     assert made["waitSeconds"] >= 1
+
+
+def test_a_duplicate_within_the_same_second_is_counted_as_a_duplicate(aws: dict[str, Any]) -> None:
+    # Two announcements of one task, a few milliseconds apart: the second carries its own event
+    # id in the execution input, so Step Functions refuses it rather than returning the first
+    first = starter.handler(sqs_event(submitted(event_id="e-1")), LambdaContext())
+    second = starter._starter().handle(submitted(event_id="e-2"), "m2")
+    assert first == {"batchItemFailures": []}
+    assert second == "duplicate"
+
+
+@responses.activate
+def test_a_late_announced_or_refetched_task_does_not_teach(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded: list[Any] = []
+    monkeypatch.setattr(
+        "ocr_fetch.history.PollingHistory.record", lambda _, kind, o: recorded.append((kind, o))
+    )
+    monkeypatch.setenv("POLLING_HISTORY_TABLE", "history")
+    clear_warm_state()
+    aspose(completed())
+    # Given a task submitted 100 s before the product first saw it
+    submitted_at = datetime.now(UTC) - timedelta(seconds=100)
+    event = {
+        **check_input(iso(submitted_at), kind="source:x|regions-2", runningAt=101),
+        "receivedAt": iso(submitted_at + timedelta(seconds=98)),
+    }
+    check_status.handler(event, LambdaContext())
+    # Then its duration counts from then: finished between 3 s and about 2 s later
+    ((_, observation),) = recorded
+    assert observation.lower == pytest.approx(3, abs=0.5)
+    assert observation.upper == pytest.approx(2, abs=1.5)
+    # And a run that may not teach (a re-fetch, a late announcement) records nothing
+    check_status.handler({**event, "teach": False}, LambdaContext())
+    assert len(recorded) == 1
+
+
+@responses.activate
+def test_the_longest_error_stays_within_the_state_budget_on_its_way(aws: dict[str, Any]) -> None:
+    from ocr_fetch.events import encoded_size
+    from ocr_fetch.handlers.workflow_state import STATE_BUDGET_BYTES
+
+    # Given the longest Error the service can send: 20 messages of 500 four-byte characters
+    aspose({"id": TASK, "taskStatus": "Error", "error": {"messages": ["\U0001f4a5" * 500] * 20}})
+    poll = check()
+    event = state(poll, metadata={"note": "\U0001f600" * 480}, correlationId="c" * 128)
+    assert encoded_size(event["input"]) <= STATE_BUDGET_BYTES
+    out = record_outcome.handler(
+        {**event, "kind": "Failed", "reason": "RecognitionError"}, LambdaContext()
+    )
+    # Then the whole state with the outcome, and the Fail state's Cause, fit
+    assert encoded_size({**event["input"], "outcome": out}) <= STATE_BUDGET_BYTES
+    assert len(out["cause"].encode()) <= 512

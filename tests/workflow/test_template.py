@@ -252,3 +252,65 @@ def test_definition_follows_the_house_rules() -> None:
             assert state.get("Default"), f"{name} has no Default"
     wait = definition["States"]["Wait Before Next Poll"]
     assert wait["SecondsPath"] == "$.poll.waitSeconds"
+
+
+def test_throttling_is_waited_out_and_never_caught_into_an_outcome() -> None:
+    definition = json.loads(DEFINITION.read_text())
+    for name, state in definition["States"].items():
+        if state["Type"] != "Task" or "lambda:invoke" not in state["Resource"]:
+            continue
+        caught = {error for catch in state["Catch"] for error in catch["ErrorEquals"]}
+        assert "Lambda.TooManyRequestsException" not in caught, name
+        (retry,) = [
+            r for r in state["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"]
+        ]
+        # about an hour of full-jitter backoff capped at a minute: at least the running deadline
+        assert retry["MaxAttempts"] * retry["MaxDelaySeconds"] / 2 >= 3600, name
+
+
+def test_only_the_workflow_may_publish_outcomes_on_the_bus(translated: dict[str, Any]) -> None:
+    bus = translated["Resources"]["Bus"]["Properties"]
+    role = {"Fn::GetAtt": ["StateMachineRole", "Arn"]}
+    denied = [s for s in bus["Policy"]["Statement"] if s["Effect"] == "Deny"]
+    conditions = {
+        key: value
+        for statement in denied
+        for key, value in statement["Condition"]["StringEquals"].items()
+    }
+    assert conditions["events:source"] == "ocr.region-results"
+    assert set(conditions["events:detail-type"]) == {
+        "Region Recognition Completed",
+        "Region Recognition Failed",
+        "Region Recognition Not Found",
+        "Region Recognition Timed Out",
+    }
+    for statement in denied:
+        assert statement["Principal"] == "*"
+        assert statement["Condition"]["ArnNotEquals"] == {"aws:PrincipalArn": role}
+
+
+def test_each_function_may_touch_only_its_own_kind_of_key(translated: dict[str, Any]) -> None:
+    grants: dict[str, set[tuple[str, str]]] = {}
+    for logical_id, role in resources_of(translated, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"]
+                for action in [actions] if isinstance(actions, str) else actions:
+                    if not action.startswith("s3:"):
+                        continue
+                    resources = statement["Resource"]
+                    for resource in resources if isinstance(resources, list) else [resources]:
+                        key = resource["Fn::Sub"].split("}/", 1)[1]
+                        grants.setdefault(logical_id, set()).add((action, key))
+    assert grants["StarterRole"] == {
+        ("s3:PutObject", "results/*/submitted.json"),
+        ("s3:GetObject", "results/*/submitted.json"),
+    }
+    assert grants["CheckStatusRole"] == {("s3:PutObject", "results/*/runs/*/answer-*.json")}
+    assert grants["StoreResultsRole"] == {
+        ("s3:GetObject", "results/*/runs/*/answer-*.json"),
+        ("s3:GetObject", "results/*/submitted.json"),
+        ("s3:PutObject", "results/*/runs/*/regions/*"),
+        ("s3:PutObject", "results/*/runs/*/manifest.json"),
+    }
+    assert "RecordOutcomeRole" not in grants

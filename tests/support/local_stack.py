@@ -37,15 +37,20 @@ class TestSession(StackSession):
     def start_execution(self, task: SubmittedTask) -> str:
         """Start the state machine for ``task`` directly, as the starter would: its submitted
         facts kept first (once), then run with."""
-        bucket = ResultBucket(self.outputs.results_bucket, s3=self.client("s3"))
-        facts, _ = bucket.keep_facts(task.facts())
         answer = self.client("stepfunctions").start_execution(
             stateMachineArn=self.outputs.state_machine_arn,
             name=task.execution_name,
-            input=task.execution_input_json(facts),
+            input=self.execution_input(task),
         )
         arn: str = answer["executionArn"]
         return arn
+
+    def execution_input(self, task: SubmittedTask) -> str:
+        """The input the starter would start ``task``'s execution with, its submitted facts
+        kept first (once): for an interpreter other than the stack's own."""
+        bucket = ResultBucket(self.outputs.results_bucket, s3=self.client("s3"))
+        facts, _ = bucket.keep_facts(task.facts())
+        return task.execution_input_json(facts)
 
     def announce_detail(self, detail: Mapping[str, Any] | str, source: str = "tests") -> None:
         """Put a submitted event with any detail at all (a malformed one, say)."""

@@ -34,7 +34,6 @@ from infra.local.emulator import Timing
 from infra.local.interpreter import InterpreterRun, RunningExecution, SecondInterpreter
 from infra.local.samples import SampleDocument, id_card
 from infra.stack.waiting import wait_until
-from ocr_fetch.fleet import Fleet
 from ocr_fetch.submission import SubmittedTask
 from tests.support.interpreters import (
     Difference,
@@ -283,15 +282,14 @@ class Runner:
 def run_alone(stack: LocalStack, runner: Runner, name: str) -> list[Run]:
     """One path on both sides at once, nothing else running (the breaker opened by hand for
     "paused", and closed again after)."""
-    fleet = Fleet(stack.stack.outputs["FleetTableName"], dynamodb=stack.cloud.client("dynamodb"))
     if name == "paused":
-        fleet.open("operator")
+        stack.session.open_breaker()
     try:
         arranged = [(side, ALONE[name].arrange(stack)) for side in (MOTO, LIBRARY)]
         finishes = [runner.start(name, side, submitted) for side, submitted in arranged]
         return [finish() for finish in finishes]
     finally:
-        fleet.close()
+        stack.session.close_breaker()
 
 
 def run_together(stack: LocalStack, runner: Runner) -> list[Run]:

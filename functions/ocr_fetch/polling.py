@@ -24,6 +24,8 @@ from enum import StrEnum
 
 #: Aspose keeps a task's results this long after submission.
 RESULTS_KEPT_SECONDS = 86_400.0
+#: Running seconds are sums of floats: a clock within this of its limit has not reached it.
+_SLACK = 1e-6
 
 
 class GiveUpReason(StrEnum):
@@ -170,10 +172,10 @@ def next_poll(
         if progress.answered_polls >= policy.max_polls:
             return PollDecision(0, GiveUpReason.POLL_BUDGET)
         running_left = policy.deadline_seconds - max(progress.running_seconds, 0.0)
-        if running_left < 1:
+        if running_left < 1 - _SLACK:
             return PollDecision(0, GiveUpReason.DEADLINE)
         left = min(left, running_left)
-    if policy.lifetime_seconds - elapsed_seconds < 1:
+    if policy.lifetime_seconds - elapsed_seconds < 1 - _SLACK:
         return PollDecision(0, GiveUpReason.LIFETIME)
     planned = next((at for at in progress.plan if at >= elapsed_seconds + 1), None)
     if planned is not None:

@@ -75,7 +75,9 @@ def _gave_up(state: WorkflowState) -> tuple[str, str]:
     if reason == GiveUpReason.LIFETIME:
         spent += " since submission: the results' lifetime was reached"
     else:
-        spent += f", {poll.get('runningSeconds')} s of them with the service saying it was running"
+        running = poll.get("runningSeconds")
+        said = f"{running:g}" if isinstance(running, int | float) else "?"
+        spent += f", {said} s of them with the service saying it was running"
     cause = poll.get("transientCause")
     if isinstance(cause, dict) and cause.get("name"):
         return (

@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     if not options.yes and not sys.stdin.isatty():
         print("make smoke: no terminal to ask on; run `make smoke YES=1` to deploy without asking")
         return USAGE
-    report = run_smoke(deployer, options, _say, _ask)
+    try:
+        report = run_smoke(deployer, options, _say, _ask)
+    except KeyboardInterrupt:  # before the run began (the run handles its own): nothing made
+        print("\nInterrupted before anything was deployed.")
+        return 130
     return finish(report, args.json_report)
 
 

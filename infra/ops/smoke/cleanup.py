@@ -190,7 +190,7 @@ def _settled(cfn: Any, stack_id: str) -> str:
         return None if busy else value
 
     return wait_until(
-        status, timeout=DELETE_TIMEOUT_S, what=f"stack {stack_id} to settle", every=2.0
+        status, timeout=DELETE_TIMEOUT_S, what=f"stack {stack_id} to settle", every=5.0
     )
 
 

@@ -19,7 +19,7 @@ NO_AWS_CREDENTIALS = (
     "AWS credentials (boto3 found none: no AWS_ACCESS_KEY_ID, AWS_PROFILE, ~/.aws profile, SSO "
     "session, container or instance role)"
 )
-NO_REGION = "an AWS region (AWS_REGION, or the profile's region)"
+NO_REGION = "an AWS region (AWS_DEFAULT_REGION, or the profile's region)"
 
 
 @dataclass

@@ -12,7 +12,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from infra.ops.smoke.cleanup import Resource
 from infra.ops.smoke.deployer import DeployError
+from infra.ops.smoke.leftovers import look_for_leftovers
 from infra.ops.smoke.report import NOT_RUN, Report
 from infra.ops.smoke.run import SmokeOptions, run_smoke
 from infra.ops.smoke.sample import Sample
@@ -155,3 +157,32 @@ def test_the_statement_comes_first_and_no_means_nothing_is_made(sample: Sample) 
     assert "It creates " in text
     assert "Expected cost of this run on AWS" in text
     assert "nothing" in [line.strip() for line in said]  # made beside the stack, stated
+
+
+@pytest.mark.usefixtures("aws")
+def test_leftovers_are_found_and_what_can_be_finished_is() -> None:
+    # What a stack could leave if CloudFormation did not finish: data is a leftover; the key,
+    # the secret and the log groups are finished off here, and said so.
+    s3, kms = boto3.client("s3", region_name=REGION), boto3.client("kms", region_name=REGION)
+    s3.create_bucket(Bucket="left-bucket")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secret = secrets.create_secret(Name="left-secret", SecretString="{}")["ARN"]
+    logs = boto3.client("logs", region_name=REGION)
+    logs.create_log_group(logGroupName="/aws/lambda/stack/starter")
+    resources = [
+        Resource("ResultsBucket", "AWS::S3::Bucket", "left-bucket"),
+        Resource("GoneBucket", "AWS::S3::Bucket", "never-made"),
+        Resource("ResultsKey", "AWS::KMS::Key", key),
+        Resource("AsposeCredentials", "AWS::SecretsManager::Secret", secret),
+        Resource("StartQueue", "AWS::SQS::Queue", "https://queue"),
+    ]
+    found = look_for_leftovers(
+        lambda service: boto3.client(service, region_name=REGION), resources, "stack"
+    )
+    assert found.remaining == ["ResultsBucket: bucket left-bucket still exists"]
+    assert found.notes[0].startswith("ResultsKey: the stack left its KMS key Enabled: scheduled")
+    assert found.notes[1] == "AsposeCredentials: the stack left its secret: deleted it"
+    assert found.notes[2] == "log group /aws/lambda/stack/starter outlived the stack: deleted it"
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    assert logs.describe_log_groups()["logGroups"] == []

@@ -110,9 +110,14 @@ def stack_resources(cfn: Any, stack_id: str) -> list[Resource]:
 
 def empty_bucket(s3: Any, bucket: str) -> int:
     """Delete every object (every version, every delete marker) of ``bucket``, after turning
-    its access logging off so the emptying itself writes no more logs; how many were deleted."""
+    its access logging off (when allowed) so the emptying itself writes no more logs; how many
+    objects were deleted."""
     try:
         s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
+    except Exception as error:
+        if _gone(error):
+            return 0  # else not allowed to turn it off: empty it all the same
+    try:
         pages = list(s3.get_paginator("list_object_versions").paginate(Bucket=bucket))
     except Exception as error:
         if _gone(error):
@@ -169,11 +174,12 @@ def delete_stack(client: ClientFactory, stack_name: str) -> Deletion:
 
 
 def _request_deletion(cfn: Any, stack_id: str) -> None:
-    """DeleteStack; a stack still being created or rolled back is waited for first."""
+    """DeleteStack; refused (a stack still being created, updated or rolled back), it is asked
+    again once the stack has settled."""
     try:
         cfn.delete_stack(StackName=stack_id)
     except Exception as error:
-        if "cannot be deleted while in status" not in str(error):
+        if error_code(error) != "ValidationError":
             raise
         _settled(cfn, stack_id)
         cfn.delete_stack(StackName=stack_id)

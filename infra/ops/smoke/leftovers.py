@@ -38,10 +38,10 @@ def look_for_leftovers(
             continue
         try:
             remaining, note = looker(client, resource.physical_id)
-        except Exception as error:
-            if error_code(error) not in _MISSING:
-                raise
-            remaining, note = None, None
+        except Exception as error:  # gone; or not seen, which is not "nothing left"
+            missing = error_code(error) in _MISSING
+            remaining = None if missing else f"could not be looked at ({error_code(error)})"
+            note = None
         if remaining:
             found.remaining.append(f"{resource.logical_id}: {remaining}")
         if note:

@@ -120,3 +120,34 @@ def test_make_smoke_says_the_same_one_line(home: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.startswith("make smoke: skipped, nothing deployed: missing AWS credentials")
     assert ran.stdout.count("\n") == 1
+
+
+def test_credentials_sts_cannot_confirm_stop_it_before_anything_is_made(
+    home: Path, sample_stem: Path
+) -> None:
+    # Found, but not confirmed by STS (here: nothing listens where AWS is said to be)
+    ran = subprocess.run(  # noqa: S603 - this interpreter, our own module
+        [sys.executable, "-m", "infra.ops.smoke", "--sample", str(sample_stem)],
+        cwd=ROOT,
+        env=clean_environment(
+            home,
+            AWS_ACCESS_KEY_ID=KEY_ID,
+            AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+            AWS_DEFAULT_REGION="eu-west-1",
+            AWS_ENDPOINT_URL="http://127.0.0.1:9",
+            AWS_MAX_ATTEMPTS="1",
+            ASPOSE_CLIENT_ID=ASPOSE_ID,
+            ASPOSE_CLIENT_SECRET=ASPOSE_SECRET,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stdout.startswith(
+        "make smoke: nothing deployed: the AWS credentials could not be confirmed with STS"
+    )
+    assert ran.stdout.count("\n") == 1
+    for secret in (SECRET_KEY, ASPOSE_SECRET):
+        assert secret not in ran.stdout + ran.stderr

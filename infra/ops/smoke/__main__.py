@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         identity = found.session.client("sts").get_caller_identity()
     except Exception as error:  # refused or unreachable: nothing was made
-        print(f"make smoke: AWS did not accept the credentials ({type(error).__name__}: {error})")
+        print(
+            "make smoke: nothing deployed: the AWS credentials could not be confirmed with STS "
+            f"GetCallerIdentity ({type(error).__name__}: {error})"
+        )
         return 1
     deployer = AwsDeployer(found.session, str(identity["Account"]), args.sam)
     options = SmokeOptions(sample, found.aspose, yes=os.environ.get("YES") == "1")

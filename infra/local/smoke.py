@@ -26,7 +26,7 @@ from infra.ops.smoke.deployer import DeployError
 from infra.ops.smoke.report import finish
 from infra.ops.smoke.run import SmokeOptions, run_smoke
 from infra.ops.smoke.sample import Sample, SampleError
-from ocr_fetch.client import Credentials
+from ocr_fetch.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

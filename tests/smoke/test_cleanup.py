@@ -18,7 +18,7 @@ from infra.ops.smoke.leftovers import look_for_leftovers
 from infra.ops.smoke.report import NOT_RUN, Report
 from infra.ops.smoke.run import SmokeOptions, run_smoke
 from infra.ops.smoke.sample import Sample
-from ocr_fetch.client import Credentials
+from ocr_fetch.credentials import Credentials
 
 REGION = "us-east-1"
 SECRET = "aspose-secret-never-shown"

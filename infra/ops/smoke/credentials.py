@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.stack.aspose import ENV_CLIENT_ID, ENV_CLIENT_SECRET
-from ocr_fetch.client import Credentials
+from ocr_fetch.credentials import Credentials
 
 NO_AWS_CREDENTIALS = (
     "AWS credentials (boto3 found none: no AWS_ACCESS_KEY_ID, AWS_PROFILE, ~/.aws profile, SSO "

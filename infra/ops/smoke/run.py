@@ -34,7 +34,7 @@ from infra.stack.aspose import ENV_CLIENT_ID, ENV_CLIENT_SECRET, deployed_aspose
 from infra.stack.outcomes import OutcomeSubscription, TaskOutcome
 from infra.stack.session import StackSession
 from infra.stack.waiting import WaitTimeout, wait_until
-from ocr_fetch.client import Credentials
+from ocr_fetch.credentials import Credentials
 
 T = TypeVar("T")
 Say = Callable[[str], None]

@@ -1,5 +1,5 @@
 # Verbs: make test | make demo | make build | make local | make emulator | make lint | make bench
-#        make stress | make console-check
+#        make stress | make console-check | make smoke [DRY_RUN=1]
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -23,7 +23,7 @@ BUILD_INPUTS := template.yaml statemachine/region_results.asl.json functions/req
 	$(shell find functions/ocr_fetch -name '*.py')
 
 .PHONY: venv test lint typecheck unit emulator local demo bench stress clean fmt build tools \
-	console-check interpreter
+	console-check interpreter smoke
 
 # Installing system packages (Debian's): as root, or through sudo.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -116,5 +116,21 @@ bench: $(STAMP)
 stress: $(STAMP)
 	$(PY) -m infra.local.stress $(ARGS)
 
+# make smoke: the opt-in proof on your own AWS account with your Aspose credentials (README: "Prove
+# it on your account"): states what it creates and costs, asks (YES=1 answers), deploys a stack of
+# its own, runs the sample ID card through it, checks, always deletes it and reports. Without
+# credentials it prints one line naming what is missing and exits 0.
+# make smoke DRY_RUN=1: the same script against the local cloud (tests/e2e/test_smoke.py, in make
+# test). REPORT=FILE also writes the report as JSON.
+SMOKE := .smoke
+SMOKE_ARGS := --sample $(SMOKE)/samples/id_card $(if $(REPORT),--json-report $(REPORT))
+smoke: $(STAMP)
+	@$(PY) -m infra.local.samples $(SMOKE)/samples >/dev/null
+ifeq ($(DRY_RUN),1)
+	@$(PY) -m infra.local.smoke $(SMOKE_ARGS)
+else
+	@YES="$(YES)" $(PY) -m infra.ops.smoke $(SMOKE_ARGS) --sam $(SAM)
+endif
+
 clean:
-	rm -rf $(VENV) $(TOOLS) .local .mypy_cache .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(TOOLS) .local .mypy_cache .pytest_cache .ruff_cache .aws-sam $(SMOKE)

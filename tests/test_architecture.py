@@ -15,12 +15,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The parts of infra/, and the parts each may import besides itself: the stack client and the
-#: build stand alone; the operator tools run against AWS on the stack client only; what runs
-#: only on this machine (the local cloud, the emulator, demo, stress) may use all of them.
+#: build stand alone; the operator tools run against AWS on the stack client (and the smoke, which
+#: builds and deploys the stack, on the build too); what runs only on this machine (the local
+#: cloud, the emulator, demo, stress) may use all of them.
 PARTS = {
     "infra.build": set(),
     "infra.stack": set(),
-    "infra.ops": {"infra.stack"},
+    "infra.ops": {"infra.stack", "infra.build"},
     "infra.local": {"infra.stack", "infra.ops", "infra.build"},
 }
 MOTO_INTERNALS = "infra.local.cloud.moto_internals"
@@ -37,7 +38,12 @@ LOCAL_CLOUD_LAYERS = [
     {"infra.local.cloud", "infra.local.cloud.__main__"},
 ]
 #: What an operator runs against a deployed stack: importing it loads nothing of infra.local.
-OPERATOR_ENTRY_POINTS = ("infra.ops.cli.app", "infra.ops.console.server", "infra.ops.console")
+OPERATOR_ENTRY_POINTS = (
+    "infra.ops.cli.app",
+    "infra.ops.console.server",
+    "infra.ops.console",
+    "infra.ops.smoke.__main__",
+)
 
 
 def modules() -> dict[str, Path]:

@@ -2,7 +2,8 @@
 
 Rendered with Pillow at run time (nothing binary is committed). The people are the specimen
 names printed on sample documents, not real persons. ``python -m infra.local.samples [DIR]`` writes
-each as a PNG beside its region file (``examples/`` holds the region files, committed).
+each as a PNG beside its region file (``examples/`` holds the region files, committed) and what
+each region printed (``<name>.printed.json``, which ``make smoke`` judges the recognised text by).
 """
 
 from __future__ import annotations
@@ -119,8 +120,14 @@ def region_file(document: SampleDocument) -> list[dict[str, object]]:
     return [{"name": f.name, **f.rect.to_json()} for f in document.fields]
 
 
+def printed_text(document: SampleDocument) -> dict[str, str]:
+    """What each named region of the document shows, to judge a recognition by."""
+    return {f.name: f.value for f in document.fields}
+
+
 def write_samples(directory: Path) -> list[Path]:
-    """Render every sample as ``<name>.png`` beside its ``<name>.regions.json``."""
+    """Render every sample as ``<name>.png`` beside its ``<name>.regions.json`` and
+    ``<name>.printed.json``."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, make in SAMPLES.items():
@@ -129,7 +136,9 @@ def write_samples(directory: Path) -> list[Path]:
         image.write_bytes(document.png)
         regions = directory / f"{name}.regions.json"
         regions.write_text(json.dumps(region_file(document), indent=2) + "\n", encoding="utf-8")
-        written += [image, regions]
+        printed = directory / f"{name}.printed.json"
+        printed.write_text(json.dumps(printed_text(document), indent=2) + "\n", encoding="utf-8")
+        written += [image, regions, printed]
     return written
 
 

@@ -1,0 +1,148 @@
+"""What one smoke run costs on AWS, line by line, each figure with where it comes from.
+
+The usage figures are upper bounds for one run (one task, the stack alive under an hour); the
+prices are AWS's list prices in us-east-1, the same ones ``tests/bench/prices.py`` uses for the
+benchmarks (a test keeps the two equal), plus the fixed-price resources that the benchmark's
+per-task arithmetic leaves out: the KMS key, the secret, the alarms, the dashboard and the custom
+metrics, each billed prorated by the hour. Aspose bills its own API calls, apart from AWS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Hours in the month AWS prorates monthly prices over (730 = 8,760 / 12).
+HOURS_PER_MONTH = 730
+#: The stack lives under this many hours; prorated prices are counted for them.
+STACK_HOURS = 1
+
+# AWS list prices, us-east-1 (the benchmark's, tests/bench/prices.py, where it has them).
+TRANSITION = 0.025 / 1000  # Step Functions Standard, per state transition
+LAMBDA_REQUEST = 0.20 / 1_000_000
+LAMBDA_GB_SECOND = 0.0000133334  # arm64
+S3_PUT = 0.005 / 1000
+S3_GET = 0.0004 / 1000
+DDB_WRITE = 0.625 / 1_000_000  # on-demand write request unit
+DDB_READ = 0.125 / 1_000_000  # on-demand read request unit
+EVENTS = 1.00 / 1_000_000  # EventBridge custom events
+SQS_REQUEST = 0.40 / 1_000_000
+LOGS_INGESTED_GB = 0.50
+# Monthly prices, prorated by the hour.
+KMS_KEY_MONTH = 1.00  # aws.amazon.com/kms/pricing: $1/month, prorated hourly
+SECRET_MONTH = 0.40  # aws.amazon.com/secrets-manager/pricing: $0.40 a secret-month, prorated
+ALARMS_MONTH = 1.50  # the README's figure for this stack's alarms (metric-math bills per metric)
+DASHBOARD_MONTH = 3.00  # aws.amazon.com/cloudwatch/pricing: $3 a dashboard-month
+CUSTOM_METRIC_MONTH = 0.30  # aws.amazon.com/cloudwatch/pricing: per metric-month, prorated
+CUSTOM_METRICS = 18  # the functions' Powertools metrics (the README's count)
+
+#: Aspose.OCR Cloud, per API call: the benchmark's ASSUMPTION (tests/bench/prices.py), not a
+#: list price; Aspose bills it to the Aspose account, on its own plan.
+ASPOSE_CALL = 0.025
+#: Calls one run makes to Aspose at most: a token, the submission, the polls (15 s apart at
+#: most, while the task runs under a minute) and a token for the check function.
+ASPOSE_CALLS = 8
+
+AWS_PRICES = "AWS list prices, us-east-1"
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One line of the bill: how much of what, at which price, and where the figures come from."""
+
+    what: str
+    quantity: float
+    unit_price: float
+    source: str
+
+    @property
+    def dollars(self) -> float:
+        return self.quantity * self.unit_price
+
+
+def _hourly(monthly: float) -> float:
+    return monthly / HOURS_PER_MONTH
+
+
+#: One run's AWS charges, upper bounds.
+CHARGES: tuple[Charge, ...] = (
+    Charge(
+        "Step Functions: up to 60 state transitions (12 a task, 3 more a poll)",
+        60,
+        TRANSITION,
+        AWS_PRICES,
+    ),
+    Charge("Lambda: up to 25 invocations", 25, LAMBDA_REQUEST, AWS_PRICES),
+    Charge("Lambda: up to 20 GB-s (arm64, 256 MB)", 20, LAMBDA_GB_SECOND, AWS_PRICES),
+    Charge(
+        "S3: up to 60 PUT/LIST requests (sam deploy's upload, the task's objects, emptying)",
+        60,
+        S3_PUT,
+        AWS_PRICES,
+    ),
+    Charge("S3: up to 100 GET/HEAD requests (the checks)", 100, S3_GET, AWS_PRICES),
+    Charge("DynamoDB: up to 30 write request units", 30, DDB_WRITE, AWS_PRICES),
+    Charge("DynamoDB: up to 50 read request units", 50, DDB_READ, AWS_PRICES),
+    Charge("EventBridge: 2 custom events (submitted, outcome)", 2, EVENTS, AWS_PRICES),
+    Charge(
+        "SQS: up to 5,000 requests (the start queue's pollers, the smoke's consumer)",
+        5000,
+        SQS_REQUEST,
+        AWS_PRICES,
+    ),
+    Charge("CloudWatch Logs: up to 5 MB ingested", 0.005, LOGS_INGESTED_GB, AWS_PRICES),
+    Charge(
+        f"KMS key: {STACK_HOURS} hour of $1/month (nothing while pending deletion)",
+        STACK_HOURS,
+        _hourly(KMS_KEY_MONTH),
+        "aws.amazon.com/kms/pricing",
+    ),
+    Charge(
+        f"Secret: {STACK_HOURS} hour of $0.40/month (nothing once marked for deletion)",
+        STACK_HOURS,
+        _hourly(SECRET_MONTH),
+        "aws.amazon.com/secrets-manager/pricing",
+    ),
+    Charge(
+        f"CloudWatch alarms: {STACK_HOURS} hour of about $1.50/month",
+        STACK_HOURS,
+        _hourly(ALARMS_MONTH),
+        "the README's cost section",
+    ),
+    Charge(
+        f"CloudWatch dashboard: {STACK_HOURS} hour of $3/month (3 a month are free)",
+        STACK_HOURS,
+        _hourly(DASHBOARD_MONTH),
+        "aws.amazon.com/cloudwatch/pricing",
+    ),
+    Charge(
+        f"CloudWatch custom metrics: {CUSTOM_METRICS} for {STACK_HOURS} hour at $0.30/month",
+        CUSTOM_METRICS * STACK_HOURS,
+        _hourly(CUSTOM_METRIC_MONTH),
+        "aws.amazon.com/cloudwatch/pricing",
+    ),
+)
+
+
+def aws_total(charges: tuple[Charge, ...] = CHARGES) -> float:
+    return sum(charge.dollars for charge in charges)
+
+
+def aspose_estimate() -> float:
+    return ASPOSE_CALLS * ASPOSE_CALL
+
+
+def statement() -> list[str]:
+    """The cost, as the smoke states it before asking: each line, the total, and Aspose apart."""
+    lines = ["Expected cost of this run on AWS (upper bounds):"]
+    for charge in CHARGES:
+        source = "" if charge.source == AWS_PRICES else f" [{charge.source}]"
+        lines.append(f"  ${charge.dollars:.5f}  {charge.what}{source}")
+    lines += [
+        f"  ${aws_total():.5f}  in all: about {max(1, round(aws_total() * 100))} cents, less where "
+        "the free tier applies",
+        f"  Prices: {AWS_PRICES} (as tests/bench/prices.py); monthly prices prorated by the hour, "
+        "for a stack that lives under an hour.",
+        f"  Aspose bills its own API calls: up to {ASPOSE_CALLS} on your Aspose plan (about "
+        f"${aspose_estimate():.2f} at the benchmark's assumed ${ASPOSE_CALL} a call).",
+    ]
+    return lines

@@ -74,8 +74,12 @@ test: lint typecheck unit
 emulator: $(STAMP)
 	$(PY) -m infra.local.emulator
 
+# make local PARAMS="AsposeCallsPerSecond=4 BreakerProbeSeconds=2": template parameters over the
+# local defaults (make stress takes the same).
+OVERRIDES = $(addprefix --parameter ,$(PARAMS))
+
 local: $(STAMP)
-	$(PY) -m infra.local.cloud
+	$(PY) -m infra.local.cloud $(OVERRIDES)
 
 demo: $(STAMP)
 	$(PY) -m infra.local.demo
@@ -92,8 +96,9 @@ bench: $(STAMP)
 	$(PY) -m tests.bench
 
 # make stress ARGS="--tasks 200 --cpu-load --runs 3"
+# make stress PARAMS="AsposeCallsPerSecond=4" ARGS="--tasks 200 --outage 60 --plot docs/fleet.svg"
 stress: $(STAMP)
-	$(PY) -m infra.local.stress $(ARGS)
+	$(PY) -m infra.local.stress $(ARGS) $(OVERRIDES)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .local .mypy_cache .pytest_cache .ruff_cache .aws-sam

@@ -19,8 +19,8 @@ from infra.local.emulator import EmulatorConfig, EmulatorProcess, Timing
 from infra.local.samples import SampleDocument
 from infra.stack.outcomes import OutcomeSubscription, TaskOutcome
 from infra.stack.session import StackSession
-from ocr_fetch.client import RecognitionSettings
 from ocr_fetch.bucket import ResultBucket
+from ocr_fetch.client import RecognitionSettings
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, SubmittedTask
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -96,7 +96,8 @@ bench: $(STAMP)
 	$(PY) -m tests.bench
 
 # make stress ARGS="--tasks 200 --cpu-load --runs 3"
-# make stress PARAMS="AsposeCallsPerSecond=4" ARGS="--tasks 200 --outage 60 --plot docs/fleet.svg"
+# make stress PARAMS="AsposeCallsPerSecond=4" \
+#   ARGS="--tasks 200 --outage 60 --outage-after 20 --plot docs/fleet.svg"  (the README's plot)
 stress: $(STAMP)
 	$(PY) -m infra.local.stress $(ARGS) $(OVERRIDES)
 

@@ -18,10 +18,12 @@ Prints: completed / failed / spurious, wall time, p50/p95 time to outcome, peak 
 process tree, CPU time by process kind, which recognizer the emulator used, and Aspose calls a
 second (before, during and after the outage), from the emulator's request log
 (:mod:`infra.local.call_rate`), with the busiest 1-second window against the budget. Writes that
-per-second series to ``.local/stress/`` as JSON, and with ``--plot PATH`` draws it as SVG
-(:mod:`infra.local.rate_plot`): the README's fleet plot is
+per-second series (and every call: when, what, its status) to ``.local/stress/`` as JSON, and
+with ``--plot PATH`` draws it as SVG (:mod:`infra.local.rate_plot`). The README's fleet plot
+(``docs/fleet.svg``) is drawn by
 
-    make stress PARAMS="AsposeCallsPerSecond=4" ARGS="--tasks 200 --outage 60 --plot docs/fleet.svg"
+    make stress PARAMS="AsposeCallsPerSecond=4" \
+        ARGS="--tasks 200 --outage 60 --outage-after 20 --plot docs/fleet.svg"
 """
 
 from __future__ import annotations

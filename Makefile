@@ -96,8 +96,12 @@ test: lint typecheck unit
 emulator: $(STAMP)
 	$(PY) -m infra.local.emulator
 
+# make local PARAMS="AsposeCallsPerSecond=4 BreakerProbeSeconds=2": template parameters over the
+# local defaults (make stress takes the same).
+OVERRIDES = $(addprefix --parameter ,$(PARAMS))
+
 local: $(STAMP)
-	$(PY) -m infra.local.cloud
+	$(PY) -m infra.local.cloud $(OVERRIDES)
 
 demo: $(STAMP)
 	$(PY) -m infra.local.demo
@@ -113,8 +117,10 @@ bench: $(STAMP)
 	$(PY) -m tests.bench
 
 # make stress ARGS="--tasks 200 --cpu-load --runs 3"
+# make stress PARAMS="AsposeCallsPerSecond=4" \
+#   ARGS="--tasks 200 --outage 60 --outage-after 20 --plot docs/fleet.svg"  (the README's plot)
 stress: $(STAMP)
-	$(PY) -m infra.local.stress $(ARGS)
+	$(PY) -m infra.local.stress $(ARGS) $(OVERRIDES)
 
 # make smoke: the opt-in proof on your own AWS account with your Aspose credentials (README: "Prove
 # it on your account"): states what it creates and costs, asks (YES=1 answers), deploys a stack of

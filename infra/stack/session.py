@@ -35,8 +35,8 @@ class StackSession(Bus, Outcomes, DeadLetters, Secrets, FleetControl):
 
     @classmethod
     def from_local(cls, state: LocalState) -> Self:
-        """The stack a local cloud's state describes."""
-        return cls(StackOutputs.from_outputs(state.outputs), state.client())
+        """The stack a local cloud's state describes (its parameters too, when it records them)."""
+        return cls(StackOutputs.from_outputs(state.outputs), state.client(), state.parameters)
 
     @classmethod
     def from_state_file(cls, path: Path = DEFAULT_STATE_FILE) -> Self:

@@ -1,5 +1,6 @@
 """What ``make local`` writes (``.local/stack.json``) so that other processes find its stack: the
-local AWS endpoint and region, the stack's outputs, and the emulator with its local credentials.
+local AWS endpoint and region, the stack's outputs and parameters, and the emulator with its
+local credentials.
 The local cloud writes it; ``ocr-results --local``, the console and a shell read it."""
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class LocalState:
     #: The Aspose emulator, when the local cloud runs one.
     aspose: AsposeAccess | None = None
     console_url: str | None = None
+    #: The stack's parameters in force (its template's defaults and the values given), so the
+    #: stack client knows them as it knows a deployed stack's (``AsposeCallsPerSecond``...).
+    parameters: dict[str, str] = field(default_factory=dict)
 
     @property
     def stack_name(self) -> str:
@@ -54,6 +58,7 @@ class LocalState:
             "asposeClientSecret": aspose.client_secret if aspose else None,
             "consoleUrl": self.console_url,
             "outputs": self.outputs,
+            "parameters": self.parameters,
             "stack": self.stack,
         }
 
@@ -75,6 +80,7 @@ class LocalState:
             stack=dict(value.get("stack") or {}),
             aspose=aspose,
             console_url=value.get("consoleUrl"),
+            parameters={str(k): str(v) for k, v in (value.get("parameters") or {}).items()},
         )
 
     @classmethod

@@ -52,6 +52,8 @@ def test_open_status_close_round_trip(cli: CliStack, closed_after: None) -> None
     assert set(before.json()) == KEYS
     assert before.json()["breaker"] == "closed"
     assert before.json()["opensAfter"] == BREAKER_RUN
+    # The local stack's parameters are known (the state file records them): no budget is set
+    assert before.json()["callsPerSecond"] == 0
     assert opened.code == 0, opened.err
     document: dict[str, Any] = opened.json()
     assert set(document) == KEYS | {"changed"}

@@ -139,6 +139,48 @@ def test_request_fault_for_the_next_submitted_task(
     assert client.fetch(first).status_code == 200
 
 
+def test_an_outage_answers_every_request_for_its_time_then_ends(
+    client: Client, admin: EmulatorAdmin, card_b64: str
+) -> None:
+    # Given a 503 armed for 1.5 s with no target: an outage, not a count of requests
+    admin.clear_requests()  # the client's login
+    armed = admin.inject("http_503", for_s=1.5)
+    assert armed["remaining"] is None
+    assert armed["until"] == pytest.approx(time.time() + 1.5, abs=0.5)
+    # Then every request meanwhile is a 503: polls, statuses, tokens and submissions alike
+    answers = [
+        answer
+        for _ in range(3)
+        for answer in (
+            client.fetch("x").status_code,
+            client.status("x").status_code,
+            client.get_token().status_code,
+            client.post_submit({"image": card_b64}).status_code,
+        )
+    ]
+    assert set(answers) == {503}
+    assert [f["hits"] for f in admin.faults()] == [len(answers)]
+    # And once its time is over, it is disarmed and the service answers again
+    wait_for(lambda: time.time() >= armed["until"], deadline_s=5)
+    assert client.fetch("x").status_code == 200
+    assert admin.faults() == []
+    logged = admin.requests()
+    assert [e["faults"] for e in logged] == [["http_503"]] * len(answers) + [[]]
+    assert all(e["time"] < armed["until"] for e in logged[:-1])
+
+
+def test_a_fault_armed_for_a_time_keeps_its_count_and_target(
+    client: Client, admin: EmulatorAdmin
+) -> None:
+    # Given a 429 for the next two requests, within the next 30 s
+    admin.inject("http_429", next_requests=2, for_s=30, retry_after=2)
+    # Then it hits its two requests and is used up long before its time is over
+    assert client.fetch("x").status_code == 429
+    assert client.fetch("y").status_code == 429
+    assert client.fetch("x").status_code == 200
+    assert admin.faults() == []
+
+
 # ----- task faults ----------------------------------------------------------------------------
 def test_task_ends_in_error_with_messages(
     client: Client, admin: EmulatorAdmin, card_b64: str
@@ -288,6 +330,11 @@ def test_fault_names_are_published() -> None:
         {"fault": "http_500", "colour": "red"},
         {"fault": "error", "task_id": "no-such-task"},
         {"fault": "http_500", "method": 5},
+        {"fault": "http_503", "for_s": 0},
+        {"fault": "http_503", "for_s": -5},
+        {"fault": "http_503", "for_s": True},
+        {"fault": "http_503", "for_s": 86_401},
+        {"fault": "stuck", "next_tasks": 1, "for_s": 10},
     ],
 )
 def test_bad_injections_are_refused(admin: EmulatorAdmin, kwargs: dict[str, Any]) -> None:

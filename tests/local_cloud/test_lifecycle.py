@@ -15,7 +15,9 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local.cloud import LocalCloud, moto_internals
+from infra.local.cloud import LocalCloud, moto_internals, parameter_overrides
+from infra.local.cloud.deployer import UnknownParameters
+from infra.stack.state_file import LocalState
 from infra.stack.waiting import wait_until
 from tests.local_cloud.conftest import MINI_TEMPLATE, invoke
 
@@ -120,8 +122,9 @@ def test_stop_leaves_no_worker_behind() -> None:
     assert workers_of(os.getpid()) == set()
 
 
-def start_make_local(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    """``make local`` with the fixture stack, as a user runs it; its state once deployed."""
+def start_make_local(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """``make local`` with the fixture stack (and ``extra`` arguments), as a user runs it; its
+    state once deployed."""
     state_file = tmp_path / "stack.json"
     process = subprocess.Popen(  # noqa: S603 - this repository's own module
         [
@@ -137,6 +140,7 @@ def start_make_local(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str,
             "0",
             "--state-file",
             str(state_file),
+            *extra,
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -172,3 +176,47 @@ def test_a_stopped_or_killed_local_cloud_leaves_no_worker_behind(
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_make_local_passes_each_override_through() -> None:
+    # A dry run of this repository's Makefile: the command `make local PARAMS=...` would run.
+    ran = subprocess.run(
+        ["make", "-n", "local", "PARAMS=AsposeCallsPerSecond=4 BreakerProbeSeconds=2"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    command = ran.stdout.strip().splitlines()[-1]
+    assert command.endswith(
+        "-m infra.local.cloud --parameter AsposeCallsPerSecond=4 --parameter BreakerProbeSeconds=2"
+    )
+
+
+def test_overrides_are_name_value_items() -> None:
+    assert parameter_overrides(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
+    for bad in ("A", "=1", " =1"):
+        with pytest.raises(ValueError, match="Name=Value"):
+            parameter_overrides([bad])
+
+
+def test_a_parameter_the_template_does_not_declare_is_refused() -> None:
+    # CloudFormation refuses it; moto would ignore it, and a misspelt override would deploy as
+    # if it had not been given.
+    with LocalCloud() as cloud, pytest.raises(UnknownParameters, match="Greting"):
+        cloud.deploy(MINI_TEMPLATE, parameters={"Greting": "hi"}, stack_name="mini")
+
+
+def test_make_local_records_the_parameters_in_force(tmp_path: Path) -> None:
+    # Given `make local` with one override
+    process, state = start_make_local(tmp_path, "--parameter", "Greeting=bonjour")
+    try:
+        # Then the state file records every parameter in force: the override, and the
+        # template's defaults for the rest
+        assert state["parameters"]["Greeting"] == "bonjour"
+        assert state["parameters"]["EventBusName"] == "mini-bus"
+        # And the stack client knows them, as it knows a deployed stack's
+        assert LocalState.from_json(state).parameters == state["parameters"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)

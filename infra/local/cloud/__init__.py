@@ -12,7 +12,7 @@ deployed one is.
 """
 
 from infra.local.cloud.cloud import LocalCloud
-from infra.local.cloud.deployer import StackInfo, fast_polling
+from infra.local.cloud.deployer import StackInfo, fast_polling, parameter_overrides
 from infra.local.cloud.execution_environment import Interpreter
 from infra.local.cloud.iam_calls import AwsCall
 from infra.local.cloud.lambda_runtime import RuntimeOptions
@@ -24,4 +24,5 @@ __all__ = [
     "RuntimeOptions",
     "StackInfo",
     "fast_polling",
+    "parameter_overrides",
 ]

@@ -1,7 +1,12 @@
 """``make local``: the Aspose emulator plus a local AWS running template.yaml, until Ctrl-C.
 
-Writes ``.local/stack.json`` so other tools (``make demo``, a shell) find the endpoints, and
-serves the read-only console (``infra.ops.console``) on 127.0.0.1 beside them (``consoleUrl``).
+``make local PARAMS="AsposeCallsPerSecond=4 BreakerProbeSeconds=2"`` overrides template
+parameters on top of the local defaults (:data:`LOCAL_PARAMETERS`): each is one
+``--parameter Name=Value``, and a name the template does not declare is refused, as
+CloudFormation refuses it. Writes ``.local/stack.json`` so other tools (``make demo``,
+``ocr-results --local``, a shell) find the endpoints and the parameters in force
+(``parameters``), and serves the read-only console (``infra.ops.console``) on 127.0.0.1 beside
+them (``consoleUrl``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,12 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from infra.local.cloud.cloud import LocalCloud
-from infra.local.cloud.deployer import StackInfo, fast_polling
+from infra.local.cloud.deployer import (
+    StackInfo,
+    UnknownParameters,
+    fast_polling,
+    parameter_overrides,
+)
 from infra.stack.serving import free_port
 from infra.stack.state_file import DEFAULT_STATE_FILE, LocalState
 
@@ -44,9 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     port = args.port or _preferred_port(PREFERRED_PORT)
     cloud = LocalCloud(port=port, region=args.region, emulator=emulator)
     with cloud, contextlib.ExitStack() as running:
-        parameters = dict(LOCAL_PARAMETERS)
-        parameters.update(dict(item.split("=", 1) for item in args.parameter))
-        stack = cloud.deploy(args.template, parameters=parameters, stack_name=args.stack_name)
+        try:
+            stack = cloud.deploy(
+                args.template,
+                parameters=args.overrides,
+                defaults=LOCAL_PARAMETERS,
+                stack_name=args.stack_name,
+            )
+        except UnknownParameters as error:
+            print(f"make local: {error}", file=sys.stderr)
+            return 2
         console = None if args.no_console else _console(cloud, stack.outputs, args.console_port)
         if console is not None:
             running.enter_context(console)
@@ -70,6 +87,7 @@ def local_state(cloud: LocalCloud, stack: StackInfo, console_url: str | None = N
         stack=stack.to_json(),
         aspose=cloud.aspose,
         console_url=console_url,
+        parameters=dict(stack.parameters),
     )
 
 
@@ -81,7 +99,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help=f"default {PREFERRED_PORT} if free")
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
     parser.add_argument(
-        "--parameter", action="append", default=[], metavar="KEY=VALUE", help="override"
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template parameter, over the local defaults (again for more)",
     )
     parser.add_argument("--no-emulator", action="store_true", help="do not start the emulator")
     parser.add_argument(
@@ -91,7 +113,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"the console's port on 127.0.0.1, default {PREFERRED_CONSOLE_PORT} if free",
     )
     parser.add_argument("--no-console", action="store_true", help="do not serve the console")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        args.overrides = parameter_overrides(args.parameter)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
 
 
 def _emulator_config() -> EmulatorConfig | None:

@@ -186,9 +186,13 @@ class LocalCloud(Running):
         parameters: dict[str, str] | None = None,
         secrets: dict[str, Any] | None = None,
         stack_name: str = "ocr-regions-local",
+        defaults: dict[str, str] | None = None,
     ) -> StackInfo:
         """Package, transform and create ``template`` as a CloudFormation stack here.
 
+        ``parameters`` must be the template's (as CloudFormation insists); ``defaults`` are
+        values for those of its parameters that ``parameters`` does not set, used only where
+        the template declares them (``make local``'s local defaults, whatever the template).
         The stack creates its secrets; ``secrets`` maps a secret's logical id to the value then
         put in it (a dict is stored as JSON), as a user does after ``sam deploy``. Without one,
         the Aspose credentials of this cloud are put in any secret the template declares, and its
@@ -208,11 +212,14 @@ class LocalCloud(Running):
                 if aspose is not None
                 else None
             ),
-            parameter_defaults=(
-                {"AsposeBaseUrl": aspose.base_url, "AsposeTokenUrl": aspose.token_url}
-                if aspose is not None
-                else {}
-            ),
+            parameter_defaults={
+                **(defaults or {}),
+                **(
+                    {"AsposeBaseUrl": aspose.base_url, "AsposeTokenUrl": aspose.token_url}
+                    if aspose is not None
+                    else {}
+                ),
+            },
         )
         stack = Deployer(self.client, self.region, self.endpoint).deploy(request)
         runtime.name_functions({name: logical for logical, name in stack.functions.items()})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,24 @@ def fast_polling(max_interval_seconds: int, deadline_seconds: int) -> dict[str, 
     }
 
 
+class UnknownParameters(ValueError):
+    """Values given for parameters the template does not declare (CloudFormation's refusal)."""
+
+
+def parameter_overrides(items: Iterable[str]) -> dict[str, str]:
+    """``Name=Value`` items (``make local PARAMS="A=1 B=2"``, ``--parameter A=1``) as template
+    parameter overrides; ``ValueError`` naming an item without a name and ``=``. Whether each
+    name is the template's is the deployment's check (:class:`Deployer`), as it is
+    CloudFormation's."""
+    overrides: dict[str, str] = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise ValueError(f"a parameter override is Name=Value, got {item!r}")
+        overrides[name.strip()] = value
+    return overrides
+
+
 _SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 _STACK_TIMEOUT_S = 60.0
 ClientFactory = Callable[[str], Any]
@@ -61,6 +79,8 @@ class StackInfo:
     region: str
     endpoint: str
     outputs: dict[str, str]
+    #: Every parameter in force: the template's defaults and the values given (CloudFormation's
+    #: resolved parameters, as DescribeStacks lists them).
     parameters: dict[str, str]
     # logical id -> physical id (name, URL or ARN, as CloudFormation's Ref gives it)
     resources: dict[str, str]
@@ -79,10 +99,11 @@ class StackInfo:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """Every field but the resource types, camel-cased, for ``.local/stack.json`` (the
-        endpoint as ``awsEndpoint``, as the file names it at its top)."""
+        """Every field but the resource types and the parameters, camel-cased, for
+        ``.local/stack.json`` (the endpoint as ``awsEndpoint``, as the file names it at its top;
+        the parameters are at its top, ``parameters``, where the stack client reads them)."""
         shown = {_camel(f.name): getattr(self, f.name) for f in fields(self)}
-        del shown["resourceTypes"]
+        del shown["resourceTypes"], shown["parameters"]
         shown["awsEndpoint"] = shown.pop("endpoint")
         return shown
 
@@ -136,6 +157,11 @@ class Deployer:
         template_path = request.template.resolve()
         sam_template = load_template(template_path)
         declared = sam_template.get("Parameters") or {}
+        undeclared = sorted(set(request.parameters) - set(declared))
+        if undeclared:
+            # CloudFormation refuses them (moto ignores them): a misspelt override must not
+            # deploy as if it had been given.
+            raise UnknownParameters(f"Parameters: {undeclared} do not exist in the template")
         defaults = {k: v for k, v in request.parameter_defaults.items() if k in declared}
         parameters = {**defaults, **request.parameters}
         sam_template = resolve_language_extensions(sam_template, parameters)
@@ -174,7 +200,7 @@ class Deployer:
             endpoint=self.endpoint,
             outputs={},
             parameters={
-                p["ParameterKey"]: p["ParameterValue"]
+                p["ParameterKey"]: str(p["ParameterValue"])
                 for p in described["Stacks"][0].get("Parameters", [])
             },
             resources={k: _physical_id(r) for k, r in created.items()},

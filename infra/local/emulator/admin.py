@@ -11,7 +11,9 @@ from typing import Any
 from infra.stack.waiting import wait_until
 
 # How a fault is targeted; the admin API's own names (see faults.Target).
-TARGET_OPTIONS = frozenset(["task_id", "next_tasks", "next_requests", "method", "path", "times"])
+TARGET_OPTIONS = frozenset(
+    ["task_id", "next_tasks", "next_requests", "method", "path", "times", "for_s"]
+)
 
 
 class EmulatorAdminError(RuntimeError):
@@ -48,8 +50,9 @@ class EmulatorAdmin:
     def inject(self, fault: str, **options: Any) -> dict[str, Any]:
         """Arm `fault` (see the README for names and params); returns the armed fault.
 
-        The target options are `task_id`, `next_tasks`, `next_requests`, `method`, `path` and
-        `times`; every other keyword is a parameter of the fault (`retry_after=3`, `bytes=...`).
+        The target options are `task_id`, `next_tasks`, `next_requests`, `method`, `path`,
+        `times` and `for_s` (armed for that many seconds: alone, every request meanwhile); every
+        other keyword is a parameter of the fault (`retry_after=3`, `bytes=...`).
         """
         spec: dict[str, Any] = {"fault": fault, "params": {}}
         for name, value in options.items():
@@ -74,6 +77,10 @@ class EmulatorAdmin:
         return list(
             self._call("GET", "requests", task_id=task_id, path=path, method=method)["requests"]
         )
+
+    def clear_requests(self) -> None:
+        """Forget the request log (a measurement starts from here)."""
+        self._call("DELETE", "requests")
 
     def requests_for(self, task_id: str) -> list[dict[str, Any]]:
         """Every request that named `task_id`: its submit, polls and cancel."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -170,15 +171,23 @@ def _check_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 # ----- targets ------------------------------------------------------------------------------------
 _positive = _optional(_check(lambda v: _whole(v, 1), "an integer >= 1"))
+_span = _optional(
+    _check(
+        lambda v: not isinstance(v, bool) and isinstance(v, int | float) and 0 < v <= 86_400,
+        "a number of seconds above 0, at most 86400",
+    )
+)
 _optional_string = _optional(_string)
 
 
 @dataclass(frozen=True)
 class Target:
-    """Which tasks or requests a fault hits.
+    """Which tasks or requests a fault hits, and for how long.
 
     At most one of `task_id`, `next_tasks`, `next_requests`; `method` and `path` (a prefix) narrow
-    the requests; `times` caps how many requests a task-targeted fault affects.
+    the requests; `times` caps how many requests a task-targeted fault affects; `for_s` arms it
+    for that many seconds from now, and alone (no count) hits every matching request meanwhile:
+    an outage lasts a time, however many requests arrive during it.
     """
 
     task_id: str | None = None
@@ -187,6 +196,7 @@ class Target:
     method: str | None = None
     path: str | None = None
     times: int | None = None
+    for_s: float | None = None
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -206,6 +216,7 @@ class Target:
             method=method.upper() if method else None,
             path=_optional_string("path", spec.get("path")) or None,
             times=_positive("times", spec.get("times")),
+            for_s=_span("for_s", spec.get("for_s")),
         )
 
     def chosen(self) -> list[str | int]:
@@ -243,8 +254,8 @@ class FaultBook(FaultRegistry[AsposeFault]):
     def build(
         kind: str, params: Mapping[str, Any] | None = None, target: Target | None = None
     ) -> AsposeFault:
-        """A checked fault. Without a target, request faults hit the next request, task faults
-        the next submitted task."""
+        """A checked fault. Without a target, request faults hit the next request (every
+        request, for a fault armed ``for_s``), task faults the next submitted task."""
         if kind not in ALL_FAULTS:
             raise FaultSpecError(f"unknown fault {kind!r}; known: {sorted(ALL_FAULTS)}")
         target = target or Target()
@@ -252,9 +263,11 @@ class FaultBook(FaultRegistry[AsposeFault]):
             raise FaultSpecError("give at most one of task_id, next_tasks, next_requests")
         if target.next_requests is not None and kind not in REQUEST_FAULTS:
             raise FaultSpecError(f"{kind!r} is a task fault: target it with task_id or next_tasks")
-        if not target.chosen() and kind in REQUEST_FAULTS:
+        if target.for_s is not None and kind in STATE_FAULTS:
+            raise FaultSpecError(f"{kind!r} changes a task for good: for_s cannot bound it")
+        if not target.chosen() and kind in REQUEST_FAULTS and target.for_s is None:
             target = replace(target, next_requests=1)
-        elif not target.chosen():
+        elif not target.chosen() and kind not in REQUEST_FAULTS:
             target = replace(target, next_tasks=1)
         return AsposeFault(
             kind=kind,
@@ -264,12 +277,14 @@ class FaultBook(FaultRegistry[AsposeFault]):
             next_tasks=target.next_tasks,
             method=target.method,
             path=target.path,
+            until=None if target.for_s is None else time.time() + target.for_s,
         )
 
     def bind_new_task(self, task_id: str) -> list[AsposeFault]:
         """Give a just-submitted task a copy of each fault armed for the next tasks."""
         bound: list[AsposeFault] = []
         with self._lock:
+            self._drop_expired()
             for fault in list(self._faults):
                 if fault.next_tasks is None:
                     continue

@@ -88,9 +88,10 @@ class AsposeUnavailableError(TransientError):
 
 class BudgetWaitError(TransientError):
     """The fleet's call budget has no slot soon enough: the call was not made. ``retry_after``
-    is how long until the slot kept for the next poll (``slot``, epoch seconds)."""
+    is how long until the slot kept for the next poll (``slot``, epoch seconds; None: none
+    kept)."""
 
-    def __init__(self, message: str, retry_after: float, slot: float) -> None:
+    def __init__(self, message: str, retry_after: float, slot: float | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.slot = slot

@@ -19,8 +19,9 @@ cancels) takes a slot first: the item holds the next free slot's time, and each 
 by one interval, so slots are spaced evenly across every execution and every Lambda environment
 (a virtual schedule, as GCRA keeps one). A slot within :data:`MAX_SLEEP_SECONDS` is waited for in
 the function; a later one is kept for the next poll, which comes back ``Throttled`` and waits
-until it. Slots are spaced :data:`HEADROOM` wider than the rate, so that network jitter never
-packs more than the rate into any second. A 429 from Aspose halves the fleet's rate (at most
+until it. Slots are spaced :data:`HEADROOM` wider than the rate, and a call goes out within
+:data:`SLOT_TOLERANCE_SECONDS` of its slot or not at all (:class:`BudgetGate`), so that no
+second ever holds more than the rate. A 429 from Aspose halves the fleet's rate (at most
 every :data:`LOWER_EVERY_SECONDS`), which then recovers linearly over
 :data:`RATE_RECOVERY_SECONDS`: additive increase after a multiplicative decrease, as TCP does.
 """
@@ -46,12 +47,16 @@ BREAKER_RUN = 20
 #: 23-hour outage then loops at most ~92 times, under 300 state transitions.
 PAUSED_MAX_PROBES = 40
 PAUSED_SPREAD = 0.2
-#: Slots this much wider than the rate asks, so no second ever holds more than the rate.
-HEADROOM = 0.1
+#: Slots this much wider than the rate asks: R + 1 slots span 1.25 s, so a second holds more
+#: than R calls only if calls drift 0.25 s from their slots, which the gate never lets them.
+HEADROOM = 0.2
 #: A slot this close is waited for inside the function; a later one makes the poll Throttled.
 MAX_SLEEP_SECONDS = 2.0
-#: A kept slot missed by more than this is not used (the call would crowd later slots).
-SLOT_TOLERANCE_SECONDS = 0.5
+#: A call goes out at most this long after its slot (the rest of the headroom's 0.25 s is left
+#: for the network); a slot passed by more is given up, never used late.
+SLOT_TOLERANCE_SECONDS = 0.05
+#: Fresh slots one call may claim when each passes while being claimed, before the poll waits.
+CLAIMS_PER_CALL = 3
 #: A 429 halves the rate (never below this share), at most this often, and the rate recovers
 #: to the full budget linearly over this long.
 MIN_RATE_FACTOR = 0.1
@@ -307,8 +312,14 @@ def _number(item: dict[str, Any], name: str) -> float | None:
 
 class BudgetGate:
     """Admits one invocation's calls to Aspose within the fleet's budget: each takes a slot, a
-    near one is waited for, a far one is kept (:attr:`kept`) for the next poll and the call is
-    not made (:class:`~ocr_fetch.errors.BudgetWaitError`)."""
+    near one is waited for, a far one is kept for the next poll and the call is not made
+    (:class:`~ocr_fetch.errors.BudgetWaitError`).
+
+    A call goes out at its slot or within :data:`SLOT_TOLERANCE_SECONDS` after it, never later:
+    a slot that passed while it was being claimed (the claim is a DynamoDB write, and writes are
+    sometimes slow) is given up for a fresh one, since a late call would crowd the slots after
+    it. With slots :data:`HEADROOM` wider than the rate asks, that keeps every 1-second window
+    within the rate, network jitter included."""
 
     def __init__(
         self,
@@ -323,19 +334,32 @@ class BudgetGate:
         self.sleep = sleep
 
     def __call__(self, remaining: float) -> None:
-        now = self.fleet.clock()
-        slot = self._slot(now)
-        wait = slot - now
-        if wait > min(MAX_SLEEP_SECONDS, remaining - 1.0):
-            raise BudgetWaitError(
-                f"the fleet's Aspose budget has no free slot for {wait:.1f} s", wait, slot
-            )
-        if wait > 0:
-            self.sleep(wait)
+        for _ in range(CLAIMS_PER_CALL):
+            slot = self._slot()
+            now = self.fleet.clock()  # after the claim, which takes time
+            wait = slot - now
+            if wait < -SLOT_TOLERANCE_SECONDS:
+                continue  # passed while it was claimed: never used late
+            if wait > min(MAX_SLEEP_SECONDS, remaining - 1.0):
+                raise BudgetWaitError(
+                    f"the fleet's Aspose budget has no free slot for {wait:.1f} s", wait, slot
+                )
+            if wait > 0:
+                self.sleep(wait)
+                if self.fleet.clock() - slot > SLOT_TOLERANCE_SECONDS:
+                    continue  # the wait overslept it
+            return
+        raise BudgetWaitError(
+            f"the fleet's Aspose budget could not hand out a slot in time "
+            f"({CLAIMS_PER_CALL} claims were slower than the slots)",
+            1.0,
+            None,
+        )
 
-    def _slot(self, now: float) -> float:
+    def _slot(self) -> float:
         """The slot kept by the previous poll when this is its time, else a new one."""
         reserved, self.reserved = self.reserved, None
+        now = self.fleet.clock()
         if reserved is not None and reserved - MAX_SLEEP_SECONDS <= now <= reserved + (
             SLOT_TOLERANCE_SECONDS
         ):

@@ -804,8 +804,9 @@ def fleet_markdown(fleet: dict[str, Any]) -> list[str]:
         "",
         "#### The fleet: a shared budget and a circuit breaker",
         "",
-        "The budget (`AsposeCallsPerSecond`) at the peak, its slots spaced 10 % wider than the "
-        "rate; the polls of the `realistic` workload replayed through it for ten minutes:",
+        "The budget (`AsposeCallsPerSecond`) at the peak, its slots spaced at four fifths of the "
+        "rate (the headroom that keeps every second within it); the polls of the `realistic` "
+        "workload replayed through it for ten minutes:",
         "",
         "| budget | calls/s | polls/s asked | DynamoDB writes per call | delay added to the "
         "poll that finds a task (p50 / p95 / max) | DynamoDB per 1,000 tasks |",

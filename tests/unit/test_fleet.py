@@ -149,7 +149,7 @@ def test_a_task_paused_through_a_23_hour_outage_stays_under_300_transitions(
 def test_slots_are_spaced_by_the_rate_and_its_headroom(fleet: Fleet, clock: Clock) -> None:
     view = fleet.view()
     slots = [fleet.claim_slot(view) for _ in range(9)]
-    spacing = 1 / (4 * (1 - HEADROOM))
+    spacing = 1 / (4 * (1 - HEADROOM))  # 0.3125 s: five slots span 1.25 s
     assert slots[0] == clock.now
     for first, second in itertools.pairwise(slots):
         assert second - first == pytest.approx(spacing, abs=1e-5)
@@ -176,7 +176,7 @@ def test_the_gate_waits_for_a_near_slot_and_keeps_a_far_one(fleet: Fleet, clock:
     slept: list[float] = []
     gate = BudgetGate(fleet, fleet.view(), sleep=slept.append)
     gate(remaining=20)  # the first slot is now
-    for _ in range(7):
+    for _ in range(6):
         gate(remaining=20)
     assert 0 < max(slept) <= 2
     for _ in range(5):  # the slots run ahead of the clock, beyond what the function waits for
@@ -184,6 +184,7 @@ def test_the_gate_waits_for_a_near_slot_and_keeps_a_far_one(fleet: Fleet, clock:
     with pytest.raises(BudgetWaitError) as info:
         gate(remaining=20)
     kept = info.value.slot
+    assert kept is not None
     assert info.value.retry_after == pytest.approx(kept - clock.now)
     # the next poll uses the kept slot rather than taking another
     clock.now = kept - 0.3
@@ -210,3 +211,41 @@ def _item() -> dict[str, Any]:
 def test_the_item_lives_under_a_ttl(fleet: Fleet, clock: Clock) -> None:
     fleet.not_answered()
     assert int(_item()["expiresAt"]["N"]) > clock.now + 86_400
+
+
+def test_a_slot_that_passed_while_it_was_claimed_is_never_used_late(
+    fleet: Fleet, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claimed: list[float] = []
+    real_claim = fleet.claim_slot
+
+    def slow_claim(view: object) -> float:
+        slot = real_claim(fleet.view())
+        claimed.append(slot)
+        if len(claimed) == 1:
+            clock.now += 0.4  # the first write took 0.4 s: its slot is gone by the time it returns
+        return slot
+
+    monkeypatch.setattr(fleet, "claim_slot", slow_claim)
+    slept: list[float] = []
+    BudgetGate(fleet, fleet.view(), sleep=slept.append)(remaining=20)
+    # Then the late slot was given up and the call is made at a fresh one, not before it
+    assert len(claimed) == 2
+    assert claimed[-1] >= clock.now > claimed[0]
+    assert clock.now + (slept[-1] if slept else 0.0) == pytest.approx(claimed[-1])
+
+
+def test_claims_slower_than_every_slot_hold_the_poll_back(
+    fleet: Fleet, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_claim = fleet.claim_slot
+
+    def always_slow(view: object) -> float:
+        slot = real_claim(fleet.view())
+        clock.now = max(clock.now, slot) + 1.0
+        return slot
+
+    monkeypatch.setattr(fleet, "claim_slot", always_slow)
+    with pytest.raises(BudgetWaitError, match="could not hand out a slot") as info:
+        BudgetGate(fleet, fleet.view(), sleep=lambda _: None)(remaining=20)
+    assert info.value.slot is None

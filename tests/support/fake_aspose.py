@@ -111,17 +111,21 @@ class Running:
 
 @dataclass(frozen=True)
 class Completed:
-    """``Completed`` with one result per region (some may be corrupt)."""
+    """``Completed`` with one result per region (some may be corrupt), a ``responseStatusCode``
+    and the service's warnings, if any."""
 
     regions: tuple[Region, ...]
     code: str = "Ok"
     shout: bool = False
+    warnings: tuple[str, ...] = ()
 
     def body(self, task_id: str, service: FakeAspose) -> bytes:
         service.recognised(self.regions)
         results = [{"type": region.type, "data": region.data()} for region in self.regions]
         answered_id = task_id.upper() if self.shout else task_id
-        return _json(_document(answered_id, "Completed", code=self.code, results=results))
+        error = {"messages": [], "warnings": list(self.warnings)} if self.warnings else None
+        document = _document(answered_id, "Completed", code=self.code, results=results)
+        return _json({**document, "error": error})
 
     def reply(self, task_id: str, service: FakeAspose) -> Reply:
         body = self.body(task_id, service)

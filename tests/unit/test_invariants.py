@@ -60,7 +60,7 @@ import pytest
 import responses
 import time_machine
 from boto3.dynamodb.types import TypeDeserializer
-from hypothesis import HealthCheck, Phase, event, settings
+from hypothesis import HealthCheck, Phase, currently_in_test_context, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -250,21 +250,32 @@ REGIONS = st.builds(
     st.sampled_from(("Text", "Text", "JSON")),
     st.none() | st.sampled_from(CORRUPTIONS),
 )
+#: What the service says besides the results: up to 20 messages of up to 600 characters or so
+#: (each is kept to 500), so that most answers carrying them stay under MaxResponseBytes.
+WORDS = st.sampled_from(("damaged", "unreadable", "too-dark", "rotated", "ünlesbar"))
+LONG_MESSAGES = st.lists(
+    st.builds(lambda word, times: " ".join([word] * times), WORDS, st.integers(1, 60)),
+    max_size=20,
+).map(tuple) | st.builds(
+    # The most a hostile service sends: many messages, each over what is kept of one.
+    lambda word, count: (" ".join([word] * 60),) * count,
+    WORDS,
+    st.integers(8, 20),
+)
 RUNNING_ANSWERS = st.builds(Running, st.sampled_from(RUNNING), st.booleans())
+#: Whether a Completed answer may carry the service's warnings and a long responseStatusCode
+#: (which the store turns into a warning). Not until the outcome's warnings are bounded in the
+#: state: with them, this machine finds within a few runs that the state outgrows its budget
+#: (test_a_completed_answer_s_warnings_keep_the_state_within_its_budget, xfail until fixed),
+#: and would fail at random in CI meanwhile. Set it to True with that fix.
+COMPLETED_WARNINGS = False
 COMPLETED_ANSWERS = st.builds(
     Completed,
     st.lists(REGIONS, max_size=5).map(tuple),
-    st.sampled_from(("Ok", "Ok", "PartiallyOk")),
+    st.sampled_from(("Ok", "Ok", "PartiallyOk", *(("Ö" * 300,) if COMPLETED_WARNINGS else ()))),
     st.booleans(),
+    LONG_MESSAGES if COMPLETED_WARNINGS else st.just(()),
 )
-LONG_MESSAGES = st.lists(
-    st.builds(
-        lambda word, times: " ".join([word] * times),
-        st.sampled_from(("damaged", "unreadable", "too-dark", "rotated")),
-        st.integers(1, 150),
-    ),
-    max_size=20,
-).map(tuple)
 RETRY_AFTER = (
     st.none()
     | st.integers(0, 200).map(str)
@@ -468,7 +479,8 @@ class WorkflowInvariants(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
-            self._tally()
+            if currently_in_test_context():  # not when a regression test replays steps
+                self._tally()
         finally:
             self._stack.close()
 
@@ -880,12 +892,32 @@ TestNothingIsLostWhateverTheInterleaving.settings = settings(
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-pytestmark = [
-    # Passing takes well under a minute here, more than "a few seconds", hence slow; a failure
-    # is then shrunk, which hypothesis bounds at five minutes: the smallest failing steps are
-    # worth the wait, so the timeout leaves room for them.
-    pytest.mark.slow,
-    pytest.mark.timeout(600),
+for _mark in (
+    pytest.mark.slow,  # well under a minute here, but more than "a few seconds"
+    pytest.mark.timeout(600),  # a failure is shrunk, which hypothesis bounds at five minutes
     # Powertools says so on every invocation that adds no metric (a poll cut short, a refusal).
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
-]
+):
+    _mark(TestNothingIsLostWhateverTheInterleaving)
+
+
+# --- What the machine found, as plain steps ------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17 (state within 8 KB on every path): the outcome event's detail carries every "
+    "warning of a Completed answer (up to 20 of 500 characters each) in full; events.py "
+    "build_outcome_detail cuts regions and metadata to the room left, never warnings",
+)
+def test_a_completed_answer_s_warnings_keep_the_state_within_its_budget() -> None:
+    """Found by the machine: a task submitted with nothing but its id, answered Completed with
+    no results and 14 warnings of 500 characters (a 7.5 KB answer), leaves Decode And Store
+    Results with a state of 8,758 bytes (7 warnings of 500 two-byte characters do the same)."""
+    machine = WorkflowInvariants()
+    try:
+        machine.first_submission(Submission(TASKS[0], names=None))
+        machine.aspose.queue(TASKS[0], [Completed((), warnings=("w" * 500,) * 14)])
+        machine._advance(TASKS[0], 2)  # Check Task Status, then Decode And Store Results
+        machine.nothing_lost()
+    finally:
+        machine.teardown()

@@ -71,7 +71,7 @@ class Status(StrEnum):
     FAILED = "FAILED"
 
 
-class Outcome(StrEnum):
+class Step(StrEnum):
     """What one :meth:`Interpreter.step` did."""
 
     MOVED = "moved"  # a Choice, Pass or Wait: no work done
@@ -226,7 +226,7 @@ class Interpreter:
         self._observe(execution, "(start)")
         return execution
 
-    def step(self, execution: Execution, now: datetime) -> Outcome:
+    def step(self, execution: Execution, now: datetime) -> Step:
         """Run the state the execution is at (it must be running and ready)."""
         name = execution.at
         if execution.status is not Status.RUNNING or name is None:
@@ -236,7 +236,7 @@ class Interpreter:
             outcome = self._run(execution, name, state, now)
         except PathError as exc:
             self._fail(execution, "States.Runtime", f"{name}: {exc}", at=None)
-            outcome = Outcome.ENDED
+            outcome = Step.ENDED
         self._observe(execution, name)
         return outcome
 
@@ -250,9 +250,7 @@ class Interpreter:
         execution.redrives += 1
 
     # --- one state ----------------------------------------------------------------------------
-    def _run(
-        self, execution: Execution, name: str, state: dict[str, Any], now: datetime
-    ) -> Outcome:
+    def _run(self, execution: Execution, name: str, state: dict[str, Any], now: datetime) -> Step:
         kinds = {
             "Task": self._task,
             "Choice": self._choice,
@@ -265,20 +263,16 @@ class Interpreter:
             raise NotImplementedError(f"{state['Type']} states are not modelled")
         return kinds[state["Type"]](execution, name, state, now)
 
-    def _choice(
-        self, execution: Execution, name: str, state: dict[str, Any], _: datetime
-    ) -> Outcome:
+    def _choice(self, execution: Execution, name: str, state: dict[str, Any], _: datetime) -> Step:
         rules = state.get("Choices", [])
         chosen = next((r["Next"] for r in rules if choice_matches(r, execution.data)), None)
         if chosen is None and "Default" not in state:
             self._fail(execution, "States.NoChoiceMatched", name, at=None)
-            return Outcome.ENDED
+            return Step.ENDED
         execution.at = str(chosen or state["Default"])
-        return Outcome.MOVED
+        return Step.MOVED
 
-    def _wait(
-        self, execution: Execution, name: str, state: dict[str, Any], now: datetime
-    ) -> Outcome:
+    def _wait(self, execution: Execution, name: str, state: dict[str, Any], now: datetime) -> Step:
         seconds = state.get("Seconds")
         if seconds is None:
             seconds = read_path(execution.data, str(state["SecondsPath"]))
@@ -287,30 +281,26 @@ class Interpreter:
         execution.ready_at = now + timedelta(seconds=float(seconds))
         return self._next(execution, state)
 
-    def _pass(self, execution: Execution, name: str, state: dict[str, Any], _: datetime) -> Outcome:
+    def _pass(self, execution: Execution, name: str, state: dict[str, Any], _: datetime) -> Step:
         result = state.get("Result", execution.data)
         execution.data = apply_result_path(state, execution.data, result)
         return self._next(execution, state)
 
-    def _succeed(
-        self, execution: Execution, name: str, state: dict[str, Any], _: datetime
-    ) -> Outcome:
+    def _succeed(self, execution: Execution, name: str, state: dict[str, Any], _: datetime) -> Step:
         execution.status, execution.at = Status.SUCCEEDED, None
-        return Outcome.ENDED
+        return Step.ENDED
 
     def _fail_state(
         self, execution: Execution, name: str, state: dict[str, Any], _: datetime
-    ) -> Outcome:
+    ) -> Step:
         error = state.get("Error") or read_path(execution.data, str(state.get("ErrorPath")))
         cause = state.get("Cause") or read_path(execution.data, str(state.get("CausePath")))
         if not isinstance(error, str) or not isinstance(cause, str):
             raise PathError(f"{name}: the error and cause must be strings")
         self._fail(execution, error, cause, at=None)
-        return Outcome.ENDED
+        return Step.ENDED
 
-    def _task(
-        self, execution: Execution, name: str, state: dict[str, Any], now: datetime
-    ) -> Outcome:
+    def _task(self, execution: Execution, name: str, state: dict[str, Any], now: datetime) -> Step:
         context = execution.context(name, now)
         parameters = resolve(state.get("Parameters", {}), execution.data, context)
         try:
@@ -323,7 +313,7 @@ class Interpreter:
             execution.data = apply_result_path(state, execution.data, result)
             execution.attempts = {}
             self._next(execution, state)
-        return Outcome.WORKED if execution.status is Status.RUNNING else Outcome.ENDED
+        return Step.WORKED if execution.status is Status.RUNNING else Step.ENDED
 
     def _handle_failure(
         self,
@@ -353,12 +343,12 @@ class Interpreter:
                 return
         self._fail(execution, failure.error, failure.cause, at=name)
 
-    def _next(self, execution: Execution, state: dict[str, Any]) -> Outcome:
+    def _next(self, execution: Execution, state: dict[str, Any]) -> Step:
         if state.get("End"):
             execution.status, execution.at = Status.SUCCEEDED, None
-            return Outcome.ENDED
+            return Step.ENDED
         execution.at = str(state["Next"])
-        return Outcome.MOVED
+        return Step.MOVED
 
     @staticmethod
     def _fail(execution: Execution, error: str, cause: str, *, at: str | None) -> None:

@@ -79,7 +79,7 @@ from ocr_fetch.layout import run_prefix, submitted_key
 from ocr_fetch.observability import logger as product_logger
 from ocr_fetch.polling import MAKE_UP_SECONDS, GiveUpReason
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, iso
-from tests.support.asl import Execution, Interpreter, Outcome, Status, TaskFailed
+from tests.support.asl import Execution, Interpreter, Status, Step, TaskFailed
 from tests.support.fake_aspose import (
     CORRUPTIONS,
     RUNNING,
@@ -792,7 +792,7 @@ class WorkflowInvariants(RuleBasedStateMachine):
                 return False
             if execution.ready_at is not None and execution.ready_at > self._now():
                 self.clock.move_to(execution.ready_at)
-            if self.interpreter.step(execution, self._now()) is not Outcome.MOVED:
+            if self.interpreter.step(execution, self._now()) is not Step.MOVED:
                 return execution.status is Status.RUNNING
         raise AssertionError(f"{execution.name} moved 20 times without invoking anything")
 

@@ -40,6 +40,11 @@ MAX_ENTRY_BYTES = 256 * 1024
 #: What a detail may use: the rest of an entry is source, detail type, resources and time.
 MAX_DETAIL_BYTES = MAX_ENTRY_BYTES - 8 * 1024
 _TIME_BYTES = 14  # EventBridge counts the Time field as 14 bytes whether sent or not
+#: What an outcome event carries of the service's warnings and statuses (the manifest and the
+#: table item keep them whole): the event joins the execution's state, which has a budget.
+MAX_EVENT_WARNINGS = 5
+MAX_EVENT_WARNING_BYTES = 256
+MAX_EVENT_STATUS_BYTES = 128
 #: EventBridge takes at most this many entries in one ``PutEvents`` call (and 256 KiB in all).
 MAX_BATCH_ENTRIES = 10
 #: Tries of one entry, the first included, while its error is transient.
@@ -51,8 +56,8 @@ def build_outcome_detail(outcome: Outcome, *, max_bytes: int = MAX_DETAIL_BYTES)
     detail: dict[str, Any] = {
         "taskId": outcome.task_id,
         "status": outcome.kind.value,
-        "taskStatus": outcome.task_status,
-        "responseStatusCode": outcome.response_status_code,
+        "taskStatus": clip_bytes(outcome.task_status, MAX_EVENT_STATUS_BYTES),
+        "responseStatusCode": clip_bytes(outcome.response_status_code, MAX_EVENT_STATUS_BYTES),
         "executionArn": outcome.execution_arn,
         "polls": outcome.polls,
         "results": {
@@ -67,8 +72,13 @@ def build_outcome_detail(outcome: Outcome, *, max_bytes: int = MAX_DETAIL_BYTES)
         "countMismatch": outcome.count_mismatch,
         "expectedRegionCount": outcome.expected_region_count,
         "receivedResultCount": outcome.received_result_count,
-        "warnings": list(outcome.warnings),
+        "warnings": [
+            clip_bytes(warning, MAX_EVENT_WARNING_BYTES)
+            for warning in outcome.warnings[:MAX_EVENT_WARNINGS]
+        ],
     }
+    if len(outcome.warnings) > MAX_EVENT_WARNINGS:
+        detail["warningsTruncated"] = True
     if outcome.correlation_id is not None:
         detail["correlationId"] = outcome.correlation_id
     if outcome.metadata is not None:
@@ -83,6 +93,10 @@ def build_outcome_detail(outcome: Outcome, *, max_bytes: int = MAX_DETAIL_BYTES)
         # Metadata is meant to be small; one that does not fit is left to the table item.
         del detail["metadata"]
         detail["metadataTruncated"] = True
+    if encoded_size(detail) > max_bytes and detail["warnings"]:
+        # The service's warnings are kept whole in the manifest and the table item.
+        detail["warnings"] = []
+        detail["warningsTruncated"] = True
     budget = max_bytes - encoded_size(detail) - len(',"regionsTruncated":true')
     for region in outcome.regions:
         entry = region.as_published()

@@ -71,7 +71,7 @@ from hypothesis.stateful import (
 )
 from moto import mock_aws
 
-from infra.local_cloud.lambda_worker import LambdaContext
+from infra.local.cloud.lambda_worker import LambdaContext
 from ocr_fetch import checking
 from ocr_fetch.handlers import check_status, record_outcome, starter, store_results, wiring
 from ocr_fetch.handlers.workflow_state import STATE_BUDGET_BYTES
@@ -264,11 +264,9 @@ LONG_MESSAGES = st.lists(
 )
 RUNNING_ANSWERS = st.builds(Running, st.sampled_from(RUNNING), st.booleans())
 #: Whether a Completed answer may carry the service's warnings and a long responseStatusCode
-#: (which the store turns into a warning). Not until the outcome's warnings are bounded in the
-#: state: with them, this machine finds within a few runs that the state outgrows its budget
-#: (test_a_completed_answer_s_warnings_keep_the_state_within_its_budget, xfail until fixed),
-#: and would fail at random in CI meanwhile. Set it to True with that fix.
-COMPLETED_WARNINGS = False
+#: (which the store turns into a warning): they once took the state past its budget
+#: (test_a_completed_answer_s_warnings_keep_the_state_within_its_budget).
+COMPLETED_WARNINGS = True
 COMPLETED_ANSWERS = st.builds(
     Completed,
     st.lists(REGIONS, max_size=5).map(tuple),
@@ -903,16 +901,12 @@ for _mark in (
 
 # --- What the machine found, as plain steps ------------------------------------------------------
 @pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17 (state within 8 KB on every path): the outcome event's detail carries every "
-    "warning of a Completed answer (up to 20 of 500 characters each) in full; events.py "
-    "build_outcome_detail cuts regions and metadata to the room left, never warnings",
-)
 def test_a_completed_answer_s_warnings_keep_the_state_within_its_budget() -> None:
     """Found by the machine: a task submitted with nothing but its id, answered Completed with
-    no results and 14 warnings of 500 characters (a 7.5 KB answer), leaves Decode And Store
-    Results with a state of 8,758 bytes (7 warnings of 500 two-byte characters do the same)."""
+    no results and 14 warnings of 500 characters (a 7.5 KB answer), left Decode And Store
+    Results with a state of 8,758 bytes (7 warnings of 500 two-byte characters did the same),
+    before the outcome event carried at most 5 warnings of 256 bytes, or none where they do not
+    fit (the manifest and the table item keep them all)."""
     machine = WorkflowInvariants()
     try:
         machine.first_submission(Submission(TASKS[0], names=None))

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 from infra.local.cloud import LocalCloud, fast_polling
 from infra.local.emulator import EmulatorConfig, Timing
@@ -35,6 +32,7 @@ from infra.ops.cli.target import Target
 from infra.ops.cli.views import Region, inspect_task
 from infra.stack.aspose import AsposeAccess
 from infra.stack.outcomes import OutcomeSubscription, TaskOutcome
+from infra.stack.serving import sigterm_as_interrupt
 from infra.stack.session import StackSession
 from infra.stack.waiting import WaitTimeout
 from ocr_fetch.layout import task_prefix
@@ -87,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     started = time.monotonic()
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():  # the cloud and the emulator are stopped either way
             _run(resilience=not args.no_resilience)
     except KeyboardInterrupt:
         print("\nInterrupted: the local cloud and the emulator are stopped.", file=sys.stderr)
@@ -315,24 +313,6 @@ def _stop_running_executions(session: StackSession, tasks: list[DemoTask]) -> No
         if execution is not None and execution.running:
             with contextlib.suppress(Exception):  # best effort: the cloud stops next anyway
                 sfn.stop_execution(executionArn=execution.arn, error="DemoStopped")
-
-
-# --- process hygiene -----------------------------------------------------------------------------
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the cloud and the emulator are stopped either way."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _say(line: str) -> None:

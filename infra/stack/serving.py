@@ -3,15 +3,19 @@ own (the console, the emulator, the local AWS), a process (the emulator apart), 
 made for a while (an outcome subscription).
 
 ``with thing:`` starts it and stops it whatever happens; ``start()`` returns it started (a second
-call changes nothing) and ``stop()`` may be called again.
+call changes nothing) and ``stop()`` may be called again. A program that holds such things wraps
+its run in :func:`sigterm_as_interrupt`, so a ``kill`` stops them as Ctrl-C does.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
 import threading
 from abc import ABC, abstractmethod
-from types import TracebackType
+from collections.abc import Iterator
+from types import FrameType, TracebackType
 from typing import Any, Self
 
 HOST = "127.0.0.1"
@@ -100,3 +104,22 @@ def free_port(host: str = HOST) -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C (``KeyboardInterrupt``), so what the program started is
+    stopped either way. Only the main thread may set a signal handler: elsewhere, nothing
+    changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -32,6 +32,7 @@ from infra.ops.smoke.report import Check, Report, Step
 from infra.ops.smoke.sample import Sample
 from infra.stack.aspose import ENV_CLIENT_ID, ENV_CLIENT_SECRET, deployed_aspose
 from infra.stack.outcomes import OutcomeSubscription, TaskOutcome
+from infra.stack.serving import sigterm_as_interrupt
 from infra.stack.session import StackSession
 from infra.stack.waiting import WaitTimeout, wait_until
 from ocr_fetch.credentials import Credentials
@@ -104,7 +105,7 @@ class _Run:
 
     def execute(self) -> Report:
         started = time.monotonic()
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():  # the stack is deleted either way
             try:
                 self._main()
             except _Stopped:
@@ -337,23 +338,6 @@ def _one_line(error: BaseException) -> str:
 
 
 # --- signals ------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the stack is deleted either way."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 @contextlib.contextmanager
 def _shielded(say: Say) -> Iterator[None]:
     """The cleanup is not cut short by a first Ctrl-C (or SIGTERM): it says so and goes on; a

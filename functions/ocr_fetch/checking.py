@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from ocr_fetch.client import AsposeClient, Deadline
 
 _FINAL_WITH_BODY = (TaskStatus.COMPLETED, TaskStatus.ERROR, TaskStatus.UNKNOWN)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -291,23 +292,15 @@ def _unanswered(
 
 
 def _fleet_view(checker: Checker) -> FleetView | None:
-    if checker.fleet is None:
-        return None
-    try:
-        return checker.fleet.view()
-    except StorageError as exc:
-        _fleet_unreadable(exc)
-        return None
+    fleet = checker.fleet
+    return None if fleet is None else _on_the_fleet(fleet.view, None)
 
 
 def _probe(checker: Checker, view: FleetView) -> bool:
     """Whether this check is the fleet's one probe of the open breaker, for this slot."""
-    assert checker.fleet is not None
-    try:
-        claimed = checker.fleet.claim_probe(view)
-    except StorageError as exc:
-        _fleet_unreadable(exc)
-        return False
+    fleet = checker.fleet
+    assert fleet is not None
+    claimed = _on_the_fleet(lambda: fleet.claim_probe(view), False)
     if claimed:
         logger.info("probing the open breaker")
         metrics.add_metric(name="BreakerProbes", unit=MetricUnit.Count, value=1)
@@ -315,14 +308,10 @@ def _probe(checker: Checker, view: FleetView) -> bool:
 
 
 def _fleet_heard_an_answer(checker: Checker, view: FleetView | None) -> None:
-    if checker.fleet is None or view is None:
+    fleet = checker.fleet
+    if fleet is None or view is None:
         return
-    try:
-        closed = checker.fleet.answered(view)
-    except StorageError as exc:
-        _fleet_unreadable(exc)
-        return
-    if closed:
+    if _on_the_fleet(lambda: fleet.answered(view), False):
         logger.warning("the fleet's circuit breaker closed: Aspose answered the probe")
         metrics.add_metric(name="BreakerClosed", unit=MetricUnit.Count, value=1)
 
@@ -335,21 +324,27 @@ def _fleet_heard_nothing(checker: Checker, view: FleetView | None, exc: Transien
         return
     if isinstance(exc, BudgetWaitError | CredentialsUnavailableError):
         return
-    try:
+
+    def count_it() -> bool:
         if isinstance(exc, AsposeThrottledError):
             fleet.lower_rate(view)
-        opened = fleet.not_answered()
-    except StorageError as err:
-        _fleet_unreadable(err)
-        return
-    if opened:
+        return fleet.not_answered()
+
+    if _on_the_fleet(count_it, False):
         logger.warning("the fleet's circuit breaker opened: a run of polls got no answer")
         metrics.add_metric(name="BreakerOpened", unit=MetricUnit.Count, value=1)
 
 
-def _fleet_unreadable(exc: Exception) -> None:
-    logger.warning("fleet state unavailable", extra={"cause": type(exc).__name__})
-    metrics.add_metric(name="FleetStateErrors", unit=MetricUnit.Count, value=1)
+def _on_the_fleet(action: Callable[[], _T], otherwise: _T) -> _T:
+    """What ``action`` reads or writes of the fleet's state; ``otherwise`` when that state cannot
+    be reached (said in a warning and a metric). The fleet is a safeguard: the poll goes on as if
+    nothing were open, claimed or counted."""
+    try:
+        return action()
+    except StorageError as exc:
+        logger.warning("fleet state unavailable", extra={"cause": type(exc).__name__})
+        metrics.add_metric(name="FleetStateErrors", unit=MetricUnit.Count, value=1)
+        return otherwise
 
 
 def _elapsed(request: CheckRequest, checker: Checker) -> float:

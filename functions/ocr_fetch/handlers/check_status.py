@@ -11,9 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ocr_fetch.checking import Checker, check_task
 from ocr_fetch.client import Deadline
 from ocr_fetch.fleet import Fleet
-from ocr_fetch.handlers.wiring import aspose_client, bounded_errors, result_bucket
+from ocr_fetch.handlers.wiring import aspose_client, result_bucket, state_machine_task
 from ocr_fetch.history import PollingHistory
-from ocr_fetch.observability import logger, metrics
 from ocr_fetch.poll_state import PAYLOAD_KEYS, REQUIRED_PAYLOAD_KEYS, CheckRequest
 from ocr_fetch.settings import CheckSettings
 
@@ -25,9 +24,8 @@ __all__ = ["PAYLOAD_KEYS", "REQUIRED_PAYLOAD_KEYS", "handler"]
 _MARGIN_SECONDS = 5.0
 
 
-@cache
-def settings() -> CheckSettings:
-    return CheckSettings.from_env()
+#: Read once per Lambda container.
+settings = cache(CheckSettings.from_env)
 
 
 @cache
@@ -46,9 +44,7 @@ def _fleet(config: CheckSettings) -> Fleet | None:
     )
 
 
-@bounded_errors
-@logger.inject_lambda_context(correlation_id_path="taskId")
-@metrics.log_metrics
+@state_machine_task(correlation_id_path="taskId")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = CheckRequest.parse(event)
     config = settings()

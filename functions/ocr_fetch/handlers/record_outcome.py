@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ocr_fetch.errors import MAX_QUOTED_CHARS, InvalidEventError, clip
-from ocr_fetch.handlers.wiring import bounded_errors, result_table
+from ocr_fetch.handlers.wiring import result_table, state_machine_task
 from ocr_fetch.handlers.workflow_state import WorkflowState, failure_message, outcome_payload
 from ocr_fetch.layout import run_prefix
 from ocr_fetch.observability import logger, metrics
@@ -110,14 +110,11 @@ def record(event: Any, *, table: ResultTable, bucket: str) -> dict[str, Any]:
     return outcome_payload(outcome, recorded=recorded, state_bytes=state.size_bytes)
 
 
-@cache
-def settings() -> RecordSettings:
-    return RecordSettings.from_env()
+#: Read once per Lambda container.
+settings = cache(RecordSettings.from_env)
 
 
-@bounded_errors
-@logger.inject_lambda_context(correlation_id_path="input.taskId")
-@metrics.log_metrics
+@state_machine_task(correlation_id_path="input.taskId")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config = settings()
     table = result_table(config.results_table, config.retention_days)

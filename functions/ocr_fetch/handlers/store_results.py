@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ocr_fetch.bucket import ResultBucket
 from ocr_fetch.decoding import decode_results
-from ocr_fetch.handlers.wiring import bounded_errors, result_bucket, result_table
+from ocr_fetch.handlers.wiring import result_bucket, result_table, state_machine_task
 from ocr_fetch.handlers.workflow_state import WorkflowState, outcome_payload
 from ocr_fetch.observability import count_by, logger, metrics
 from ocr_fetch.settings import StoreSettings
@@ -70,14 +70,11 @@ def store_results(
     return outcome_payload(outcome, recorded=recorded, state_bytes=state.size_bytes)
 
 
-@cache
-def settings() -> StoreSettings:
-    return StoreSettings.from_env()
+#: Read once per Lambda container.
+settings = cache(StoreSettings.from_env)
 
 
-@bounded_errors
-@logger.inject_lambda_context(correlation_id_path="input.taskId")
-@metrics.log_metrics
+@state_machine_task(correlation_id_path="input.taskId")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.parse(event)
     config = settings()

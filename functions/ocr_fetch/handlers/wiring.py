@@ -1,5 +1,6 @@
-"""What the handlers share: their collaborators, built once per Lambda container, and the bound
-on what an error may carry into the execution's state."""
+"""What the handlers share: their collaborators, built once per Lambda container, and what a
+function the state machine calls wears (:func:`state_machine_task`: the bound on what an error
+may carry into the execution's state, the task id on every log line, the metrics flushed)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ocr_fetch.bucket import ResultBucket
 from ocr_fetch.errors import MAX_STATE_MESSAGE_BYTES, clip_bytes
+from ocr_fetch.observability import logger, metrics
 from ocr_fetch.table import ResultTable
 
 if TYPE_CHECKING:
@@ -66,3 +68,19 @@ def bounded_errors(handler: F) -> F:
             raise exc.with_traceback(None) from None
 
     return bounded  # type: ignore[return-value]
+
+
+Handler = Callable[..., Any]
+
+
+def state_machine_task(correlation_id_path: str) -> Callable[[Handler], Handler]:
+    """What the handler of a function a Task state calls wears: the error that leaves it bounded
+    (:func:`bounded_errors`, outermost, so what reaches the state is what was clipped), the task
+    id (at ``correlation_id_path`` in the payload) on every log line, its metrics flushed when
+    it ends."""
+
+    def wear(handler: Handler) -> Handler:
+        logged = logger.inject_lambda_context(correlation_id_path=correlation_id_path)
+        return bounded_errors(logged(metrics.log_metrics(handler)))
+
+    return wear

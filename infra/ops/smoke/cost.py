@@ -47,78 +47,70 @@ AWS_PRICES = "AWS list prices, us-east-1"
 
 @dataclass(frozen=True)
 class Charge:
-    """One line of the bill: how much of what, at which price, and where the figures come from."""
+    """One line of the bill: how much of what, at which price, and where the figures come from
+    (AWS's list prices unless a line says otherwise)."""
 
     what: str
     quantity: float
     unit_price: float
-    source: str
+    source: str = AWS_PRICES
 
     @property
     def dollars(self) -> float:
         return self.quantity * self.unit_price
 
 
-def _hourly(monthly: float) -> float:
-    return monthly / HOURS_PER_MONTH
+def _prorated(what: str, monthly: float, source: str, *, count: int = 1) -> Charge:
+    """``count`` of a resource billed by the month, prorated by the hour, for the hours the stack
+    lives."""
+    return Charge(what, count * STACK_HOURS, monthly / HOURS_PER_MONTH, source)
 
 
 #: One run's AWS charges, upper bounds.
 CHARGES: tuple[Charge, ...] = (
-    Charge(
-        "Step Functions: up to 60 state transitions (12 a task, 3 more a poll)",
-        60,
-        TRANSITION,
-        AWS_PRICES,
-    ),
-    Charge("Lambda: up to 25 invocations", 25, LAMBDA_REQUEST, AWS_PRICES),
-    Charge("Lambda: up to 20 GB-s (arm64, 256 MB)", 20, LAMBDA_GB_SECOND, AWS_PRICES),
+    Charge("Step Functions: up to 60 state transitions (12 a task, 3 more a poll)", 60, TRANSITION),
+    Charge("Lambda: up to 25 invocations", 25, LAMBDA_REQUEST),
+    Charge("Lambda: up to 20 GB-s (arm64, 256 MB)", 20, LAMBDA_GB_SECOND),
     Charge(
         "S3: up to 60 PUT/LIST requests (sam deploy's upload, the task's objects, emptying)",
         60,
         S3_PUT,
-        AWS_PRICES,
     ),
-    Charge("S3: up to 100 GET/HEAD requests (the checks)", 100, S3_GET, AWS_PRICES),
-    Charge("DynamoDB: up to 30 write request units", 30, DDB_WRITE, AWS_PRICES),
-    Charge("DynamoDB: up to 50 read request units", 50, DDB_READ, AWS_PRICES),
-    Charge("EventBridge: 2 custom events (submitted, outcome)", 2, EVENTS, AWS_PRICES),
+    Charge("S3: up to 100 GET/HEAD requests (the checks)", 100, S3_GET),
+    Charge("DynamoDB: up to 30 write request units", 30, DDB_WRITE),
+    Charge("DynamoDB: up to 50 read request units", 50, DDB_READ),
+    Charge("EventBridge: 2 custom events (submitted, outcome)", 2, EVENTS),
     Charge(
         "SQS: up to 5,000 requests (the start queue's pollers, the smoke's consumer)",
         5000,
         SQS_REQUEST,
-        AWS_PRICES,
     ),
-    Charge("CloudWatch Logs: up to 5 MB ingested", 0.005, LOGS_INGESTED_GB, AWS_PRICES),
-    Charge(
+    Charge("CloudWatch Logs: up to 5 MB ingested", 0.005, LOGS_INGESTED_GB),
+    _prorated(
         f"KMS key: {STACK_HOURS} hour of $1/month (nothing while pending deletion)",
-        STACK_HOURS,
-        _hourly(KMS_KEY_MONTH),
+        KMS_KEY_MONTH,
         "aws.amazon.com/kms/pricing",
     ),
-    Charge(
+    _prorated(
         f"Secret: {STACK_HOURS} hour of $0.40/month (nothing once marked for deletion)",
-        STACK_HOURS,
-        _hourly(SECRET_MONTH),
+        SECRET_MONTH,
         "aws.amazon.com/secrets-manager/pricing",
     ),
-    Charge(
+    _prorated(
         f"CloudWatch alarms: {STACK_HOURS} hour of about $1.50/month",
-        STACK_HOURS,
-        _hourly(ALARMS_MONTH),
+        ALARMS_MONTH,
         "the README's cost section",
     ),
-    Charge(
+    _prorated(
         f"CloudWatch dashboard: {STACK_HOURS} hour of $3/month (3 a month are free)",
-        STACK_HOURS,
-        _hourly(DASHBOARD_MONTH),
+        DASHBOARD_MONTH,
         "aws.amazon.com/cloudwatch/pricing",
     ),
-    Charge(
+    _prorated(
         f"CloudWatch custom metrics: {CUSTOM_METRICS} for {STACK_HOURS} hour at $0.30/month",
-        CUSTOM_METRICS * STACK_HOURS,
-        _hourly(CUSTOM_METRIC_MONTH),
+        CUSTOM_METRIC_MONTH,
         "aws.amazon.com/cloudwatch/pricing",
+        count=CUSTOM_METRICS,
     ),
 )
 

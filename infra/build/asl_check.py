@@ -355,8 +355,8 @@ class DefinitionCheck:
             for name in self.flow.unreached()
         ]
         found += [
-            Finding(self.machine.name, p.state, f"{p.field} = {p.path}", p.why)
-            for p in self.flow.unknown_paths()
+            Finding(self.machine.name, u.state, f"{u.read.field} = {u.read.path}", u.why)
+            for u in self.flow.unknown_paths()
         ]
         return found
 

@@ -192,15 +192,11 @@ ResultShape = Callable[[str, Mapping[str, Any]], Shape]
 
 @dataclass(frozen=True)
 class UnknownPath:
-    """A path that finds nothing in the state some path brings to this state."""
+    """A read in ``state`` that finds nothing in the state some path brings there, and why."""
 
     state: str
-    field: str
-    path: str
+    read: Read
     why: str
-
-    def line(self) -> str:
-        return f"{self.state}: {self.field} = {self.path}: {self.why}"
 
 
 class Flow:
@@ -271,7 +267,7 @@ class Flow:
             for read in state_reads(state):
                 why = check_path(read.path, raw if read.against == "result" else effective)
                 if why:
-                    found.append(UnknownPath(name, read.field, read.path, why))
+                    found.append(UnknownPath(name, read, why))
         return found
 
     def unreached(self) -> list[str]:

@@ -62,6 +62,12 @@ _EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 MAX_SCOPE_CHARS = 72
 
 
+def execution_name_of(task_id: str, refetch: str | None = None) -> str:
+    """The name of the execution a submission starts: the task id, so a person finds the
+    execution by it; ``<id>-<refetch>`` for a re-fetch."""
+    return f"{task_id}-{refetch}" if refetch else task_id
+
+
 @dataclass(frozen=True)
 class SubmittedTask:
     """A validated submission: what one execution works on."""
@@ -82,8 +88,7 @@ class SubmittedTask:
 
     @property
     def execution_name(self) -> str:
-        """The task id, so a person finds the execution by it; ``<id>-<refetch>`` for a re-fetch."""
-        return f"{self.task_id}-{self.refetch}" if self.refetch else self.task_id
+        return execution_name_of(self.task_id, self.refetch)
 
     @property
     def history_scope(self) -> str:

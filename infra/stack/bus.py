@@ -12,7 +12,7 @@ from typing import Any
 
 from infra.stack.client import StackClient
 from ocr_fetch.events import Event, EventPublisher, PutResult, build_submitted_detail
-from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE
+from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, execution_name_of
 
 #: Who announces, by default: the operator's command line.
 SOURCE = "ocr-results"
@@ -35,7 +35,7 @@ class Announcement:
 
     @property
     def execution_name(self) -> str:
-        return f"{self.task_id}-{self.refetch}" if self.refetch else self.task_id
+        return execution_name_of(self.task_id, self.refetch)
 
     def detail(self) -> dict[str, Any]:
         """The event's detail, exactly as it is sent."""

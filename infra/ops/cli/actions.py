@@ -27,6 +27,7 @@ from infra.stack.results import COMPLETED
 from infra.stack.session import StackSession
 from infra.stack.values import json_object
 from ocr_fetch.client import RecognitionSettings
+from ocr_fetch.submission import execution_name_of
 
 #: What the service answers while a task is still going: each gets a "next poll in" on its line.
 RUNNING_STATUSES = {"Pending", "Processing", "Throttled", "Unavailable", "NotChecked"}
@@ -215,8 +216,9 @@ def refetch(session: StackSession, task_id: str, label: str | None = None) -> Re
     submission = original_submission(session, task_id)
     if submission is None:
         raise not_found(f"no task {task_id} in this stack (no execution, no outcome)")
-    if session.describe_execution(f"{task_id}-{label}") is not None:
-        raise bad_input(f"--label {label}: execution {task_id}-{label} exists already")
+    execution = execution_name_of(task_id, label)
+    if session.describe_execution(execution) is not None:
+        raise bad_input(f"--label {label}: execution {execution} exists already")
     name = session.announce_refetch(task_id, label, submission, source=SOURCE)
     regions = submission.get("regions")
     names = None if regions is None else tuple(r.get("name") for r in regions)

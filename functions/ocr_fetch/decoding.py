@@ -73,47 +73,42 @@ _UNKNOWN = _Format(OCTET_STREAM, "bin", "none")
 
 
 @dataclass(frozen=True)
-class DecodedRegion:
-    """One region's decoded bytes and what they are. ``data`` is kept out of ``repr``."""
+class _Region:
+    """Which region an entry of ``results`` is: its index, the name it was submitted with (none
+    on a count mismatch) and the type the service gave. Decoded or not, it is recorded so."""
 
     index: int
     name: str | None
     type: str | None
+
+    def _record(self, s3_key: str | None, **outcome: Any) -> RegionRecord:
+        return RegionRecord(
+            index=self.index, name=self.name, type=self.type, s3_key=s3_key, **outcome
+        )
+
+
+@dataclass(frozen=True)
+class DecodedRegion(_Region):
+    """One region's decoded bytes and what they are. ``data`` is kept out of ``repr``."""
+
     content_type: str
     extension: str
     data: bytes = field(repr=False)
     size: int
 
     def to_record(self, s3_key: str | None) -> RegionRecord:
-        return RegionRecord(
-            index=self.index,
-            name=self.name,
-            type=self.type,
-            content_type=self.content_type,
-            s3_key=s3_key,
-            size=self.size,
-        )
+        return self._record(s3_key, content_type=self.content_type, size=self.size)
 
 
 @dataclass(frozen=True)
-class RegionFailure:
+class RegionFailure(_Region):
     """A region that could not be decoded: ``reason`` is a code, ``message`` names the problem."""
 
-    index: int
-    name: str | None
-    type: str | None
     reason: str
     message: str
 
     def to_record(self, s3_key: str | None = None) -> RegionRecord:
-        return RegionRecord(
-            index=self.index,
-            name=self.name,
-            type=self.type,
-            s3_key=s3_key,
-            error=self.reason,
-            error_message=self.message,
-        )
+        return self._record(s3_key, error=self.reason, error_message=self.message)
 
 
 @dataclass(frozen=True)

@@ -157,8 +157,7 @@ def check_task(request: CheckRequest, checker: Checker, deadline: Deadline) -> P
         else None,
         task_status=response.raw_task_status,
         response_status_code=response.response_status_code,
-        raw_key=stored.key if stored else None,
-        raw_etag=stored.etag if stored else None,
+        answer=stored,
         error=_error(response),
         running_at=elapsed if running else request.running_at,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocr_fetch.errors import (
     MAX_STATE_MESSAGE_BYTES,
@@ -22,6 +22,9 @@ from ocr_fetch.errors import (
 from ocr_fetch.learning import MAX_PLAN_POLLS
 from ocr_fetch.polling import WAIT_ALLOWANCE_SECONDS, PollDecision, whole_wait
 from ocr_fetch.submission import parse_timestamp, validate_execution_name, validate_task_id
+
+if TYPE_CHECKING:
+    from ocr_fetch.bucket import StoredAnswer
 
 #: The payload keys the function reads, and those it requires: ``make lint`` checks the state
 #: machine's Payload against them.
@@ -141,8 +144,8 @@ class PollResult:
     poll_at: float | None = None
     task_status: str | None = None
     response_status_code: str | None = None
-    raw_key: str | None = None
-    raw_etag: str | None = None
+    #: Where this execution kept a final answer (its key and ETag travel on in the state).
+    answer: StoredAnswer | None = None
     error: dict[str, str] | None = None
     #: Why this poll got no answer about the task (``Throttled``/``Unavailable``/``Paused``).
     transient_cause: dict[str, str] | None = None
@@ -178,8 +181,8 @@ class PollResult:
             "giveUp": decision.give_up if decision else False,
             "giveUpReason": decision.give_up_reason if decision else None,
             "elapsedSeconds": int(self.made_at),
-            "rawKey": self.raw_key,
-            "rawETag": self.raw_etag,
+            "rawKey": self.answer.key if self.answer else None,
+            "rawETag": self.answer.etag if self.answer else None,
             "error": _bounded(self.error),
             "transientCause": _bounded(self.transient_cause),
             "plan": list(self.request.plan),

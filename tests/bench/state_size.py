@@ -77,7 +77,9 @@ def document_of(count: int) -> SampleDocument:
 
 
 def largest_state(history: list[dict[str, Any]]) -> tuple[int, str]:
-    """The largest state data in an execution's history, and where."""
+    """The largest state data in an execution's history, and where: UTF-8 bytes of its JSON, as
+    Step Functions counts them (moto's history escapes every non-ASCII character, six or twelve
+    bytes for what UTF-8 spells in two to four: its text is read back and measured as it is)."""
     largest, where = 0, ""
     for event in history:
         for key, details in event.items():
@@ -85,29 +87,35 @@ def largest_state(history: list[dict[str, Any]]) -> tuple[int, str]:
                 continue
             for name in _DETAILS:
                 value = details.get(name)
-                if isinstance(value, str) and len(value.encode("utf-8")) > largest:
-                    largest = len(value.encode("utf-8"))
-                    where = f"{details.get('name') or event['type']} {name}"
+                size = _utf8_size(value) if isinstance(value, str) else 0
+                if size > largest:
+                    largest, where = size, f"{details.get('name') or event['type']} {name}"
     return largest, where
 
 
+def _utf8_size(text: str) -> int:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return len(text.encode("utf-8"))
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
 def failure_paths(stack: LocalStack) -> dict[str, Any]:
-    """Every failure path, at once, each on a task of 500 longest names: its largest state, where,
-    and its Fail state's Cause."""
-    document = document_of(500)
+    """Every failure path, at once, each announced with 500 longest names (kept by reference: the
+    service's task has the ID card's five regions, so it answers at once): its largest state,
+    where, and its Fail state's Cause."""
+    document = id_card()
+    names: list[str | None] = list(document_of(500).region_names)
     started: dict[str, str] = {}
     for path, (service, cloud) in FAILURE_PATHS.items():
         task_id = stack.submit(document)
         for fault, params in service:
             stack.emulator.admin.inject(fault, task_id=task_id, **params)
+        stack.session.announce(task_id, names, correlation_id=CORRELATION_ID, metadata=METADATA)
+        # Armed after the announcement, whose own PutEvents names the task too.
         for kind, params in cloud:
             stack.cloud.faults.inject(kind, match=task_id, **params)
-        stack.session.announce(
-            task_id,
-            list(document.region_names),
-            correlation_id=CORRELATION_ID,
-            metadata=METADATA,
-        )
         started[path] = task_id
     ended = stack.session.wait_for_outcomes(
         list(started.values()), timeout=300, subscription=stack.outcomes
@@ -129,7 +137,9 @@ def failure_paths(stack: LocalStack) -> dict[str, Any]:
 def state_sizes() -> None:
     print(f"\n## State data and outcome events by region count (budget {STATE_BUDGET_BYTES} B)")
     results: dict[str, Any] = {}
-    parameters = {"PollDeadlineSeconds": "10", "ResultsLifetimeSeconds": "40"}
+    # A deadline the 500-region task's real OCR finishes within; a lifetime the "no answer" path
+    # reaches in two minutes.
+    parameters = {"PollDeadlineSeconds": "60", "ResultsLifetimeSeconds": "120"}
     with local_stack(parameters, timing=Timing(queue_delay_s=1.0, per_region_s=0.0)) as stack:
         for count in COUNTS:
             document = document_of(count)

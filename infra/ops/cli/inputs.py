@@ -144,7 +144,7 @@ def duration(value: str, option: str = "--since") -> timedelta:
 
 def read_image(path: Path) -> Image:
     """The image file, if it is one Aspose reads (PNG, JPEG, BMP, TIFF, GIF)."""
-    return image_from_bytes(_read(path, "image"), path)
+    return image_from_bytes(read_file(path, "image"), path)
 
 
 def image_from_bytes(data: bytes, path: Path) -> Image:
@@ -175,7 +175,7 @@ MAX_REGION_FILE_BYTES = 1024 * 1024
 
 def load_regions(path: Path, image: Image | None = None) -> list[NamedRegion]:
     """The region file's rectangles, in order, each checked (and inside ``image`` if given)."""
-    text = _read(path, "region file").decode("utf-8", errors="replace")
+    text = read_file(path, "region file").decode("utf-8", errors="replace")
     try:
         value = jsonlimits.loads(text, max_bytes=MAX_REGION_FILE_BYTES, what=str(path))
     except jsonlimits.JsonLimitError as error:
@@ -238,7 +238,8 @@ def _where(index: int, name: str | None) -> str:
     return f"region {index + 1}" + (f" ({json.dumps(name[:40])})" if name else "")
 
 
-def _read(path: Path, what: str) -> bytes:
+def read_file(path: Path, what: str) -> bytes:
+    """The file's bytes, or a bad-input error naming the file and what it was to be."""
     try:
         return path.read_bytes()
     except FileNotFoundError:

@@ -69,15 +69,7 @@ def backfill(
 def _read(source: str) -> bytes:
     if source == "-":
         return sys.stdin.buffer.read()
-    path = Path(source)
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise bad_input(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise bad_input(f"{path}: is a directory, not a file of task ids") from None
-    except OSError as error:
-        raise bad_input(f"{path}: cannot read it ({error.strerror})") from None
+    return inputs.read_file(Path(source), "file of task ids")
 
 
 def _exit(summary: bulk.Summary) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -918,6 +919,44 @@ def test_starter_dead_letters_a_start_that_failed_on_its_last_delivery(
     reason = message["MessageAttributes"]["reason"]["StringValue"]
     assert reason == (
         "StartExecution failed on each of 5 deliveries, last with StateMachineDoesNotExist"
+    )
+
+
+def test_a_batch_keeps_within_its_time_and_what_it_could_not_reach_is_not_lost(
+    aws: dict[str, Any],
+) -> None:
+    # Given four tasks, two on their last delivery, and time for only the first record
+    tasks = [str(uuid.UUID(int=n + 1)) for n in range(4)]
+    event = sqs_event(*(submitted(task) for task in tasks))
+    for record, receives in zip(event["Records"], ("1", "5", "2", "5"), strict=True):
+        record["attributes"]["ApproximateReceiveCount"] = receives
+    left = iter([30.0, 0.5, 0.5])
+    failed = starter.process_batch(event["Records"], starter._starter, lambda: next(left))
+    # Then a record on its last delivery went first and started
+    executions = aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"]
+    assert [e["name"] for e in executions] == [tasks[1]]
+    # the other on its last delivery is sent to the queue again, delayed; the rest come back
+    assert sorted(failed) == ["m0", "m2"]
+    delayed = aws["sqs"].get_queue_attributes(
+        QueueUrl=aws["start_queue"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]["ApproximateNumberOfMessagesDelayed"]
+    assert delayed == "1"
+    assert "Messages" not in aws["sqs"].receive_message(QueueUrl=aws["dlq"])
+
+
+def test_without_a_start_queue_a_record_out_of_time_is_dead_lettered_with_the_reason(
+    aws: dict[str, Any],
+) -> None:
+    chosen = starter._starter()
+    chosen.start_queue_url = None
+    event = sqs_event(submitted())
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"
+    assert starter.process_batch(event["Records"], lambda: chosen, lambda: 1.0) == []
+    message = aws["sqs"].receive_message(QueueUrl=aws["dlq"], MessageAttributeNames=["All"])[
+        "Messages"
+    ][0]
+    assert message["MessageAttributes"]["reason"]["StringValue"] == (
+        "the starter ran out of time on each of 5 deliveries"
     )
 
 

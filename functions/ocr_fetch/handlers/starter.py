@@ -9,10 +9,17 @@ cannot help); other failures go back to the queue, and on the last delivery to t
 queue with theirs, so nothing is lost without a reason. AWS throttling (Step Functions, S3) is
 waited out instead: on the last delivery the event is sent to the start queue again, delayed,
 until it starts or becomes too old to start (the event's age is checked on each delivery).
+
+A batch keeps within its invocation's time: records on their last delivery go first, and none is
+begun without time left for a slow one. Those not reached come back; on their last delivery they
+are sent to the start queue again instead, so an invocation that runs out of time never leaves
+SQS to dead-letter a batch without a reason (ten records at half a second each, or four while S3
+throttles, would outlast the starter's 10 s).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +58,15 @@ if TYPE_CHECKING:
 
 #: How long a throttled event waits before it is delivered again (SQS's longest delay).
 REQUEUE_DELAY_SECONDS = 900
+#: How long an event the invocation had no time for waits: long enough for what slowed the batch
+#: (AWS, a busy account) to pass, short against a task's results lifetime.
+NOT_REACHED_DELAY_SECONDS = 60
+#: The time a record may take when AWS is slow: three throttled attempts of a call and their
+#: backoff. No record is begun with less left than this, or than the slowest so far, plus
+#: :data:`SEND_RESERVE_SECONDS`.
+RECORD_RESERVE_SECONDS = 3.0
+#: Kept for sending the records not reached on their last delivery back to the queue (one call).
+SEND_RESERVE_SECONDS = 1.5
 
 
 def _utc_now() -> datetime:
@@ -174,6 +190,29 @@ class Starter:
             DelaySeconds=REQUEUE_DELAY_SECONDS,
         )
 
+    def send_again(self, records: list[_Record], delay_seconds: int) -> list[str]:
+        """Records the invocation had no time for on their last delivery, sent to the start queue
+        again (dead-lettered with the reason where there is none); the ids of those not sent."""
+        unsent: list[str] = []
+        for record in records:
+            try:
+                if self.start_queue_url:
+                    self.sqs.send_message(
+                        QueueUrl=self.start_queue_url,
+                        MessageBody=_sendable(record.body),
+                        DelaySeconds=delay_seconds,
+                    )
+                else:
+                    reason = f"the starter ran out of time on each of {record.receives} deliveries"
+                    self._dead_letter(record.body, reason, record.message_id)
+            except Exception as exc:  # left to SQS: the last resort
+                logger.error(
+                    "record not sent again",
+                    extra={"message_id": record.message_id, "cause": type(exc).__name__},
+                )
+                unsent.append(record.message_id)
+        return unsent
+
     def _dead_letter(self, body: str, reason: str, message_id: str | None) -> None:
         logger.warning("submission sent to the dead-letter queue", extra={"reason": reason})
         metrics.add_metric(name="MalformedSubmissions", unit=MetricUnit.Count, value=1)
@@ -225,34 +264,78 @@ def _starter() -> Starter:
     )
 
 
-def process_batch(records: list[dict[str, Any]], starter: Callable[[], Starter]) -> list[str]:
+@dataclass(frozen=True)
+class _Record:
+    message_id: str
+    body: str
+    receives: int
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> _Record:
+        attributes = record.get("attributes") or {}
+        return cls(
+            str(record.get("messageId", "")),
+            str(record.get("body", "")),
+            int(attributes.get("ApproximateReceiveCount") or 1),
+        )
+
+
+def process_batch(
+    records: list[dict[str, Any]],
+    starter: Callable[[], Starter],
+    seconds_left: Callable[[], float] | None = None,
+) -> list[str]:
     """Handle each SQS record; the message ids of those that failed, to be delivered again.
 
-    When every record failed the first failure is raised instead, so the invocation counts as an
-    error and the whole batch comes back (what Powertools' batch processor does; it is not used
-    because it imports asyncio, a third of a cold start, for a loop this simple).
+    Records on their last delivery go first. A record is begun only with time left for a slow
+    one (``seconds_left``: the invocation's remaining time; None, no limit); those not reached
+    are failures, except on their last delivery, when they are sent to the queue again. When
+    every record failed the first failure is raised instead, so the invocation counts as an error
+    and the whole batch comes back (what Powertools' batch processor does; it is not used because
+    it imports asyncio, a third of a cold start, for a loop this simple).
     """
+    pending = sorted((_Record.of(r) for r in records), key=lambda r: -r.receives)
     failed: list[str] = []
     first: Exception | None = None
-    for record in records:
-        message_id = str(record.get("messageId", ""))
-        receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+    slowest = RECORD_RESERVE_SECONDS
+    while pending and (seconds_left is None or seconds_left() > slowest + SEND_RESERVE_SECONDS):
+        record = pending.pop(0)
+        began = time.monotonic()
         try:
-            starter().handle(str(record.get("body", "")), message_id, receives)
+            starter().handle(record.body, record.message_id, record.receives)
         except Exception as exc:  # the record comes back; the others are not held up
             logger.warning(
                 "record left for another delivery",
-                extra={"message_id": message_id, "cause": type(exc).__name__},
+                extra={"message_id": record.message_id, "cause": type(exc).__name__},
             )
-            failed.append(message_id)
+            failed.append(record.message_id)
             first = first or exc
+        slowest = max(slowest, time.monotonic() - began)
+    if pending:
+        failed += _not_reached(pending, starter)
     if first is not None and len(failed) == len(records):
         raise first
+    return failed
+
+
+def _not_reached(pending: list[_Record], starter: Callable[[], Starter]) -> list[str]:
+    """The records the invocation had no time for: those on their last delivery are sent to the
+    start queue again (new messages, delayed); the others come back as they are."""
+    logger.warning("out of time: records left for another delivery", extra={"count": len(pending)})
+    metrics.add_metric(name="SubmissionsNotReached", unit=MetricUnit.Count, value=len(pending))
+    last = [r for r in pending if r.receives >= starter().max_receives]
+    failed = [r.message_id for r in pending if r not in last]
+    if last:
+        failed += starter().send_again(last, NOT_REACHED_DELAY_SECONDS)
     return failed
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    failed = process_batch(list(event.get("Records") or ()), _starter)
+    failed = process_batch(
+        list(event.get("Records") or ()),
+        _starter,
+        lambda: context.get_remaining_time_in_millis() / 1000,
+    )
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -103,6 +103,7 @@ class Emulator:
             "requests": self._admin_requests,
             "tasks": self._admin_tasks,
             "tasks/*": self._admin_task,
+            "tasks/*/results": self._admin_task_results,
             "reset": self._admin_reset,
             "tokens/revoke": self._admin_revoke,
             "tokens": self._admin_tokens,
@@ -128,6 +129,8 @@ class Emulator:
             "status": None if reply.drop else reply.status,
             "faults": call.faults,
             "duration_s": round(time.time() - started, 4),
+            # What the client was told of the task: a truncated answer never arrived whole.
+            "answer": None if "truncate" in call.faults else call.answer,
         }
         with self._log_lock:
             self._log.append(entry)
@@ -248,6 +251,7 @@ class Emulator:
         for fault in self.faults.hitting(frozenset(kinds), call.method, call.path, task_id):
             call.faults.append(fault.kind)
             _apply_response_fault(document, fault)
+        call.answer = str(document["taskStatus"])
         return json_reply(200, document)
 
     # ----- admin ---------------------------------------------------------------------------
@@ -261,7 +265,9 @@ class Emulator:
         route = path.removeprefix(ADMIN_PREFIX).strip("/")
         one = {key: values[0] for key, values in query.items()}
         call = _AdminCall(method, path, route, one, payload)
-        key = "tasks/*" if route.startswith("tasks/") else route
+        key = route
+        if route.startswith("tasks/"):
+            key = "tasks/*/results" if route.endswith("/results") else "tasks/*"
         return self._admin_routes.get(key, _admin_not_found)(call)
 
     def _admin_health(self, call: _AdminCall) -> Reply:
@@ -303,6 +309,18 @@ class Emulator:
         if task is None:
             return problem(404, "No such task.", call.path)
         return json_reply(200, describe(task, self.queue.now(), self.timing.retention_s))
+
+    def _admin_task_results(self, call: _AdminCall) -> Reply:
+        """What the task recognised, per result entry, as a Completed answer carries it before
+        any response fault: the ground truth a soak checks stored bytes against (``null`` while
+        not recognised, or for a task whose recognition never ran: Error, stuck)."""
+        if call.method != "GET":
+            return _admin_not_found(call)
+        task = self.queue.get(call.route.removeprefix("tasks/").removesuffix("/results"))
+        if task is None:
+            return problem(404, "No such task.", call.path)
+        results = None if task.results is None else [dict(entry) for entry in task.results]
+        return json_reply(200, {"id": task.id, "results": results})
 
     def _admin_reset(self, call: _AdminCall) -> Reply:
         if call.method != "POST":

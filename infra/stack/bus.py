@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Self
 
 from infra.stack.client import StackClient
 from ocr_fetch.events import EventPublisher, build_submitted_detail
@@ -16,6 +18,16 @@ SOURCE = "ocr-results"
 
 class Bus(StackClient):
     """The stack's event bus, as a submitter uses it."""
+
+    #: The time the events put carry (PutEvents' ``Time``); None: when they are put.
+    event_time: datetime | None = None
+
+    def at(self, time: datetime) -> Self:
+        """This client, putting events that say they happened at ``time`` (a submitter whose
+        clock differs, or who announces late)."""
+        stamped = copy.copy(self)
+        stamped.event_time = time
+        return stamped
 
     def announce(
         self,
@@ -52,4 +64,19 @@ class Bus(StackClient):
         return f"{task_id}-{label}"
 
     def _publisher(self) -> EventPublisher:
-        return EventPublisher(self.outputs.event_bus_name, client=self.client("events"))
+        client = self.client("events")
+        if self.event_time is not None:
+            client = _Stamped(client, self.event_time)
+        return EventPublisher(self.outputs.event_bus_name, client=client)
+
+
+class _Stamped:
+    """An EventBridge client whose entries carry ``Time``: the product's publisher builds and
+    checks the entries, this only says when the event happened."""
+
+    def __init__(self, client: Any, time: datetime) -> None:
+        self._client = client
+        self._time = time
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> Any:
+        return self._client.put_events(Entries=[{**e, "Time": self._time} for e in Entries])

@@ -38,10 +38,13 @@ class Bus(StackClient):
         metadata: Mapping[str, Any] | None = None,
         source: str = SOURCE,
     ) -> str:
-        """Put a ``Region Recognition Submitted`` event on the bus; return its event id."""
-        return self._publisher().publish_submitted(
-            task_id, region_names or [], correlation_id, metadata, source=source
-        )
+        """Put a ``Region Recognition Submitted`` event on the bus; return its event id.
+        ``region_names`` None: the names are unknown (the regions are stored by index), as for
+        :meth:`announce_refetch`, not zero regions."""
+        detail = build_submitted_detail(task_id, region_names or [], correlation_id, metadata)
+        if region_names is None:
+            del detail["regions"]
+        return self._publisher().publish(SUBMITTED_DETAIL_TYPE, detail, source=source)
 
     def announce_refetch(
         self, task_id: str, label: str, submission: Mapping[str, Any], source: str = SOURCE

@@ -50,3 +50,11 @@ def test_an_announcement_carries_the_time_it_says(bus_and_queue: tuple[Bus, str]
     times = sorted(str(event["time"]) for event in delivered(url))
     assert times[:2] == ["2025-03-01T12:30:00Z"] * 2
     assert times[2] > "2025-03-01T12:30:00Z"
+
+
+def test_names_not_given_are_unknown_not_zero_regions(bus_and_queue: tuple[Bus, str]) -> None:
+    bus, url = bus_and_queue
+    bus.announce(TASK, source="t")
+    bus.announce(TASK, [], source="t")
+    details = [event["detail"] for event in delivered(url)]
+    assert sorted("regions" in d for d in details) == [False, True]  # type: ignore[operator]

@@ -23,6 +23,17 @@ def test_numbers_and_guids_are_not_recognised_text() -> None:
     assert leaks.leaks({"logs g": line}, leaks.Secret(tokens)) == []
 
 
+def test_the_platform_s_measurements_are_not_recognised_text() -> None:
+    tokens = frozenset({"1964"})
+    report = (
+        "REPORT RequestId: 7c9e6679-7425-40de-944b-e07fc1f90129\tDuration: 1964.12 ms\t"
+        "Billed Duration: 1965 ms\tMemory Size: 256 MB\tMax Memory Used: 80 MB"
+    )
+    assert leaks.leaks({"logs g": report}, leaks.Secret(tokens)) == []
+    said = "[INFO] born 12.08.1964"
+    assert leaks.leaks({"logs g": said}, leaks.Secret(tokens)) == ["'1964' in logs g"]
+
+
 def test_secrets_and_canaries_are_found_as_raw_text() -> None:
     secret = leaks.Secret(frozenset(), ("s3cr3t-value",), ("CANARY4711",))
     places = {"dead letters": "...s3cr3t-value...", "table items": "xCANARY4711x"}

@@ -1,0 +1,178 @@
+"""The rules a chaos run is judged by: for each outcome the product may give a task, the one
+thing the service (or an injected fault) must have done for it to be right.
+
+Every outcome is judged against the emulator's own account, never against what the product
+stored: ``answers`` are the ``taskStatus`` values the service told the client for that task,
+``fired`` the service's faults that hit its requests, the cloud's fault objects count their own
+hits. An outcome no rule allows is *wrong*; a task the service completed that ends neither
+Completed (with the right bytes) nor failed for a reason a rule allows is *lost*.
+
+Why each threshold: a Task retries Lambda timeouts, crashes and OOMs twice (three failures end
+it), ``StorageError`` four times (five attempts, each needing at least one failed call), and
+Publish Outcome Event retries a failed entry six times (seven failures end it); Lambda
+throttling is retried 120 times and the schedule throttles at most four in a row, so it never
+ends anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from infra.local.chaos.evidence import Evidence
+
+#: The task statuses the service documents; any other is one ``unknown_status`` made up.
+DOCUMENTED = frozenset({"Pending", "Processing", "Completed", "Error", "NotExist"})
+CHECK, STORE, RECORD = "CheckStatusFunction", "StoreResultsFunction", "RecordOutcomeFunction"
+LAMBDA_ERRORS = {
+    "Sandbox.Timedout": "lambda_timeout",
+    "Runtime.ExitError": "lambda_crash",
+    "Runtime.OutOfMemory": "lambda_oom",
+}
+_KILLING = tuple(LAMBDA_ERRORS.values())
+#: A Task's two retries of a killed invocation: three in a row end it.
+KILLS_TO_FAIL = 3
+#: StorageError: five Task attempts, each failing only if a call in it failed.
+STORAGE_FAILURES_TO_FAIL = 5
+#: Publish Outcome Event: the first attempt and six retries.
+FAILED_ENTRIES_TO_FAIL = 7
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When an outcome is right: ``holds`` says whether it is for this task; ``why`` states it."""
+
+    why: str
+    holds: Callable[[Evidence], bool]
+
+
+def _statuses(ev: Evidence) -> set[int]:
+    """The HTTP statuses of the ``http_status`` faults that hit the task's polls."""
+    if not ev.truth.fired["http_status"]:
+        return set()
+    return {int(f.params["status"]) for f in ev.run.plan.service_faults if f.fault == "http_status"}
+
+
+def _stuck(ev: Evidence) -> bool:
+    return any(f.fault == "stuck" for f in ev.run.plan.service_faults)
+
+
+def _killed(kind: str, functions: tuple[str, ...]) -> Rule:
+    return Rule(
+        f"`{kind}` hit the check or the store for this task, and such kills hit its invocations "
+        f"at least {KILLS_TO_FAIL} times (a Task's two retries exhausted)",
+        lambda ev: (
+            ev.cloud_hits([kind], functions) > 0
+            and ev.cloud_hits(_KILLING, functions) >= KILLS_TO_FAIL
+        ),
+    )
+
+
+#: What a published or recorded outcome needs: (status, error name) -> rule.
+OUTCOMES: dict[tuple[str, str | None], Rule] = {
+    ("Completed", None): Rule(
+        "the service answered Completed for the task (its stored regions are then checked "
+        "byte for byte against what it recognised)",
+        lambda ev: "Completed" in ev.truth.answers,
+    ),
+    ("Failed", "RecognitionError"): Rule(
+        "the service answered Error for the task (the `error` fault)",
+        lambda ev: "Error" in ev.truth.answers,
+    ),
+    ("Failed", "UnknownTaskStatus"): Rule(
+        "the service answered a taskStatus it does not document (`unknown_status`)",
+        lambda ev: bool(ev.truth.answers - DOCUMENTED),
+    ),
+    ("Failed", "ResponseTooLarge"): Rule(
+        "an answer over MaxResponseBytes was served for the task (`huge`, `gzip_bomb`)",
+        lambda ev: bool(ev.truth.fired["huge"] or ev.truth.fired["gzip_bomb"]),
+    ),
+    ("Failed", "AsposeBadRequestError"): Rule(
+        "a poll of the task was answered 400, 404 or 409 (`http_status`)",
+        lambda ev: bool(_statuses(ev) & {400, 404, 409}),
+    ),
+    ("Failed", "AsposeAuthError"): Rule(
+        "a poll of the task was answered 403 (`http_status`)",
+        lambda ev: 403 in _statuses(ev),
+    ),
+    **{("Failed", name): _killed(kind, (CHECK, STORE)) for name, kind in LAMBDA_ERRORS.items()},
+    ("NotFound", None): Rule(
+        "the service answered NotExist for the task: one it never knew, one `expire`d, or one "
+        "cancelled when given up (`stuck`, CancelOnGiveUp)",
+        lambda ev: "NotExist" in ev.truth.answers,
+    ),
+    ("TimedOut", "DeadlineReached"): Rule(
+        "the task was `stuck`: the service said it was running until the running deadline",
+        _stuck,
+    ),
+    ("TimedOut", "PollBudgetExhausted"): Rule(
+        "the task was `stuck`: the service said it was running for PollMaxPolls answers",
+        _stuck,
+    ),
+}
+
+#: An execution that failed without publishing an outcome, by its error: visibly failed, at
+#: the state that could not go on (an alarm sees it, a redrive resumes it).
+EXECUTION_FAILURES: dict[str, Rule] = {
+    "StorageError": Rule(
+        f"storage calls about the task (its runs' objects, its item) were failed at least "
+        f"{STORAGE_FAILURES_TO_FAIL} times (`aws_error` on S3 or DynamoDB)",
+        lambda ev: ev.storage_hits() >= STORAGE_FAILURES_TO_FAIL,
+    ),
+    "EventBridge.FailedEntry": Rule(
+        f"PutEvents failed the task's entries at least {FAILED_ENTRIES_TO_FAIL} times "
+        "(`events_failed_entry`); the outcome is recorded, not published",
+        lambda ev: (
+            ev.cloud_hits(["events_failed_entry"], ["events:PutEvents"]) >= FAILED_ENTRIES_TO_FAIL
+        ),
+    ),
+    "OutcomeNotRecorded": Rule(
+        f"the recording function was killed for the task at least {KILLS_TO_FAIL} times "
+        "(`lambda_crash`, `lambda_timeout`, `lambda_oom` on RecordOutcomeFunction)",
+        lambda ev: ev.cloud_hits(_KILLING, (RECORD,)) >= KILLS_TO_FAIL,
+    ),
+}
+
+#: A dead letter is right only for an announcement whose time the starter must refuse (more
+#: than 5 minutes ahead, or older than the results' 24 hours), with a reason naming the time.
+#: Never without a reason: the schedule caps the starter's batch-killing faults so that no
+#: message is received five times by faults (see ``schedule.STARTER_BATCH_FAULTS``), and the
+#: facts' own faults fail at most one delivery.
+DEAD_LETTER_REASONS = ("ahead of the starter's clock", " h old: Aspose keeps results")
+
+
+def rule_for(status: str, error: str | None) -> Rule | None:
+    """The rule an outcome is judged by; None: no rule allows it (always wrong)."""
+    # Completed and NotFound come from the service's own answer: their name adds nothing.
+    return OUTCOMES.get((status, None if status in {"Completed", "NotFound"} else error))
+
+
+def expected_entries(ev: Evidence) -> list[dict[str, str]] | None:
+    """The entries every Completed answer for the task carried: the recognised ones, shaped by
+    ``result_count`` (armed for every answer: ``count`` entries, the last repeated)."""
+    results = ev.truth.results
+    if results is None:
+        return None
+    for fault in ev.run.plan.service_faults:
+        if fault.fault == "result_count" and results:
+            count = int(fault.params["count"])
+            results = (results + [results[-1]] * count)[:count]
+    return results
+
+
+def corrupted(ev: Evidence, count: int) -> set[int]:
+    """The entries ``corrupt_base64`` made undecodable in every answer (armed for all)."""
+    for fault in ev.run.plan.service_faults:
+        if fault.fault == "corrupt_base64":
+            indexes = fault.params["indexes"]
+            return set(range(count)) if indexes is None else {i for i in indexes if i < count}
+    return set()
+
+
+def decoded(entry: dict[str, str]) -> bytes | None:
+    try:
+        return base64.b64decode(entry["data"], validate=True)
+    except (binascii.Error, ValueError, KeyError):
+        return None

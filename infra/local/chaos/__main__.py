@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else secrets.randbelow(10**6)
     print(f"seed {seed}", flush=True)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Sixteen threads share each boto3 client (ten connections): a surplus connection is closed
+    # rather than pooled, which urllib3 warns about once per request. Nothing is wrong.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     report = run(seed, args.tasks, say=lambda line: print(line, file=sys.stderr, flush=True))
     for line in report.lines():
         print(line)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from infra.local.cloud import LocalCloud
 from infra.local.samples import SampleDocument
@@ -73,15 +74,21 @@ def recognised_tokens(documents: Iterable[SampleDocument]) -> set[str]:
 
 
 def outputs(
-    cloud: LocalCloud, session: StackSession, outcomes: OutcomeSubscription
+    cloud: LocalCloud,
+    session: StackSession,
+    outcomes: OutcomeSubscription,
+    histories: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> dict[str, str]:
     """Everything a person or a consumer could read, by where it came from: each execution's
-    history, each log group, the outcome events, the dead letters, the table items."""
+    history (``histories`` by execution name, when already read), each log group, the outcome
+    events, the dead letters, the table items."""
     cloud.flush_logs()
     found: dict[str, str] = {}
     for summary in session.executions():
-        history = session.history(summary["executionArn"])
-        found[f"history {summary['name']}"] = json.dumps(history, default=str)
+        name = str(summary["name"])
+        known = histories.get(name) if histories is not None else None
+        history = known if known is not None else session.history(summary["executionArn"])
+        found[f"history {name}"] = json.dumps(list(history), default=str)
     logs = cloud.client("logs")
     for group in logs.get_paginator("describe_log_groups").paginate():
         for log_group in group["logGroups"]:

@@ -137,12 +137,16 @@ def collect(ground: ProvingGround, record: RunRecord) -> list[Evidence]:
     session = ground.session
     s3 = session.client("s3")
 
+    cache: dict[str, bytes | None] = {}
+
     def read(key: str) -> bytes | None:
-        try:
-            body, _ = session.read_object(key)
-        except s3.exceptions.NoSuchKey:
-            return None
-        return body
+        """Read once: the stack is at rest, an event and the item often name the same run."""
+        if key not in cache:
+            try:
+                cache[key], _ = session.read_object(key)
+            except s3.exceptions.NoSuchKey:
+                cache[key] = None
+        return cache[key]
 
     return [
         Evidence(task, truths[task.task_id or ""], stored[task.task_id or ""], read)

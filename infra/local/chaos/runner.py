@@ -22,7 +22,15 @@ from typing import Any
 import requests
 import requests.adapters
 
-from infra.local.chaos.schedule import Announcement, CloudFault, Schedule, SharedAction, TaskPlan
+from infra.local.chaos.schedule import (
+    MAX_FAILED_ENTRIES,
+    Announcement,
+    CloudFault,
+    Schedule,
+    ServiceFault,
+    SharedAction,
+    TaskPlan,
+)
 from infra.local.cloud.faults import AwsFault
 from infra.local.proving_ground import ProvingGround
 from infra.local.samples import SampleDocument, id_card, registration_form
@@ -35,8 +43,9 @@ logger = logging.getLogger(__name__)
 SOURCE = "chaos"
 #: Threads that carry out the steps; a step may wait on its task's submission.
 _WORKERS = 16
-#: A submitter retries what failed on its side (a token endpoint fault, a failed entry).
-_ATTEMPTS = 8
+#: A submitter retries what failed on its side (a token endpoint fault, a failed entry): more
+#: often than any fault is armed to fail it in a row.
+_ATTEMPTS = MAX_FAILED_ENTRIES + 2
 
 
 @dataclass
@@ -82,6 +91,8 @@ class RunRecord:
     dispatched: float = 0.0
     settled: float = 0.0
     unsettled: str | None = None
+    #: Steps that failed (an injection refused, a shared action that raised).
+    problems: list[str] = field(default_factory=list)
 
 
 class _Submitter:
@@ -133,7 +144,7 @@ class Runner:
                 delay = start + at - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-                pool.submit(_logged, step)
+                pool.submit(self._logged, step)
         self.record.dispatched = time.time()
         try:
             self._settle(settle_timeout)
@@ -221,7 +232,7 @@ class Runner:
         }
         bus.announce_refetch(task_id, announcement.refetch, submission, source=SOURCE)
 
-    def _arm_service_fault(self, task: TaskRun, fault: Any) -> None:
+    def _arm_service_fault(self, task: TaskRun, fault: ServiceFault) -> None:
         task_id = self._task_id(task)
         if task_id is None:
             return
@@ -297,6 +308,14 @@ class Runner:
                 time.sleep(0.5 * attempt)
         return call()
 
+    def _logged(self, step: Callable[[], None]) -> None:
+        """Run a step; one that raises is a problem of the run, never silent."""
+        try:
+            step()
+        except Exception as error:
+            logger.exception("a chaos step failed")
+            self.record.problems.append(f"a step failed: {type(error).__name__}: {error}")
+
     # --- coming to rest -------------------------------------------------------------------
     def _settle(self, timeout: float) -> None:
         """Wait until the start queue is empty (nothing visible, in flight or delayed) and no
@@ -324,11 +343,3 @@ class Runner:
 
 def _bind(step: Callable[..., None], *args: Any) -> Callable[[], None]:
     return lambda: step(*args)
-
-
-def _logged(step: Callable[[], None]) -> None:
-    """Run a step; a step that raises is a problem of the run, logged, never silent."""
-    try:
-        step()
-    except Exception:
-        logger.exception("a chaos step failed")

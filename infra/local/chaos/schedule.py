@@ -45,6 +45,9 @@ WORKFLOW_FUNCTIONS = (
     ("RecordOutcomeFunction", 2),
 )
 STARTER = "StarterFunction"
+#: The most ``events_failed_entry`` hits armed for a task (its announcements meet them too: the
+#: submitter retries more often than this).
+MAX_FAILED_ENTRIES = 8
 #: Crashes, timeouts and OOMs of the starter fail the whole SQS batch, so every message in it
 #: is received once more: at most this many in a run, so no message (four more receives, plus
 #: one failed delivery of its own) reaches the queue's maxReceiveCount of 5 by faults that
@@ -472,8 +475,9 @@ def _storage_fault(rng: random.Random, at: float, starter_budget: list[int]) -> 
 
 
 def _events_fault(rng: random.Random, at: float, starter_budget: list[int]) -> CloudFault:
-    # Seven or more exhaust Publish Outcome Event's six attempts.
-    return CloudFault(at, "events_failed_entry", "events:PutEvents", rng.randint(1, 8))
+    # Seven or more exhaust Publish Outcome Event's seven attempts.
+    times = rng.randint(1, MAX_FAILED_ENTRIES)
+    return CloudFault(at, "events_failed_entry", "events:PutEvents", times)
 
 
 _CLOUD_FAULTS = {

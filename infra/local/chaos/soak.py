@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from infra.local import leaks
 from infra.local.chaos.evidence import collect
@@ -57,9 +58,15 @@ def run(
         report.verdicts = [judge(ev) for ev in evidence]
         report.timings["judge"] = time.monotonic() - mark
         mark = time.monotonic()
-        report.leaks = _leaks(ground, record.secrets)
+        histories = {
+            execution.name: execution.history
+            for ev in evidence
+            for execution in ev.stored.executions
+        }
+        report.leaks = _leaks(ground, record.secrets, histories)
         report.timings["leak scan"] = time.monotonic() - mark
         report.problems = [f"task {t.plan.index}: {p}" for t in record.tasks for p in t.problems]
+        report.problems += record.problems
         if record.unsettled:
             report.problems.append(record.unsettled)
         report.rows = tabulate(report.verdicts, record)
@@ -71,9 +78,11 @@ def run(
     return report
 
 
-def _leaks(ground: ProvingGround, secrets: list[str]) -> list[str]:
+def _leaks(
+    ground: ProvingGround, secrets: list[str], histories: dict[str, tuple[dict[str, Any], ...]]
+) -> list[str]:
     """Nothing recognised, no client secret, no token, no 4xx body anywhere one can read."""
-    places = leaks.outputs(ground.cloud, ground.session, ground.outcomes)
+    places = leaks.outputs(ground.cloud, ground.session, ground.outcomes, histories)
     every = (*secrets, *ground.emulator.admin.issued_tokens())
     tokens = frozenset(leaks.recognised_tokens([id_card(), registration_form()]))
     return leaks.leaks(places, leaks.Secret(tokens, every, (CANARY,)))

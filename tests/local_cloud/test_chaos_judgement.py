@@ -225,3 +225,33 @@ def test_a_corrupt_region_must_be_a_region_error() -> None:
     manifest["regions"][1] = {"index": 1, "name": "given_names", "error": "invalid_base64"}
     objects[PREFIX + "manifest.json"] = json.dumps(manifest).encode()
     assert judge(ev).ok
+
+
+def test_an_outcome_recorded_but_not_published_may_not_be_downgraded_either() -> None:
+    ev, _ = evidence()
+    ev.stored.events = []  # Publish Outcome Event failed for good: recorded, never published
+    recorded = {
+        "outcome": {
+            "kind": "Completed",
+            "recorded": True,
+            "detail": {"status": "Completed", "regionCount": 2, "errorCount": 0},
+        }
+    }
+    entered = {"name": "Was Outcome Recorded?", "input": json.dumps(recorded)}
+    history = ({"type": "ChoiceStateEntered", "stateEnteredEventDetails": entered},)
+    ev.stored.executions = [
+        replace(
+            _execution("FAILED", "Publish Outcome Event", "EventBridge.FailedEntry"),
+            history=history,
+        )
+    ]
+    ev.run.cloud_faults = [
+        (
+            CloudFault(0.0, "events_failed_entry", "events:PutEvents", 8),
+            AwsFault("events_failed_entry", {}, 8, hits=8, target="events:PutEvents"),
+        )
+    ]
+    assert judge(ev).ok
+    ev.stored.item = {"status": "Failed", "errorName": "RecognitionError", "executionArn": ARN}
+    ev.truth = replace(ev.truth, answers=ev.truth.answers | {"Error"})
+    assert any("downgraded" in w for w in judge(ev).wrong)

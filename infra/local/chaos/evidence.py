@@ -53,6 +53,21 @@ class Stored:
     letters: list[DeadLetter] = field(default_factory=list)
 
 
+def recorded_outcomes(execution: Execution) -> list[dict[str, Any]]:
+    """What the execution's recording states say they recorded in the table (the outcome's
+    detail, as the state data carries it to ``Was Outcome Recorded?``): published or not."""
+    found = []
+    for event in execution.history:
+        details = event.get("stateEnteredEventDetails") or {}
+        if details.get("name") != "Was Outcome Recorded?":
+            continue
+        outcome = json_object(details.get("input")).get("outcome")
+        if isinstance(outcome, dict) and outcome.get("recorded") is True:
+            detail = outcome.get("detail")
+            found.append(detail if isinstance(detail, dict) else {"status": outcome.get("kind")})
+    return found
+
+
 @dataclass
 class Evidence:
     """One task: what the run did, what the service said, what the product did."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from infra.local.chaos.evidence import Evidence
+from infra.local.chaos.evidence import Evidence, recorded_outcomes
 from infra.local.chaos.rules import (
     DEAD_LETTER_REASONS,
     EXECUTION_FAILURES,
@@ -162,18 +162,19 @@ def _region(ev: Evidence, region: dict[str, Any], entry: dict[str, str], bad: bo
 
 # --- the item, the facts, the dead letters --------------------------------------------------------
 def _item(ev: Evidence) -> list[str]:
-    """The item: an outcome a rule allows, never below what was published, its raw answer a
-    Completed answer for the task when it says Completed."""
+    """The item: an outcome a rule allows, never below any outcome an execution recorded in it
+    (published or not), its raw answer a Completed answer for the task when it says Completed."""
     item = ev.stored.item
-    published = [e["detail"] for e in ev.stored.events]
+    recorded = [e["detail"] for e in ev.stored.events]
+    recorded += [o for x in ev.stored.executions for o in recorded_outcomes(x)]
     if item is None or item.get("status") not in _RANKS:
-        return [f"no outcome recorded, yet {len(published)} published"] if published else []
+        return [f"no outcome in the item, yet {len(recorded)} recorded"] if recorded else []
     problems = _outcome(ev, item, "the item")
-    best = max(published, key=_score, default=None)
+    best = max(recorded, key=_score, default=None)
     if best is not None and _score(item) < _score(best):
         problems.append(
-            f"the item says {item['status']} ({_score(item)}), below the published "
-            f"{best['status']} ({_score(best)}): downgraded"
+            f"the item says {item['status']} ({_score(item)}), below the recorded "
+            f"{best.get('status')} ({_score(best)}): downgraded"
         )
     if item["status"] == "Completed":
         problems += _raw_answer(ev, item.get("rawKey"))

@@ -1,13 +1,14 @@
 """Judging each task of a chaos run by the invariants, against the evidence of both sides.
 
 For every task: each execution ended, and how (an outcome published, superseded by a better
-one, or failed at a state for a reason a rule allows); each outcome, published or recorded, is
-one a rule in :mod:`infra.local.chaos.rules` allows; every Completed run stored each region byte
-for byte as the service recognised it, named by the first accepted submission; the item never
-ends worse than an outcome it recorded and its raw answer is a Completed answer for the task;
-the facts are the first accepted submission's; every announcement the starter must refuse is in
-the dead-letter queue with its reason, and nothing else is. A task the service completed must
-end Completed, or failed for a reason a rule allows: otherwise it is lost.
+one, or failed at a state for a reason a rule allows), every state it went through within the
+8 KB budget; each outcome, published or recorded, is one a rule in
+:mod:`infra.local.chaos.rules` allows; every Completed run stored each region byte for byte as
+the service recognised it, named by the first accepted submission; the item never ends worse
+than an outcome it recorded and its raw answer is a Completed answer for the task; the facts are
+the first accepted submission's; every announcement the starter must refuse is in the
+dead-letter queue with its reason, and nothing else is. A task the service completed must end
+Completed, or failed for a reason a rule allows: otherwise it is lost.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from infra.local.chaos.rules import (
 )
 from infra.local.chaos.runner import Sent
 from infra.stack.history import Execution
+from ocr_fetch.handlers.workflow_state import STATE_BUDGET_BYTES
 
 _RANKS = {"TimedOut": 1, "Failed": 2, "NotFound": 2, "Completed": 3}
 #: S3's LastModified and this machine's clock, compared: a second either way.
@@ -81,6 +83,7 @@ def _final(ev: Evidence) -> str:
 def _execution(ev: Evidence, execution: Execution, verdict: Verdict) -> bool:
     """Judge how one execution ended; True when its end is one a rule allows."""
     events = [e for e in ev.stored.events if e["detail"].get("executionArn") == execution.arn]
+    verdict.wrong += _state_sizes(execution)
     if execution.status == "RUNNING":
         verdict.lost.append(f"{execution.name} still running after the run came to rest")
         return False
@@ -104,6 +107,23 @@ def _execution(ev: Evidence, execution: Execution, verdict: Verdict) -> bool:
         f"{(execution.states_entered() or ['?'])[-1]} and no outcome published ({why})"
     )
     return False
+
+
+def _state_sizes(execution: Execution) -> list[str]:
+    """Every state's data (what a state is entered with, and leaves with) within the budget."""
+    largest, where = 0, ""
+    for event in execution.history:
+        for key, name in (
+            ("stateEnteredEventDetails", "input"),
+            ("stateExitedEventDetails", "output"),
+        ):
+            details = event.get(key) or {}
+            size = len(str(details.get(name) or "").encode("utf-8"))
+            if size > largest:
+                largest, where = size, f"{details.get('name')} {name}"
+    if largest > STATE_BUDGET_BYTES:
+        return [f"{execution.name}: a state of {largest} bytes at {where}, over the 8 KB budget"]
+    return []
 
 
 def _outcome(ev: Evidence, detail: dict[str, Any], where: str) -> list[str]:

@@ -27,6 +27,8 @@ from ocr_fetch.layout import submitted_key
 
 #: Emulator faults applied to the task itself rather than to a request.
 STATE_FAULTS = frozenset({"error", "stuck", "expire"})
+#: What the service answers while a task is queued or being recognised.
+RUNNING = frozenset({"Pending", "Processing"})
 
 
 @dataclass
@@ -39,6 +41,8 @@ class ServiceTruth:
     answers: frozenset[str]
     #: The emulator's faults that hit the task's requests (state faults: those armed).
     fired: Counter[str]
+    #: Seconds from the first to the last answer that said the task was running.
+    running_span: float = 0.0
 
 
 @dataclass
@@ -184,7 +188,9 @@ def _service_truths(ground: ProvingGround, runs: list[TaskRun]) -> dict[str, Ser
                 fired[fault.fault] += 1
         answers = frozenset(str(r["answer"]) for r in logged if r.get("answer"))
         results = admin.results(task_id) if task.plan.document is not None else None
-        truths[task_id] = ServiceTruth(results, answers, fired)
+        running = [float(r["time"]) for r in logged if r.get("answer") in RUNNING]
+        span = max(running) - min(running) if running else 0.0
+        truths[task_id] = ServiceTruth(results, answers, fired, span)
     return truths
 
 

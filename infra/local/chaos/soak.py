@@ -12,6 +12,7 @@ from infra.local import leaks
 from infra.local.chaos.evidence import collect
 from infra.local.chaos.judge import judge
 from infra.local.chaos.report import ChaosReport, keep, shared_summary, tabulate
+from infra.local.chaos.rules import DEADLINE_SECONDS
 from infra.local.chaos.runner import Runner
 from infra.local.chaos.schedule import CANARY, MAX_RESPONSE_BYTES, generate
 from infra.local.cloud import RuntimeOptions, fast_polling
@@ -25,7 +26,7 @@ OUTPUT = ROOT / ".local" / "chaos"
 #: (from the event's time) is an hour, longer than any run and than any late event's age, so
 #: an outage or a late announcement never ends a task here: only the service's answers do.
 PARAMETERS = {
-    **fast_polling(max_interval_seconds=4, deadline_seconds=45),
+    **fast_polling(max_interval_seconds=4, deadline_seconds=int(DEADLINE_SECONDS)),
     "ResultsLifetimeSeconds": "3600",
     "PollMaxPolls": "40",
     "CancelOnGiveUp": "true",

@@ -31,14 +31,16 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 @dataclass(frozen=True)
 class GroundSpec:
-    """What to run: a stack name, its template parameters, the emulator's timing and OCR
-    workers, the Lambda runtime's options."""
+    """What to run: a stack name, its template parameters, the emulator's timing, OCR workers
+    and memory, the Lambda runtime's options."""
 
     name: str
     parameters: dict[str, str]
     timing: Timing
     workers: int = 2
     runtime: RuntimeOptions | None = None
+    #: The emulator reads each distinct region image once (a soak of the same samples).
+    memo_recognition: bool = False
 
 
 @dataclass
@@ -70,7 +72,9 @@ class ProvingGround:
 @contextmanager
 def proving_ground(spec: GroundSpec, *, cpu_load: float = 0.0) -> Iterator[ProvingGround]:
     """Start the cloud and the emulator, deploy, subscribe to outcomes; stop all on leaving."""
-    emulator = EmulatorConfig(timing=spec.timing, workers=spec.workers)
+    emulator = EmulatorConfig(
+        timing=spec.timing, workers=spec.workers, memo_recognition=spec.memo_recognition
+    )
     with (
         LocalCloud(emulator=emulator, runtime=spec.runtime) as cloud,
         BackgroundLoad(cpu_load),

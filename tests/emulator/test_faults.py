@@ -425,3 +425,20 @@ def test_the_request_log_says_what_each_answer_told_of_the_task(
     assert answers[1] == "Suspended"
     assert answers[-3] == "Completed"
     assert answers[-2:] == [None, None]  # cut short: never told whole; a 503 tells nothing
+
+
+def test_a_remembering_emulator_reads_each_distinct_region_once(card_b64: str) -> None:
+    # Why: a soak submits the same sample regions hundreds of times; the shared machine's CPU
+    # should read each once, while clients see the same lines and the same timeline.
+    fake = _SlowFake()
+    config = EmulatorConfig(timing=Timing(queue_delay_s=0, per_region_s=0), memo_recognition=True)
+    assert EmulatorConfig.from_json(config.to_json()) == config
+    with EmulatorServer(config, recognizer=fake) as server, requests.Session() as session:
+        client = Client(server, session)
+        client.login()
+        regions = card_regions()
+        first = client.wait_done(client.submit(card_b64, regions=regions[:2]))
+        again = client.wait_done(client.submit(card_b64, regions=regions[1:3]))
+        assert server.admin.health()["recognizer"] == "_SlowFake"
+    assert fake.calls == 3  # regions 0, 1 and 2: region 1 the second time from memory
+    assert again["results"][0] == first["results"][1]

@@ -47,7 +47,7 @@ def run(
     keep(report, schedule, output)
     say(f"chaos seed={seed} tasks={tasks}: schedule in {output}, {schedule.span:.0f} s of actions")
     started = time.monotonic()
-    spec = GroundSpec(f"chaos-{seed}", PARAMETERS, TIMING, workers=2, runtime=RUNTIME)
+    spec = GroundSpec(f"chaos-{seed}", PARAMETERS, TIMING, runtime=RUNTIME, memo_recognition=True)
     with proving_ground(spec) as ground:
         report.timings["start"] = time.monotonic() - started
         runner = Runner(ground, schedule)

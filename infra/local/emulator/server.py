@@ -28,7 +28,7 @@ from infra.local.emulator.faults import (
     FaultSpecError,
     Target,
 )
-from infra.local.emulator.ocr import RapidOcrRecognizer, Recognizer
+from infra.local.emulator.ocr import MemoRecognizer, RapidOcrRecognizer, Recognizer
 from infra.local.emulator.replies import Call, Reply, json_reply, problem
 from infra.local.emulator.request_faults import answer_with_fault
 from infra.local.emulator.tasks import (
@@ -81,7 +81,8 @@ class Emulator:
 
     def __init__(self, config: EmulatorConfig, recognizer: Recognizer) -> None:
         self.config = config
-        self.recognizer_name = type(recognizer).__name__
+        inner = recognizer.inner if isinstance(recognizer, MemoRecognizer) else recognizer
+        self.recognizer_name = type(inner).__name__
         self.timing = config.timing
         self.tokens = TokenIssuer(config.client_id, config.client_secret, config.lockout_failures)
         self.queue = TaskQueue(recognizer, workers=config.workers)
@@ -525,6 +526,8 @@ class EmulatorServer(Endpoint):
     ) -> None:
         self.config = config or EmulatorConfig()
         self.recognizer: Recognizer = recognizer or RapidOcrRecognizer()
+        if self.config.memo_recognition:
+            self.recognizer = MemoRecognizer(self.recognizer)
         self.emulator = Emulator(self.config, self.recognizer)
         self._serving: ServerThread | None = None
 

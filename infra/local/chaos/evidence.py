@@ -27,6 +27,8 @@ from ocr_fetch.layout import submitted_key
 
 #: Emulator faults applied to the task itself rather than to a request.
 STATE_FAULTS = frozenset({"error", "stuck", "expire"})
+#: The emulator's faults that change the results a Completed answer carries.
+SHAPING = frozenset({"corrupt_base64", "result_count"})
 #: What the service answers while a task is queued or being recognised.
 RUNNING = frozenset({"Pending", "Processing"})
 
@@ -43,6 +45,8 @@ class ServiceTruth:
     fired: Counter[str]
     #: Seconds from the first to the last answer that said the task was running.
     running_span: float = 0.0
+    #: The shaping faults each Completed answer carried (an empty set: one sent as recognised).
+    completed_shapes: frozenset[frozenset[str]] = frozenset()
 
 
 @dataclass
@@ -190,7 +194,12 @@ def _service_truths(ground: ProvingGround, runs: list[TaskRun]) -> dict[str, Ser
         results = admin.results(task_id) if task.plan.document is not None else None
         running = [float(r["time"]) for r in logged if r.get("answer") in RUNNING]
         span = max(running) - min(running) if running else 0.0
-        truths[task_id] = ServiceTruth(results, answers, fired, span)
+        shapes = frozenset(
+            frozenset(r.get("faults") or []) & SHAPING
+            for r in logged
+            if r.get("answer") == "Completed"
+        )
+        truths[task_id] = ServiceTruth(results, answers, fired, span, shapes)
     return truths
 
 

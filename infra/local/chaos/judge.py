@@ -22,10 +22,10 @@ from infra.local.chaos.evidence import Evidence, recorded_outcomes
 from infra.local.chaos.rules import (
     DEAD_LETTER_REASONS,
     EXECUTION_FAILURES,
-    corrupted,
+    Shape,
     decoded,
-    expected_entries,
     rule_for,
+    shapes,
 )
 from infra.local.chaos.runner import Sent
 from infra.stack.history import Execution
@@ -143,15 +143,20 @@ def _outcome(ev: Evidence, detail: dict[str, Any], where: str) -> list[str]:
 
 
 def _completed(ev: Evidence, manifest_key: str | None) -> list[str]:
-    """Every region of a Completed run against what the service recognised, byte for byte."""
-    entries = expected_entries(ev)
+    """Every region of a Completed run against what the service recognised, byte for byte, as
+    one of the answers it sent carried it (see :func:`~infra.local.chaos.rules.shapes`)."""
     manifest = ev.manifest(manifest_key)
-    if entries is None or manifest is None:
+    candidates = shapes(ev)
+    if not candidates or manifest is None:
         return [f"Completed, but {'no manifest' if manifest is None else 'nothing recognised'}"]
-    regions = manifest.get("regions") or []
+    found = [_against(ev, manifest.get("regions") or [], shape) for shape in candidates]
+    return [] if any(not problems for problems in found) else found[0]
+
+
+def _against(ev: Evidence, regions: list[dict[str, Any]], shape: Shape) -> list[str]:
+    entries = shape.entries
     if len(regions) != len(entries):
         return [f"{len(regions)} regions stored, the service answered {len(entries)}"]
-    bad = corrupted(ev, len(entries))
     names = _names(ev.stored.facts)
     fit = names is not None and len(names) == len(entries)
     problems = []
@@ -160,7 +165,7 @@ def _completed(ev: Evidence, manifest_key: str | None) -> list[str]:
         expected_name = names[index] if fit and names is not None else None
         if region.get("name") != expected_name:
             problems.append(f"region {index} named {region.get('name')!r}, not {expected_name!r}")
-        problems += _region(ev, region, entries[index], index in bad)
+        problems += _region(ev, region, entries[index], index in shape.corrupted)
     return problems
 
 

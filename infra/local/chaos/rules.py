@@ -156,26 +156,35 @@ def rule_for(status: str, error: str | None) -> Rule | None:
     return OUTCOMES.get((status, None if status in {"Completed", "NotFound"} else error))
 
 
-def expected_entries(ev: Evidence) -> list[dict[str, str]] | None:
-    """The entries every Completed answer for the task carried: the recognised ones, shaped by
-    ``result_count`` (armed for every answer: ``count`` entries, the last repeated)."""
+@dataclass(frozen=True)
+class Shape:
+    """What one Completed answer carried: its entries, and which of them were corrupt Base64."""
+
+    entries: list[dict[str, str]]
+    corrupted: frozenset[int]
+
+
+def shapes(ev: Evidence) -> list[Shape]:
+    """Every shape a Completed answer for the task had: the recognised entries as sent, and as
+    each shaping fault that hit a Completed answer changed them (``result_count``: ``count``
+    entries, the last repeated; ``corrupt_base64``: the entries at ``indexes``, or all, made
+    undecodable). A fault armed after some answers were sent leaves both shapes."""
     results = ev.truth.results
     if results is None:
-        return None
-    for fault in ev.run.plan.service_faults:
-        if fault.fault == "result_count" and results:
-            count = int(fault.params["count"])
-            results = (results + [results[-1]] * count)[:count]
-    return results
-
-
-def corrupted(ev: Evidence, count: int) -> set[int]:
-    """The entries ``corrupt_base64`` made undecodable in every answer (armed for all)."""
-    for fault in ev.run.plan.service_faults:
-        if fault.fault == "corrupt_base64":
-            indexes = fault.params["indexes"]
-            return set(range(count)) if indexes is None else {i for i in indexes if i < count}
-    return set()
+        return []
+    found = []
+    for hit in ev.truth.completed_shapes or {frozenset()}:
+        entries, corrupted = list(results), frozenset[int]()
+        for fault in ev.run.plan.service_faults:
+            if fault.fault == "result_count" and fault.fault in hit and entries:
+                count = int(fault.params["count"])
+                entries = (entries + [entries[-1]] * count)[:count]
+            if fault.fault == "corrupt_base64" and fault.fault in hit:
+                indexes = fault.params["indexes"]
+                every = range(len(entries)) if indexes is None else indexes
+                corrupted = frozenset(i for i in every if i < len(entries))
+        found.append(Shape(entries, corrupted))
+    return found
 
 
 def decoded(entry: dict[str, str]) -> bytes | None:

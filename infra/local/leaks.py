@@ -81,7 +81,7 @@ def outputs(
 ) -> dict[str, str]:
     """Everything a person or a consumer could read, by where it came from: each execution's
     history (``histories`` by execution name, when already read), each log group, the outcome
-    events, the dead letters, the table items."""
+    events, the dead letters, every table's items."""
     cloud.flush_logs()
     found: dict[str, str] = {}
     for summary in session.executions():
@@ -103,16 +103,19 @@ def outputs(
     found["dead letters"] = json.dumps(
         [[d.body, d.attributes] for d in session.dead_letters(limit=100_000)]
     )
-    table = cloud.client("dynamodb")
-    found["table items"] = json.dumps(
-        [
-            item
-            for page in table.get_paginator("scan").paginate(
-                TableName=session.outputs.results_table
-            )
-            for item in page["Items"]
-        ]
-    )
+    dynamodb = cloud.client("dynamodb")
+    names = [
+        n for page in dynamodb.get_paginator("list_tables").paginate() for n in page["TableNames"]
+    ]
+    for name in names:  # the results table, and the fleet's and the polling history's
+        label = "table items" if name == session.outputs.results_table else f"table {name}"
+        found[label] = json.dumps(
+            [
+                item
+                for page in dynamodb.get_paginator("scan").paginate(TableName=name)
+                for item in page["Items"]
+            ]
+        )
     return found
 
 

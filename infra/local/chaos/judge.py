@@ -136,6 +136,10 @@ def _outcome(ev: Evidence, detail: dict[str, Any], where: str) -> list[str]:
         return [f"{where}: {status} {name or ''} is no outcome a rule allows".rstrip()]
     if not rule.holds(ev):
         return [f"{where}: {status} {name or ''}, but not so: {rule.why}"]
+    facts = ev.stored.facts or {}
+    for said in ("correlationId", "metadata"):
+        if facts and said in detail and detail[said] != facts.get(said):
+            return [f"{where}: its {said} is not the first accepted submission's"]
     if status == "Completed":
         key = (detail.get("results") or {}).get("manifestKey") or detail.get("manifestKey")
         return [f"{where}: {problem}" for problem in _completed(ev, key)]

@@ -7,6 +7,42 @@ stored: ``answers`` are the ``taskStatus`` values the service told the client fo
 hits. An outcome no rule allows is *wrong*; a task the service completed that ends neither
 Completed (with the right bytes) nor failed for a reason a rule allows is *lost*.
 
+The same rules, read by fault (what each may do to a task, and nothing else):
+
+=============================================  ================================================
+fault                                          what it may end in
+=============================================  ================================================
+``http_429`` (any Retry-After), ``http_5xx``,   nothing: each is "not yet", waited out (no rule
+``truncate``, ``drop``, ``not_json``,          names them, so an outcome they alone explain is
+``delay``; token revocations, token-endpoint   wrong); a single token redirect is retried once
+faults, a token redirect, the secret rotated,
+Secrets Manager and shared DynamoDB errors;
+``lambda_throttle`` (at most 4 in a row)
+``huge``, ``gzip_bomb``                        Failed ``ResponseTooLarge``
+``http_status`` 400, 404, 409                  Failed ``AsposeBadRequestError``
+``http_status`` 403                            Failed ``AsposeAuthError``
+``error``                                      Failed ``RecognitionError``
+``stuck``                                      TimedOut (``DeadlineReached``); once cancelled at
+                                               give-up, NotFound for a later fetch
+``expire``, a task the service never knew      NotFound
+``unknown_status``                             Failed ``UnknownTaskStatus``
+``corrupt_base64``                             Completed, those regions region errors
+``result_count``                               Completed with that many entries (names attached
+                                               only when the counts match)
+``response_code``                              Completed (with a warning)
+``lambda_crash``/``timeout``/``oom``, check    Failed with that error, after 3 kills in a row
+or store
+the same, recording function                   execution FAILED ``OutcomeNotRecorded`` (3 kills)
+the same, starter (at most 3 a run)            a redelivery: nothing
+``aws_error`` on a run's objects or its item   execution FAILED ``StorageError`` (5 failures)
+``aws_error`` on the submitted facts (<= 5)    one redelivery: nothing
+``events_failed_entry``                        execution FAILED ``EventBridge.FailedEntry``, the
+                                               outcome recorded, not published (7 failures)
+event time > 5 min ahead, or > 24 h old        a dead letter with the reason
+event time late, or ahead within 5 min;        nothing: names, correlation id and metadata are
+duplicates, re-fetches                         the first accepted submission's
+=============================================  ================================================
+
 Why each threshold: a Task retries Lambda timeouts, crashes and OOMs twice (three failures end
 it), ``StorageError`` four times (five attempts, each needing at least one failed call), and
 Publish Outcome Event retries a failed entry six times (seven failures end it); Lambda

@@ -1,5 +1,5 @@
 # Verbs: make test | make demo | make build | make local | make emulator | make lint | make bench
-#        make stress | make console-check | make smoke [DRY_RUN=1]
+#        make stress | make chaos | make console-check | make smoke [DRY_RUN=1]
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -22,7 +22,7 @@ BUILT := .aws-sam/build/template.yaml
 BUILD_INPUTS := template.yaml statemachine/region_results.asl.json functions/requirements.txt \
 	$(shell find functions/ocr_fetch -name '*.py')
 
-.PHONY: venv test lint typecheck unit emulator local demo bench stress clean fmt build tools \
+.PHONY: venv test lint typecheck unit emulator local demo bench stress chaos clean fmt build tools \
 	console-check interpreter smoke
 
 # Installing system packages (Debian's): as root, or through sudo.
@@ -137,6 +137,12 @@ ifeq ($(DRY_RUN),1)
 else
 	@YES="$(YES)" $(PY) -m infra.ops.smoke $(SMOKE_ARGS) --sam $(SAM)
 endif
+
+# make chaos SEED=7 TASKS=300: a seeded random soak checked against ground truth (without SEED,
+# a random one, printed first; the schedule and the report go to .local/chaos/).
+TASKS ?= 300
+chaos: $(STAMP)
+	$(PY) -m infra.local.chaos $(if $(SEED),--seed $(SEED)) --tasks $(TASKS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .local .mypy_cache .pytest_cache .ruff_cache .aws-sam $(SMOKE)

@@ -202,15 +202,21 @@ class EventPublisher:
         self.client = client
 
     def publish(
-        self, detail_type: str, detail: Mapping[str, Any], *, source: str | None = None
+        self,
+        detail_type: str,
+        detail: Mapping[str, Any],
+        *,
+        source: str | None = None,
+        at: datetime | None = None,
     ) -> str:
         """Put one event (through :meth:`publish_batch`, so retried as any entry); its id.
+        ``at``: when it happened (the call's time by default).
 
         An event over EventBridge's 256 KiB is a ``ValueError`` (nothing is sent); a rejected or
         transiently failed one raises :class:`EventPublishError` naming the error code, once
         its retries are spent; a permanent error of the call itself is raised as it came.
         """
-        result = self.publish_batch([Event(detail_type, detail, source)])
+        result = self.publish_batch([Event(detail_type, detail, source, at)])
         if result.stopped_by is not None:
             raise result.stopped_by
         event_id = result.event_ids[0]

@@ -30,11 +30,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -43,26 +41,21 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.call_rate import CallRates, Outage, Recovery
-from infra.local.cloud import LocalCloud, fast_polling, parameter_overrides
-from infra.local.emulator import EmulatorConfig, Timing
+from infra.local.cloud import fast_polling, parameter_overrides
+from infra.local.emulator import Timing
+from infra.local.proving_ground import ROOT, GroundSpec, cpu_delta, cpu_times, proving_ground
 from infra.local.rate_plot import draw
 from infra.local.samples import id_card
 from infra.stack.outcomes import TaskOutcome
-from infra.stack.serving import Running
-from infra.stack.session import StackSession
 from ocr_fetch.client import RecognitionSettings
 from ocr_fetch.fleet import HEADROOM, PAUSED_MAX_PROBES
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "template.yaml"
 #: Short polling so a task that takes about a second is found within a few.
 STRESS_PARAMETERS = fast_polling(max_interval_seconds=4, deadline_seconds=300)
 #: A single-region task: in the emulator's queue about a second, then recognised.
 STRESS_TIMING = Timing(queue_delay_s=1.0, per_region_s=0.1)
 #: Where each run's calls a second are written.
 SERIES_DIR = ROOT / ".local" / "stress"
-_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass
@@ -226,18 +219,12 @@ def run(
     card = id_card()
     image, rects, names = card.png, card.rects[:1], card.region_names[:1]
     deployed = {**STRESS_PARAMETERS, **(parameters or {})}
-    with (
-        LocalCloud(emulator=EmulatorConfig(timing=STRESS_TIMING, workers=2)) as cloud,
-        _BackgroundLoad(cpu_load),
-        _PeakRss() as rss,
-    ):
-        stack = cloud.deploy(TEMPLATE, parameters=deployed, stack_name="ocr-stress")
-        session = StackSession.from_outputs(stack.outputs, cloud.client)
-        assert cloud.aspose is not None
-        assert cloud.emulator is not None
-        aspose, admin = cloud.aspose.client(), cloud.emulator.admin
-        recognizer = str(admin.health().get("recognizer"))
-        cpu_before = _cpu_times(cloud)
+    spec = GroundSpec("ocr-stress", deployed, STRESS_TIMING)
+    with proving_ground(spec, cpu_load=cpu_load) as ground:
+        session, admin = ground.session, ground.emulator.admin
+        aspose = ground.aspose.client()
+        recognizer = ground.recognizer()
+        cpu_before = cpu_times(ground.cloud)
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=8) as pool:
             # Every task is submitted before any is announced: from the first announcement on,
@@ -257,24 +244,24 @@ def run(
 
         outcomes: dict[str, TaskOutcome] = {}
         problems: list[str] = []
-        with session.subscribe_outcomes("stress-outcomes") as subscription:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(announce, task_ids))
-            window = None
-            if outage:
-                time.sleep(outage_after)
-                window = Outage.begin(admin, outage)
-            try:
-                outcomes = session.wait_for_outcomes(
-                    task_ids,
-                    timeout=_patience(tasks, deployed, outage),
-                    subscription=subscription,
-                )
-            except AssertionError as error:
-                problems.append(str(error)[:2000])
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(announce, task_ids))
+        window = None
+        if outage:
+            time.sleep(outage_after)
+            window = Outage.begin(admin, outage)
+        try:
+            outcomes = session.wait_for_outcomes(
+                task_ids,
+                timeout=_patience(tasks, deployed, outage),
+                subscription=ground.outcomes,
+            )
+        except AssertionError as error:
+            problems.append(str(error)[:2000])
         wall = time.monotonic() - started
-        cpu = _cpu_delta(cpu_before, _cpu_times(cloud))
+        cpu = cpu_delta(cpu_before, cpu_times(ground.cloud))
         logged = admin.requests()
+        peak_rss_mb = ground.rss.peak_mb
     report = StressReport(
         tasks=tasks,
         completed=0,
@@ -283,7 +270,7 @@ def run(
         wall_s=wall,
         p50_s=float("nan"),
         p95_s=float("nan"),
-        peak_rss_mb=rss.peak_mb,
+        peak_rss_mb=peak_rss_mb,
         cpu_s=cpu,
         recognizer=recognizer,
         cpu_load=cpu_load,
@@ -338,107 +325,6 @@ def _title(report: StressReport) -> str:
     outage = f", a {rates.outage.seconds:.0f} s outage" if rates and rates.outage else ""
     budget = f", AsposeCallsPerSecond={rates.budget:g}" if rates and rates.budget else ""
     return f"make stress: {report.tasks} tasks{outage}{budget}: Aspose calls per second"
-
-
-# --- measuring ---------------------------------------------------------------------------------
-def _cpu_times(cloud: LocalCloud) -> dict[str, float]:
-    """CPU seconds so far of this process (moto, the interpreter), the emulator, and the Lambda
-    workers (those alive, plus every one that has ended)."""
-    own = os.times()
-    emulator = cloud.emulator.pid if cloud.emulator is not None else None
-    workers = sum(_process_cpu(pid) for pid in cloud.runtime.worker_pids())
-    return {
-        "local AWS (this process)": own.user + own.system,
-        "Lambda workers": workers + own.children_user + own.children_system,
-        "emulator (OCR)": _process_cpu(emulator) if emulator else 0.0,
-    }
-
-
-def _cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {kind: max(0.0, after[kind] - before.get(kind, 0.0)) for kind in after}
-
-
-def _process_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
-
-
-class _PeakRss(Running):
-    """Samples the resident size of this process and its children (workers, emulator)."""
-
-    def __init__(self) -> None:
-        self.peak_mb = 0.0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
-
-    def _start(self) -> None:
-        self._thread.start()
-
-    def _stop(self) -> None:
-        self._done.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-
-    def _sample(self) -> None:
-        me = os.getpid()
-        while not self._done.wait(0.5):
-            pids = [me, *_children(me)]
-            self.peak_mb = max(self.peak_mb, sum(_resident(pid) for pid in pids) / 2**20)
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [
-            int(child)
-            for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()
-        ]
-    except OSError:
-        return []
-
-
-def _resident(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-class _BackgroundLoad(Running):
-    """One busy process per core, each busy ``share`` of the time, until the run ends."""
-
-    def __init__(self, share: float) -> None:
-        self.share = max(0.0, min(share, 1.0))
-        self._done = multiprocessing.Event()
-        self._processes: list[multiprocessing.Process] = []
-
-    def _start(self) -> None:
-        if self.share:
-            for _ in range(os.cpu_count() or 1):
-                process = multiprocessing.Process(
-                    target=_burn, args=(self._done, self.share), daemon=True
-                )
-                process.start()
-                self._processes.append(process)
-
-    def _stop(self) -> None:
-        self._done.set()
-        for process in self._processes:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-
-
-def _burn(stop: multiprocessing.synchronize.Event, share: float) -> None:
-    period = 0.05
-    while not stop.is_set():
-        busy_until = time.monotonic() + period * share
-        while time.monotonic() < busy_until:
-            pass
-        time.sleep(period * (1 - share))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ partial failure reports)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from infra.stack.client import StackClient
 from ocr_fetch.events import Event, EventPublisher, PutResult, build_submitted_detail
@@ -54,6 +55,16 @@ class Announcement:
 class Bus(StackClient):
     """The stack's event bus, as a submitter uses it."""
 
+    #: The time the events put carry (PutEvents' ``Time``); None: when they are put.
+    event_time: datetime | None = None
+
+    def at(self, time: datetime) -> Self:
+        """This client, putting events that say they happened at ``time`` (a submitter whose
+        clock differs, or who announces late)."""
+        stamped = copy.copy(self)
+        stamped.event_time = time
+        return stamped
+
     def announce(
         self,
         task_id: str,
@@ -63,10 +74,16 @@ class Bus(StackClient):
         metadata: Mapping[str, Any] | None = None,
         source: str = SOURCE,
     ) -> str:
-        """Put a ``Region Recognition Submitted`` event on the bus; return its event id."""
-        return self._publisher().publish_submitted(
-            task_id, region_names or [], correlation_id, metadata, source=source
+        """Put a ``Region Recognition Submitted`` event on the bus; return its event id.
+        ``region_names`` None: the names are unknown (the regions are stored by index), as for
+        :meth:`announce_refetch`, not zero regions."""
+        announcement = Announcement(
+            task_id,
+            None if region_names is None else tuple(region_names),
+            correlation_id,
+            metadata,
         )
+        return self._publish(announcement, source)
 
     def announce_refetch(
         self, task_id: str, label: str, submission: Mapping[str, Any], source: str = SOURCE
@@ -85,7 +102,7 @@ class Bus(StackClient):
             submission.get("metadata"),
             refetch=label,
         )
-        self._publisher().publish(SUBMITTED_DETAIL_TYPE, announcement.detail(), source=source)
+        self._publish(announcement, source)
         return announcement.execution_name
 
     def announce_many(
@@ -97,9 +114,18 @@ class Bus(StackClient):
         """Announce every task, ten to a ``PutEvents`` call; the failed entries are retried,
         and those that still fail are in the result (by index), never dropped."""
         events = [
-            Event(SUBMITTED_DETAIL_TYPE, a.detail(), source, a.submitted_at) for a in announcements
+            Event(SUBMITTED_DETAIL_TYPE, a.detail(), source, a.submitted_at or self.event_time)
+            for a in announcements
         ]
         return self._publisher().publish_batch(events, on_put)
+
+    def _publish(self, announcement: Announcement, source: str) -> str:
+        return self._publisher().publish(
+            SUBMITTED_DETAIL_TYPE,
+            announcement.detail(),
+            source=source,
+            at=announcement.submitted_at or self.event_time,
+        )
 
     def _publisher(self) -> EventPublisher:
         return EventPublisher(self.outputs.event_bus_name, client=self.client("events"))

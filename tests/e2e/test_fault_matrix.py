@@ -11,7 +11,6 @@ scanned for the recognised text, the client secrets and the access tokens: none 
 from __future__ import annotations
 
 import json
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from infra.local import leaks
 from infra.local.emulator import Timing
 from infra.local.samples import id_card, registration_form
 from infra.stack.dead_letters import DeadLetter
@@ -620,7 +620,7 @@ def test_placeholder_credentials_fail_named_and_the_real_ones_work_at_once(
     failed(matrix.outcome("placeholder"), "CredentialsNotConfigured")
     completed(matrix.outcome("credentials_put"))
     # The metric the CredentialsNotConfigured alarm watches was written (EMF, in the logs)
-    places = outputs(stack, matrix)
+    places = outputs(stack)
     functions_logs = "".join(
         t for where, t in places.items() if where.startswith("logs /aws/lambda")
     )
@@ -659,96 +659,18 @@ def test_every_role_grants_exactly_the_calls_made_and_nothing_more(
 
 
 # --- nothing leaked --------------------------------------------------------------------------
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-def written_text(text: str) -> list[str]:
-    """What a place says in words: its lines, and in a JSON line or document (log lines, state
-    data, events, items), its keys and string values at any depth (JSON inside a string
-    included). JSON numbers are measurements the product made (seconds, counts, metric values):
-    a number that happens to equal a recognised one (a wait of 2031 s, a year on the card) is
-    not a leak, while recognised text, which is always a string, is still seen."""
-    found: list[str] = []
-    for line in text.splitlines() or [text]:
-        try:
-            document = json.loads(line)
-        except ValueError:
-            found.append(line)
-            continue
-        found += _json_strings(document)
-    return found
-
-
-def _json_strings(value: object) -> list[str]:
-    if isinstance(value, dict):
-        return [s for key, item in value.items() for s in [str(key), *_json_strings(item)]]
-    if isinstance(value, list):
-        return [s for item in value for s in _json_strings(item)]
-    if not isinstance(value, str):
-        return []
-    try:
-        inner = json.loads(value)
-    except ValueError:
-        return [value]
-    return _json_strings(inner) if isinstance(inner, dict | list) else [value]
-
-
-def recognised_tokens() -> set[str]:
-    """Every token of four or more letters or digits in what the samples print."""
-    texts = [f.value for f in (*CARD.fields, *FORM.fields)]
-    return {t for text in texts for t in re.findall(r"[A-Za-z0-9]{4,}", text)}
-
-
-def outputs(stack: LocalStack, matrix: Matrix) -> dict[str, str]:
-    """Everything a person or a consumer could read, by where it came from."""
-    session = stack.session
-    stack.cloud.flush_logs()
-    found: dict[str, str] = {}
-    for summary in session.executions():
-        history = session.history(summary["executionArn"])
-        found[f"history {summary['name']}"] = json.dumps(history, default=str)
-    logs = stack.cloud.client("logs")
-    for group in logs.get_paginator("describe_log_groups").paginate():
-        for log_group in group["logGroups"]:
-            name = log_group["logGroupName"]
-            events = [
-                e["message"]
-                for page in logs.get_paginator("filter_log_events").paginate(logGroupName=name)
-                for e in page["events"]
-            ]
-            found[f"logs {name}"] = "\n".join(events)
-    found["outcome events"] = json.dumps(stack.outcomes.all_events())
-    found["dead letters"] = json.dumps(
-        [[d.body, d.attributes] for d in stack.session.dead_letters()]
-    )
-    table = stack.cloud.client("dynamodb")
-    found["table items"] = json.dumps(
-        [
-            item
-            for page in table.get_paginator("scan").paginate(
-                TableName=stack.stack.outputs["ResultsTableName"]
-            )
-            for item in page["Items"]
-        ]
-    )
-    return found
+def outputs(stack: LocalStack) -> dict[str, str]:
+    """Everything a person or a consumer could read, by where it came from (infra.local.leaks)."""
+    return leaks.outputs(stack.cloud, stack.session, stack.outcomes)
 
 
 def test_no_recognised_text_secret_or_token_appears_anywhere(
     stack: LocalStack, matrix: Matrix
 ) -> None:
     secrets = [*matrix.notes["secrets"], *stack.emulator.admin.issued_tokens()]
-    tokens = recognised_tokens()
-    places = outputs(stack, matrix)
-    leaks = []
-    for where, text in places.items():
-        searchable = _UUID.sub(" ", "\n".join(written_text(text)))
-        for token in tokens:
-            if re.search(rf"(?<![A-Za-z0-9]){re.escape(token)}(?![A-Za-z0-9])", searchable, re.I):
-                leaks.append(f"{token!r} in {where}")
-        leaks += [f"a secret or token in {where}" for secret in secrets if secret in text]
-        if "CANARY4711" in text:
-            leaks.append(f"the 4xx body in {where}")
+    tokens = leaks.recognised_tokens([CARD, FORM])
+    places = outputs(stack)
+    found = leaks.leaks(places, leaks.Secret(frozenset(tokens), tuple(secrets), ("CANARY4711",)))
     # The scan saw what it should: histories, each function's logs, events, letters, items.
     assert len(places) > 20
     logs = "".join(text for where, text in places.items() if where.startswith("logs /aws/lambda"))
@@ -756,7 +678,7 @@ def test_no_recognised_text_secret_or_token_appears_anywhere(
     assert '"message":"results stored"' in logs
     assert "START RequestId" in logs
     assert len(secrets) > 3
-    assert leaks == []
+    assert found == []
     print(
         f"leak scan: {len(places)} places, {sum(map(len, places.values()))} characters, "
         f"{len(tokens)} recognised tokens, {len(secrets)} secrets and tokens: 0 found"

@@ -412,3 +412,80 @@ def test_polls_never_wait_for_ocr(
         assert time.monotonic() - start < 0.3
         document = client.wait_done(task_id)
     assert base64.b64decode(document["results"][0]["data"]) == b"FAKE TEXT"
+
+
+# ----- ground truth, for a soak that checks stored results against it -------------------------
+def test_the_recognised_results_are_told_as_before_any_response_fault(
+    client: Client, admin: EmulatorAdmin, card_b64: str
+) -> None:
+    task_id = client.submit(card_b64, regions=card_regions()[:2])
+    admin.inject("corrupt_base64", task_id=task_id)
+    served = client.wait_done(task_id)["results"]
+    truth = admin.results(task_id)
+    assert truth is not None
+    assert [e["type"] for e in truth] == ["Text", "Text"]
+    texts = [base64.b64decode(e["data"], validate=True).decode() for e in truth]
+    assert texts == ["SMITH JOHN 1985", "Passport No 12345678"]
+    assert [e["data"] for e in served] != [e["data"] for e in truth]
+
+
+def test_a_task_that_never_recognised_has_no_results(
+    client: Client, admin: EmulatorAdmin, card_b64: str
+) -> None:
+    admin.inject("error", next_tasks=1)
+    task_id = client.submit(card_b64, regions=card_regions()[:1])
+    assert client.wait_done(task_id)["taskStatus"] == "Error"
+    assert admin.results(task_id) is None
+    with pytest.raises(EmulatorAdminError, match="404"):
+        admin.results("00000000-0000-0000-0000-000000000000")
+
+
+def test_a_cancelled_task_still_tells_what_it_recognised(
+    client: Client, admin: EmulatorAdmin, card_b64: str
+) -> None:
+    # Why: purging it at the next submit would lose the ground truth of a task whose results a
+    # client stored before cancelling it.
+    task_id = client.submit(card_b64, regions=card_regions()[:1])
+    client.wait_done(task_id)
+    assert client.cancel(task_id).status_code == 200
+    client.submit(card_b64, regions=card_regions()[:1])  # a submit purges what has expired
+    assert _status(client, task_id) == "NotExist"
+    truth = admin.results(task_id)
+    assert truth is not None
+    assert base64.b64decode(truth[0]["data"]).decode() == "SMITH JOHN 1985"
+
+
+def test_the_request_log_says_what_each_answer_told_of_the_task(
+    client: Client, admin: EmulatorAdmin, card_b64: str
+) -> None:
+    task_id = client.submit(card_b64, regions=card_regions()[:1])
+    admin.inject("unknown_status", task_id=task_id, times=1, value="Suspended")
+    assert _status(client, task_id) == "Suspended"
+    client.wait_done(task_id)
+    admin.inject("truncate", task_id=task_id, times=1)
+    with pytest.raises(requests.RequestException):
+        client.fetch(task_id)
+    admin.inject("http_503", task_id=task_id, times=1)
+    assert client.fetch(task_id).status_code == 503
+    answers = [e["answer"] for e in admin.requests_for(task_id)]
+    assert answers[0] is None  # the submit
+    assert answers[1] == "Suspended"
+    assert answers[-3] == "Completed"
+    assert answers[-2:] == [None, None]  # cut short: never told whole; a 503 tells nothing
+
+
+def test_a_remembering_emulator_reads_each_distinct_region_once(card_b64: str) -> None:
+    # Why: a soak submits the same sample regions hundreds of times; the shared machine's CPU
+    # should read each once, while clients see the same lines and the same timeline.
+    fake = _SlowFake()
+    config = EmulatorConfig(timing=Timing(queue_delay_s=0, per_region_s=0), memo_recognition=True)
+    assert EmulatorConfig.from_json(config.to_json()) == config
+    with EmulatorServer(config, recognizer=fake) as server, requests.Session() as session:
+        client = Client(server, session)
+        client.login()
+        regions = card_regions()
+        first = client.wait_done(client.submit(card_b64, regions=regions[:2]))
+        again = client.wait_done(client.submit(card_b64, regions=regions[1:3]))
+        assert server.admin.health()["recognizer"] == "_SlowFake"
+    assert fake.calls == 3  # regions 0, 1 and 2: region 1 the second time from memory
+    assert again["results"][0] == first["results"][1]

@@ -93,6 +93,13 @@ class EmulatorAdmin:
         result: dict[str, Any] = self._call("GET", f"tasks/{urllib.parse.quote(task_id)}")
         return result
 
+    def results(self, task_id: str) -> list[dict[str, str]] | None:
+        """The result entries the task recognised (``type``, Base64 ``data``), before any
+        response fault; None while it has none (not yet recognised, Error, stuck)."""
+        answer = self._call("GET", f"tasks/{urllib.parse.quote(task_id)}/results")
+        results = answer.get("results")
+        return None if results is None else [dict(entry) for entry in results]
+
     def timing(self) -> dict[str, float]:
         return dict(self._call("GET", "timing"))
 

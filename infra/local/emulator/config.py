@@ -50,6 +50,9 @@ class EmulatorConfig:
     lockout_failures: int = 5
     workers: int = 1
     max_body_bytes: int = 32 * 1024 * 1024
+    #: Remember what each distinct region image read as (:class:`~infra.local.emulator.ocr.
+    #: MemoRecognizer`): for soaks that submit the same samples many times.
+    memo_recognition: bool = False
 
     def to_json(self) -> str:
         """The whole configuration, for another process (``EMULATOR_CONFIG``)."""

@@ -14,7 +14,9 @@ class Call:
     """One request to the imitated API (never an admin request), as the router sees it.
 
     `task_id` starts as the `id` query and becomes the new task's id on a successful submit;
-    `faults` collects the names of the faults that hit the request (for the request log).
+    `faults` collects the names of the faults that hit the request (for the request log);
+    `answer` is the `taskStatus` an OCRResponse answered (after response faults), so the log says
+    what the service told the client about the task.
     """
 
     method: str
@@ -23,6 +25,7 @@ class Call:
     body: bytes
     task_id: str | None = None
     faults: list[str] = field(default_factory=list)
+    answer: str | None = None
 
     @property
     def lowered(self) -> str:

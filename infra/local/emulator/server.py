@@ -28,7 +28,7 @@ from infra.local.emulator.faults import (
     FaultSpecError,
     Target,
 )
-from infra.local.emulator.ocr import RapidOcrRecognizer, Recognizer
+from infra.local.emulator.ocr import MemoRecognizer, RapidOcrRecognizer, Recognizer
 from infra.local.emulator.replies import Call, Reply, json_reply, problem
 from infra.local.emulator.request_faults import answer_with_fault
 from infra.local.emulator.tasks import (
@@ -81,7 +81,8 @@ class Emulator:
 
     def __init__(self, config: EmulatorConfig, recognizer: Recognizer) -> None:
         self.config = config
-        self.recognizer_name = type(recognizer).__name__
+        inner = recognizer.inner if isinstance(recognizer, MemoRecognizer) else recognizer
+        self.recognizer_name = type(inner).__name__
         self.timing = config.timing
         self.tokens = TokenIssuer(config.client_id, config.client_secret, config.lockout_failures)
         self.queue = TaskQueue(recognizer, workers=config.workers)
@@ -103,6 +104,7 @@ class Emulator:
             "requests": self._admin_requests,
             "tasks": self._admin_tasks,
             "tasks/*": self._admin_task,
+            "tasks/*/results": self._admin_task_results,
             "reset": self._admin_reset,
             "tokens/revoke": self._admin_revoke,
             "tokens": self._admin_tokens,
@@ -128,6 +130,8 @@ class Emulator:
             "status": None if reply.drop else reply.status,
             "faults": call.faults,
             "duration_s": round(time.time() - started, 4),
+            # What the client was told of the task: a truncated answer never arrived whole.
+            "answer": None if "truncate" in call.faults else call.answer,
         }
         with self._log_lock:
             self._log.append(entry)
@@ -248,6 +252,7 @@ class Emulator:
         for fault in self.faults.hitting(frozenset(kinds), call.method, call.path, task_id):
             call.faults.append(fault.kind)
             _apply_response_fault(document, fault)
+        call.answer = str(document["taskStatus"])
         return json_reply(200, document)
 
     # ----- admin ---------------------------------------------------------------------------
@@ -261,7 +266,9 @@ class Emulator:
         route = path.removeprefix(ADMIN_PREFIX).strip("/")
         one = {key: values[0] for key, values in query.items()}
         call = _AdminCall(method, path, route, one, payload)
-        key = "tasks/*" if route.startswith("tasks/") else route
+        key = route
+        if route.startswith("tasks/"):
+            key = "tasks/*/results" if route.endswith("/results") else "tasks/*"
         return self._admin_routes.get(key, _admin_not_found)(call)
 
     def _admin_health(self, call: _AdminCall) -> Reply:
@@ -303,6 +310,18 @@ class Emulator:
         if task is None:
             return problem(404, "No such task.", call.path)
         return json_reply(200, describe(task, self.queue.now(), self.timing.retention_s))
+
+    def _admin_task_results(self, call: _AdminCall) -> Reply:
+        """What the task recognised, per result entry, as a Completed answer carries it before
+        any response fault: the ground truth a soak checks stored bytes against (``null`` while
+        not recognised, or for a task whose recognition never ran: Error, stuck)."""
+        if call.method != "GET":
+            return _admin_not_found(call)
+        task = self.queue.get(call.route.removeprefix("tasks/").removesuffix("/results"))
+        if task is None:
+            return problem(404, "No such task.", call.path)
+        results = None if task.results is None else [dict(entry) for entry in task.results]
+        return json_reply(200, {"id": task.id, "results": results})
 
     def _admin_reset(self, call: _AdminCall) -> Reply:
         if call.method != "POST":
@@ -507,6 +526,8 @@ class EmulatorServer(Endpoint):
     ) -> None:
         self.config = config or EmulatorConfig()
         self.recognizer: Recognizer = recognizer or RapidOcrRecognizer()
+        if self.config.memo_recognition:
+            self.recognizer = MemoRecognizer(self.recognizer)
         self.emulator = Emulator(self.config, self.recognizer)
         self._serving: ServerThread | None = None
 

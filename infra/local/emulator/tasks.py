@@ -147,11 +147,13 @@ class TaskQueue:
         return self._clock()
 
     def purge(self, retention_s: float) -> None:
-        """Forget tasks that can only answer NotExist any more."""
+        """Forget tasks past their retention. A task cancelled or expired early answers NotExist
+        too, but is kept until then (its image is gone, its results are small): the admin API
+        still tells what it recognised, which a soak checks stored results against."""
         now = self._clock()
         with self._lock:
             for task_id, task in list(self._tasks.items()):
-                if task.status(now, retention_s) == NOT_EXIST and task.finished is not None:
+                if now - task.submitted >= retention_s and task.finished is not None:
                     del self._tasks[task_id]
 
     def clear(self) -> None:

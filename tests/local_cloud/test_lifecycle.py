@@ -181,7 +181,14 @@ def test_a_stopped_or_killed_local_cloud_leaves_no_worker_behind(
 def test_make_local_passes_each_override_through() -> None:
     # A dry run of this repository's Makefile: the command `make local PARAMS=...` would run.
     ran = subprocess.run(
-        ["make", "-n", "local", "PARAMS=AsposeCallsPerSecond=4 BreakerProbeSeconds=2"],  # noqa: S607
+        # --no-print-directory: under `make test` (MAKELEVEL set) make would print where it is.
+        [  # noqa: S607
+            "make",
+            "--no-print-directory",
+            "-n",
+            "local",
+            "PARAMS=AsposeCallsPerSecond=4 BreakerProbeSeconds=2",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

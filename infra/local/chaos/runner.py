@@ -35,7 +35,8 @@ from infra.local.cloud.faults import AwsFault
 from infra.local.proving_ground import ProvingGround
 from infra.local.samples import SampleDocument, id_card, registration_form
 from infra.stack.waiting import WaitTimeout, wait_until
-from ocr_fetch.client import AsposeClient, Credentials, RecognitionSettings
+from ocr_fetch.client import AsposeClient, RecognitionSettings
+from ocr_fetch.credentials import Credentials
 from ocr_fetch.errors import EventPublishError
 
 logger = logging.getLogger(__name__)

@@ -89,7 +89,7 @@ fmt: $(STAMP)
 # tests/build/test_iam_check.py runs the IAM catalogues; tests/workflow/test_second_interpreter.py
 # the second interpreter.
 unit: $(STAMP) $(BUILT) $(IAM_TOOLS) $(INTERPRETER)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 test: lint typecheck unit
 

@@ -76,13 +76,14 @@ class CredentialSource(Protocol):
 
 
 class FixedCredentials:
-    """Credentials known up front (tests, the CLI, the demo)."""
+    """Credentials known up front (tests, the CLI, the demo); whoever holds the source may set
+    new ones (the chaos runner does when it rotates the secret)."""
 
     def __init__(self, credentials: Credentials) -> None:
-        self._credentials = credentials
+        self.credentials = credentials
 
     def __call__(self) -> Credentials:
-        return self._credentials
+        return self.credentials
 
     def forget(self) -> None:
         """Nothing to read again."""

@@ -36,7 +36,7 @@ from infra.local.proving_ground import ProvingGround
 from infra.local.samples import SampleDocument, id_card, registration_form
 from infra.stack.waiting import WaitTimeout, wait_until
 from ocr_fetch.client import AsposeClient, RecognitionSettings
-from ocr_fetch.credentials import Credentials
+from ocr_fetch.credentials import Credentials, FixedCredentials
 from ocr_fetch.errors import EventPublishError
 
 logger = logging.getLogger(__name__)
@@ -96,20 +96,6 @@ class RunRecord:
     problems: list[str] = field(default_factory=list)
 
 
-class _Submitter:
-    """The credentials a submitter uses, changed when the secret is rotated (its client reads
-    them afresh after the service refuses a token)."""
-
-    def __init__(self, credentials: Credentials) -> None:
-        self.credentials = credentials
-
-    def __call__(self) -> Credentials:
-        return self.credentials
-
-    def forget(self) -> None:
-        """Nothing to read again: rotation sets the new credentials here first."""
-
-
 class Runner:
     """Carries out a schedule on a proving ground."""
 
@@ -117,7 +103,9 @@ class Runner:
         self.ground = ground
         self.schedule = schedule
         access = ground.aspose
-        self._credentials = _Submitter(Credentials(access.client_id, access.client_secret))
+        #: The submitters' credentials: rotation sets the new ones here first (the client reads
+        #: them afresh after the service refuses a token).
+        self._credentials = FixedCredentials(Credentials(access.client_id, access.client_secret))
         session = requests.Session()  # one connection per worker thread, kept alive
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=_WORKERS)
         session.mount("http://", adapter)

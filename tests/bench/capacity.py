@@ -10,7 +10,7 @@ Everything per task comes from the benchmark's measured figures, not guesses:
 * ``.local/bench/memory.json`` and ``.local/bench/coldstart.json`` when present (peak memory per
   function and handler import time); each figure that falls back without them says so;
 * ``template.yaml``: each function's ``MemorySize``, ``AsposeReservedConcurrency`` and the polling
-  deadline; ``tests/bench/prices.py``: list prices; the transitions per poll from
+  deadline; ``infra/ops/prices.py``: list prices; the transitions per poll from
   :mod:`tests.bench.polling`.
 
 What the benchmark cannot measure is a stated parameter (:class:`Assumptions`): the daily volume,
@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.build.packaging import load_template
+from infra.ops import prices
 from ocr_fetch.history import CACHE_SECONDS
 from ocr_fetch.learning import HISTORY_DAYS, task_kind
-from tests.bench import prices
 from tests.bench.fleet import budget_figures, outage_figures
 from tests.bench.polling import TRANSITIONS_FIXED, TRANSITIONS_PER_POLL
 from tests.support.template import TEMPLATE, function_environment

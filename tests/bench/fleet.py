@@ -22,9 +22,9 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from infra.ops import prices
 from ocr_fetch.fleet import BREAKER_RUN, HEADROOM, paused_wait
 from ocr_fetch.polling import PollingPolicy, base_interval
-from tests.bench import prices
 from tests.bench.polling import (
     LEARNING_TASKS,
     Project,
@@ -35,8 +35,6 @@ from tests.bench.polling import (
 HOUR = 3600.0
 #: The budget is simulated over this long at the peak rate: long enough for its queue to settle.
 PEAK_WINDOW = 600.0
-#: DynamoDB on-demand list prices, us-east-1 (per million requests).
-WRITE_PRICE, READ_PRICE = 1.25 / 1e6, 0.25 / 1e6
 #: The default probe interval (template's BreakerProbeSeconds).
 PROBE_SECONDS = 30.0
 
@@ -80,6 +78,7 @@ def budget_figures(aspose_calls_per_second: float, tasks_per_second: float) -> d
             added[index] = slot - due
     delays = sorted(added.values())
     demand = len(calls) / PEAK_WINDOW
+    reads = len(calls) * prices.DDB_READ  # a read of the fleet item a call, rounded up
     return {
         "calls_per_second_budget": aspose_calls_per_second,
         "tasks_per_second": tasks_per_second,
@@ -89,9 +88,7 @@ def budget_figures(aspose_calls_per_second: float, tasks_per_second: float) -> d
         "added_delay_p50_s": round(statistics.median(delays), 3),
         "added_delay_p95_s": round(delays[int(0.95 * (len(delays) - 1))], 3),
         "added_delay_max_s": round(delays[-1], 1),
-        "cost_per_1000_tasks": round(
-            1000 * (len(calls) / count) * (writes / len(calls) * WRITE_PRICE + READ_PRICE), 4
-        ),
+        "cost_per_1000_tasks": round(1000 * (writes * prices.DDB_WRITE + reads) / count, 4),
     }
 
 

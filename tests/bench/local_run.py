@@ -23,7 +23,7 @@ from infra.build.packaging import load_template
 from infra.local.cloud.iam_calls import CODE, STATES
 from infra.local.emulator import Timing
 from infra.local.samples import id_card
-from tests.bench import prices
+from infra.ops import prices
 from tests.bench.polling import TRANSITIONS_FIXED, TRANSITIONS_PER_POLL
 from tests.support.local_stack import FAST_POLLING, LocalStack, local_stack
 from tests.support.template import TEMPLATE

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.emulator.config import Timing
+from infra.ops import prices
 from ocr_fetch.learning import DurationSummary, Observation, plan_start, task_kind
 from ocr_fetch.polling import Progress, next_poll, on_time, whole_wait
 from ocr_fetch.settings import StarterSettings
-from tests.bench import prices
 from tests.support.template import function_environment
 
 OUTPUT = Path(".local/bench/polling.json")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from infra.ops import prices
 from infra.ops.smoke import cost, plan
 from infra.ops.smoke.aws import artifact_bucket
-from tests.bench import prices
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 #: CloudFormation names a bucket ``<stack>-<logical id, lower case>-<12 characters>``.

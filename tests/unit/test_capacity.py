@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.bench import capacity, prices
+from infra.ops import prices
+from tests.bench import capacity
 from tests.bench.capacity import (
     CHECK,
     STARTER,

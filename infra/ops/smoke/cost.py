@@ -1,8 +1,8 @@
 """What one smoke run costs on AWS, line by line, each figure with where it comes from.
 
 The usage figures are upper bounds for one run (one task, the stack alive under an hour); the
-prices are AWS's list prices in us-east-1, the same ones ``tests/bench/prices.py`` uses for the
-benchmarks (a test keeps the two equal), plus the fixed-price resources that the benchmark's
+prices are AWS's list prices in us-east-1, from :mod:`infra.ops.prices`, the ones the
+benchmarks use, plus the fixed-price resources that the benchmark's
 per-task arithmetic leaves out: the KMS key, the secret, the alarms, the dashboard and the custom
 metrics, each billed prorated by the hour. Aspose bills its own API calls, apart from AWS.
 """
@@ -11,22 +11,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra.ops.prices import (
+    ASPOSE_CALL,
+    DDB_READ,
+    DDB_WRITE,
+    EVENTS,
+    LAMBDA_GB_SECOND,
+    LAMBDA_REQUEST,
+    LOGS_INGESTED_GB,
+    S3_GET,
+    S3_PUT,
+    SQS_REQUEST,
+    TRANSITION,
+)
+
 #: Hours in the month AWS prorates monthly prices over (730 = 8,760 / 12).
 HOURS_PER_MONTH = 730
 #: The stack lives under this many hours; prorated prices are counted for them.
 STACK_HOURS = 1
 
-# AWS list prices, us-east-1 (the benchmark's, tests/bench/prices.py, where it has them).
-TRANSITION = 0.025 / 1000  # Step Functions Standard, per state transition
-LAMBDA_REQUEST = 0.20 / 1_000_000
-LAMBDA_GB_SECOND = 0.0000133334  # arm64
-S3_PUT = 0.005 / 1000
-S3_GET = 0.0004 / 1000
-DDB_WRITE = 0.625 / 1_000_000  # on-demand write request unit
-DDB_READ = 0.125 / 1_000_000  # on-demand read request unit
-EVENTS = 1.00 / 1_000_000  # EventBridge custom events
-SQS_REQUEST = 0.40 / 1_000_000
-LOGS_INGESTED_GB = 0.50
 # Monthly prices, prorated by the hour.
 KMS_KEY_MONTH = 1.00  # aws.amazon.com/kms/pricing: $1/month, prorated hourly
 SECRET_MONTH = 0.40  # aws.amazon.com/secrets-manager/pricing: $0.40 a secret-month, prorated
@@ -35,9 +38,6 @@ DASHBOARD_MONTH = 3.00  # aws.amazon.com/cloudwatch/pricing: $3 a dashboard-mont
 CUSTOM_METRIC_MONTH = 0.30  # aws.amazon.com/cloudwatch/pricing: per metric-month, prorated
 CUSTOM_METRICS = 18  # the functions' Powertools metrics (the README's count)
 
-#: Aspose.OCR Cloud, per API call: the benchmark's ASSUMPTION (tests/bench/prices.py), not a
-#: list price; Aspose bills it to the Aspose account, on its own plan.
-ASPOSE_CALL = 0.025
 #: Calls one run makes to Aspose at most: a token, the submission, the polls (15 s apart at
 #: most, while the task runs under a minute) and a token for the check function.
 ASPOSE_CALLS = 8
@@ -132,7 +132,7 @@ def statement() -> list[str]:
     lines += [
         f"  ${aws_total():.5f}  in all: about {max(1, round(aws_total() * 100))} cents, less where "
         "the free tier applies",
-        f"  Prices: {AWS_PRICES} (as tests/bench/prices.py); monthly prices prorated by the hour, "
+        f"  Prices: {AWS_PRICES} (infra/ops/prices.py); monthly prices prorated by the hour, "
         "for a stack that lives under an hour.",
         f"  Aspose bills its own API calls: up to {ASPOSE_CALLS} on your Aspose plan (about "
         f"${aspose_estimate():.2f} at the benchmark's assumed ${ASPOSE_CALL} a call).",

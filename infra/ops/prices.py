@@ -1,5 +1,6 @@
-"""AWS list prices (us-east-1, 2026) the benchmarks and the capacity plan use, stated once so the
-arithmetic can be checked and redone; and the one price Aspose does not list, as an assumption."""
+"""AWS list prices (us-east-1, 2026), stated once for every figure that costs something: the
+smoke run's plan (:mod:`infra.ops.smoke.cost`), the benchmarks and the capacity plan; and the one
+price Aspose does not list, as an assumption."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from ocr_fetch.errors import CredentialsNotConfigured
 from ocr_fetch.handlers import check_status, record_outcome, starter, store_results, wiring
 from ocr_fetch.layout import answer_key, submitted_key
 from ocr_fetch.submission import parse_submitted_event
+from tests.support.cold_start import cold_start
 from tests.unit.fixtures_aws import (
     BUCKET,
     REGION,
@@ -44,22 +45,6 @@ def iso(moment: datetime) -> str:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def clear_warm_state() -> None:
-    """What a new Lambda container would not have: cached settings and clients."""
-    for cached in (
-        check_status.settings,
-        check_status._history,
-        check_status._fleet,
-        store_results.settings,
-        record_outcome.settings,
-        wiring.result_bucket,
-        wiring.result_table,
-        wiring.aspose_client,
-        starter._starter,
-    ):
-        cached.cache_clear()
 
 
 @pytest.fixture
@@ -104,7 +89,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        clear_warm_state()
+        cold_start()
         yield {
             "sqs": sqs,
             "dlq": dlq,
@@ -114,7 +99,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "s3": boto3.client("s3", region_name=REGION),
             "ddb": boto3.client("dynamodb", region_name=REGION),
         }
-        clear_warm_state()
+        cold_start()
 
 
 def aspose(body: Any, status: int = 200, **kw: Any) -> None:
@@ -339,7 +324,7 @@ def test_missing_configuration_names_the_variable(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ASPOSE_SECRET_NAME")
-    clear_warm_state()
+    cold_start()
     with pytest.raises(Exception, match="ASPOSE_SECRET_NAME") as info:
         check()
     assert type(info.value).__name__ == "ConfigurationError"
@@ -836,7 +821,7 @@ def test_giving_up_cancels_the_task_only_when_asked(
     assert not [c for c in responses.calls if c.request.method == "DELETE"]
 
     monkeypatch.setenv("CANCEL_ON_GIVE_UP", "true")
-    clear_warm_state()
+    cold_start()
     result = check_status.handler(stale, LambdaContext())
     assert (result["giveUp"], result["giveUpReason"]) == (True, "DeadlineReached")
     assert [c.request.method for c in responses.calls].count("DELETE") == 1
@@ -847,7 +832,7 @@ def test_no_answer_never_cancels_a_task(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CANCEL_ON_GIVE_UP", "true")
-    clear_warm_state()
+    cold_start()
     aspose({}, status=429, headers={"Retry-After": "99999"})
     responses.delete(FETCH, status=200)
     stale = iso(datetime.now(UTC) - timedelta(seconds=82_800))
@@ -1025,7 +1010,7 @@ def test_a_budget_with_no_near_slot_keeps_one_for_the_next_poll(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ASPOSE_CALLS_PER_SECOND", "0.2")  # a slot every 5.6 s
-    clear_warm_state()
+    cold_start()
     aspose({"id": TASK, "taskStatus": "Pending"})
     made = check()  # the token and the poll take two slots: the poll waits for its own
     assert made["status"] == "Throttled"
@@ -1054,7 +1039,7 @@ def test_a_late_announced_or_refetched_task_does_not_teach(
         "ocr_fetch.history.PollingHistory.record", lambda _, kind, o: recorded.append((kind, o))
     )
     monkeypatch.setenv("POLLING_HISTORY_TABLE", "history")
-    clear_warm_state()
+    cold_start()
     aspose(completed())
     # Given a task submitted 100 s before the product first saw it
     submitted_at = datetime.now(UTC) - timedelta(seconds=100)

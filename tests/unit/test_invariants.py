@@ -73,13 +73,14 @@ from moto import mock_aws
 
 from infra.local.cloud.lambda_worker import LambdaContext
 from ocr_fetch import checking
-from ocr_fetch.handlers import check_status, record_outcome, starter, store_results, wiring
+from ocr_fetch.handlers import check_status
 from ocr_fetch.handlers.workflow_state import STATE_BUDGET_BYTES
 from ocr_fetch.layout import run_prefix, submitted_key
 from ocr_fetch.observability import logger as product_logger
 from ocr_fetch.polling import MAKE_UP_SECONDS, GiveUpReason
 from ocr_fetch.submission import SUBMITTED_DETAIL_TYPE, iso
 from tests.support.asl import Execution, Interpreter, Status, Step, TaskFailed
+from tests.support.cold_start import cold_start
 from tests.support.fake_aspose import (
     CORRUPTIONS,
     RUNNING,
@@ -154,17 +155,6 @@ ENVIRONMENT = {
     "POLL_MAX_POLLS": "5",
     "RESULTS_LIFETIME_SECONDS": str(LIFETIME_SECONDS),
 }
-#: What a new Lambda container would not have: each function's cached settings and clients.
-WARM_STATE: tuple[Any, ...] = (
-    check_status.settings,
-    check_status._history,
-    store_results.settings,
-    record_outcome.settings,
-    wiring.result_bucket,
-    wiring.result_table,
-    wiring.aspose_client,
-    starter._starter,
-)
 REQUEST_ID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -363,11 +353,6 @@ def _error_name(exc: BaseException) -> str:
     return "Runtime.MarshalError" if isinstance(exc, MarshalError) else type(exc).__name__
 
 
-def _clear_warm_state() -> None:
-    for cached in WARM_STATE:
-        cached.cache_clear()
-
-
 class _LogLines(logging.Handler):
     """The product logger's lines, each as Lambda receives it (the logger's own formatter)."""
 
@@ -472,8 +457,8 @@ class WorkflowInvariants(RuleBasedStateMachine):
         product = logging.getLogger(product_logger.name)
         product.addHandler(self._logs)
         stack.callback(product.removeHandler, self._logs)
-        _clear_warm_state()
-        stack.callback(_clear_warm_state)
+        cold_start()
+        stack.callback(cold_start)
 
     def teardown(self) -> None:
         try:
@@ -571,7 +556,7 @@ class WorkflowInvariants(RuleBasedStateMachine):
     @rule()
     def cold_start(self) -> None:
         """New Lambda containers: settings, clients, tokens and the secret read afresh."""
-        _clear_warm_state()
+        cold_start()
 
     # --- invariants -------------------------------------------------------------------------
     @invariant()
